@@ -1,0 +1,8 @@
+"""The one exception type the engine raises for problems a user can fix."""
+
+
+class UnitscopeError(Exception):
+    """Bad input or a failed operation, with a message fit to show the user as it is.
+
+    The message names the thing (file, model, layer) and the reason in one line.
+    """

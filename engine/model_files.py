@@ -1,0 +1,173 @@
+"""Models and weights from files the user chose: state_dicts, TorchScript, Python, pickles.
+
+Loading code from a file runs it, so only the explicit, opt-in routes do that:
+a Python file with a factory name (trusted code by choice), and a full pickle behind
+``trust_pickle=True``.  Plain weight files are read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.errors import UnitscopeError
+from engine.zoo import LoadedModel
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict from a ``.pth/.pt/.safetensors``-style file without running code.
+
+    Checkpoints that wrap the weights (``{"state_dict": ...}`` or ``{"model": ...}``) are
+    unwrapped, and a ``module.`` prefix left by DataParallel is removed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnitscopeError(f"Weights file '{path}' does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise UnitscopeError(
+            f"Weights file '{path.name}' holds more than tensors (it would run code when "
+            f"loaded), so it was not loaded: {str(exc).splitlines()[0]}"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnitscopeError(
+            f"Weights file '{path.name}' could not be read (truncated or not a weights file): {first}"
+        ) from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UnitscopeError(f"Weights file '{path.name}' does not hold a state_dict of tensors.")
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _short_list(keys, most: int = 5) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:most])
+    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``module`` strictly, explaining any mismatch in one message."""
+    own = module.state_dict()
+    missing = set(own) - set(state)
+    unexpected = set(state) - set(own)
+    wrong_shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_short_list(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_short_list(unexpected)}")
+    if wrong_shape:
+        problems.append(f"shape mismatch: {_short_list(wrong_shape, 3)}")
+    if problems:
+        raise UnitscopeError(
+            f"Weights '{source}' do not fit this model ({'; '.join(problems)})."
+        )
+    module.load_state_dict(state, strict=True)
+
+
+def load_weights_into(model: LoadedModel, path: str | Path) -> LoadedModel:
+    """Load a user's weights file into an already built model, in place."""
+    path = Path(path)
+    apply_state_dict(model.module, read_state_dict(path), path.name)
+    model.weights_label = path.name
+    model.weights_path = path
+    model.module.eval()
+    return model
+
+
+def load_torchscript(path: str | Path) -> LoadedModel:
+    """Load a TorchScript archive (``torch.jit.save``) as a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise UnitscopeError(f"TorchScript file '{path}' does not exist.")
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # torch.jit raises many types for bad archives
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnitscopeError(f"TorchScript file '{path.name}' could not be loaded: {first}") from None
+    module.eval()
+    return LoadedModel(name=path.stem, module=module, weights_label=path.name,
+                       weights_path=path, source="torchscript")
+
+
+def load_python_factory(spec: str) -> LoadedModel:
+    """Build a model by running ``factory()`` from ``file.py:factory`` (trusted code, opt-in)."""
+    file_part, sep, factory = spec.rpartition(":")
+    if not sep or not file_part.endswith(".py") or not factory.isidentifier():
+        raise UnitscopeError(f"Model '{spec}' should be written FILE.py:FACTORY, e.g. my_net.py:build.")
+    path = Path(file_part)
+    if not path.is_file():
+        raise UnitscopeError(f"Python file '{path}' does not exist.")
+    mod_name = f"unitscope_user_{abs(hash(path.resolve()))}"
+    module_spec = importlib.util.spec_from_file_location(mod_name, path)
+    user = importlib.util.module_from_spec(module_spec)
+    sys.modules[mod_name] = user
+    try:
+        module_spec.loader.exec_module(user)
+        build = getattr(user, factory)
+        module = build()
+    except AttributeError:
+        raise UnitscopeError(f"Python file '{path.name}' has no factory '{factory}'.") from None
+    except Exception as exc:
+        raise UnitscopeError(f"Running {path.name}:{factory} failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(module, nn.Module):
+        raise UnitscopeError(f"{path.name}:{factory} returned {type(module).__name__}, not a torch.nn.Module.")
+    module.eval()
+    return LoadedModel(name=f"{path.stem}:{factory}", module=module, weights_label="as built by factory",
+                       weights_path=path, source="python")
+
+
+def load_pickled_module(path: str | Path, trust_pickle: bool = False) -> LoadedModel:
+    """Load a whole pickled ``nn.Module``; refused unless the user trusts the file."""
+    path = Path(path)
+    if not trust_pickle:
+        raise UnitscopeError(
+            f"'{path.name}' is a pickled model; loading it runs code from the file. "
+            "Pass --trust-pickle only if you trust where it came from."
+        )
+    log.warning("loading pickled module %s: this runs code from the file", path)
+    try:
+        module = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UnitscopeError(f"Pickled model '{path.name}' could not be loaded: {exc}") from None
+    if not isinstance(module, nn.Module):
+        raise UnitscopeError(f"'{path.name}' holds {type(module).__name__}, not a torch.nn.Module.")
+    module.eval()
+    return LoadedModel(name=path.stem, module=module, weights_label=path.name,
+                       weights_path=path, source="pickle")

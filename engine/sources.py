@@ -1,0 +1,48 @@
+"""Opening a model from whatever the user named: a zoo name or a file.
+
+``MODEL`` may be a torchvision model name (``resnet101``), a TorchScript archive, a
+Python file with a factory (``my_net.py:build``, trusted code the user chose to run), or
+a whole pickled module (only with ``trust_pickle``).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from engine import model_files, zoo
+from engine.errors import UnitscopeError
+from engine.zoo import LoadedModel
+
+
+def _is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.endswith("/code/__torch__.py") or "/code/" in n for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False) -> LoadedModel:
+    """Build or load the model ``spec`` names, then load ``weights`` into it if given.
+
+    Raises
+    ------
+    UnitscopeError
+        With one line naming the model or file and the reason.
+    """
+    if ".py:" in spec:
+        model = model_files.load_python_factory(spec)
+    elif Path(spec).suffix in (".pt", ".pth", ".ts", ".jit", ".pkl") or Path(spec).is_file():
+        path = Path(spec)
+        if not path.is_file():
+            raise UnitscopeError(f"Model file '{spec}' does not exist.")
+        if _is_torchscript(path):
+            model = model_files.load_torchscript(path)
+        else:
+            model = model_files.load_pickled_module(path, trust_pickle=trust_pickle)
+    else:
+        model = zoo.build_zoo_model(spec)
+    if weights is not None:
+        model_files.load_weights_into(model, weights)
+    return model

@@ -1,0 +1,43 @@
+"""The ``unitscope`` console script: the window by default, engine commands by name.
+
+``unitscope`` or ``unitscope gui [options]`` opens the main window; ``unitscope anatomy``,
+``unitscope record`` and the other engine commands run without Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unitscope", description="Open the Unitscope window. "
+                                     "Engine commands: unitscope anatomy|record|... --help")
+    parser.add_argument("--model", default=None, help="model to open (default: resnet18)")
+    parser.add_argument("--weights", default=None, metavar="FILE", help="state_dict file to load into the model")
+    parser.add_argument("--layer", default=None, help="layer to record first")
+    parser.add_argument("--image", default=None, metavar="FILE", help="input image to start with")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    parser.add_argument("--screenshot", default=None, metavar="FILE.png",
+                        help="save the window as PNG once the first feature map is painted, then exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from engine.cli import command_names
+
+    if argv and argv[0] in command_names():
+        from engine.cli import main as engine_main
+
+        return engine_main(argv)
+    if argv and argv[0] == "gui":
+        argv = argv[1:]
+    args = gui_parser().parse_args(argv)
+    from gui.app import run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
