@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import pickle
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -50,7 +51,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path), device="cpu")
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                # A plain pickle of tensors is fine; torch warns about its protocol only.
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnitscopeError(
             f"Weights file '{path.name}' holds more than tensors (it would run code when "
@@ -117,7 +121,10 @@ def load_torchscript(path: str | Path) -> LoadedModel:
     if not path.is_file():
         raise UnitscopeError(f"TorchScript file '{path}' does not exist.")
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            # TorchScript is deprecated upstream but many labs still have such files.
+            warnings.filterwarnings("ignore", message=".*torch.jit.load. is deprecated", category=FutureWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch.jit raises many types for bad archives
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnitscopeError(f"TorchScript file '{path.name}' could not be loaded: {first}") from None

@@ -30,8 +30,8 @@ def provenance(model: LoadedModel, preprocessing: str, **extra) -> dict:
         "weights_sha256": sha256_of(model.weights_path) if model.weights_path and model.weights_path.is_file() else "",
         "preprocessing": preprocessing,
         "unitscope_version": package_version(),
-        "torch_version": torch.__version__,
-        "torchvision_version": torchvision.__version__,
+        "torch_version": str(torch.__version__),
+        "torchvision_version": str(torchvision.__version__),
         "python_version": platform.python_version(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -165,6 +165,18 @@ class Recorder:
                     self.model(batch)
                 except _EnoughRecorded:
                     pass
+                except UnitscopeError:
+                    raise
+                except torch.OutOfMemoryError:
+                    raise UnitscopeError(
+                        f"Out of memory on {self.device} recording a batch of {batch.shape[0]} "
+                        f"{tuple(batch.shape[1:])} inputs; try a smaller batch size or the CPU."
+                    ) from None
+                except Exception as exc:
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    raise UnitscopeError(
+                        f"The model's forward pass failed: {type(exc).__name__}: {first}"
+                    ) from exc
                 synchronize(self.device)
                 seconds = time.perf_counter() - t0
         finally:

@@ -23,6 +23,20 @@ def _is_torchscript(path: Path) -> bool:
         return False
 
 
+def _refuse_untrusted(path: Path) -> None:
+    """Explain why a non-TorchScript model file was not opened (it never runs its code)."""
+    try:
+        model_files.read_state_dict(path)
+    except UnitscopeError as exc:
+        if "holds more than tensors" in str(exc):
+            model_files.load_pickled_module(path, trust_pickle=False)  # raises the trust message
+        raise
+    raise UnitscopeError(
+        f"'{path.name}' holds weights only (a state_dict); open the architecture (a model name "
+        "or FILE.py:FACTORY) and pass this file as its weights."
+    )
+
+
 def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False) -> LoadedModel:
     """Build or load the model ``spec`` names, then load ``weights`` into it if given.
 
@@ -37,10 +51,12 @@ def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool 
         path = Path(spec)
         if not path.is_file():
             raise UnitscopeError(f"Model file '{spec}' does not exist.")
-        if _is_torchscript(path):
+        if path.suffix in (".ts", ".jit") or _is_torchscript(path):
             model = model_files.load_torchscript(path)
+        elif trust_pickle:
+            model = model_files.load_pickled_module(path, trust_pickle=True)
         else:
-            model = model_files.load_pickled_module(path, trust_pickle=trust_pickle)
+            _refuse_untrusted(path)
     else:
         model = zoo.build_zoo_model(spec)
     if weights is not None:
