@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES = (
     "engine.commands.anatomy",
     "engine.commands.record",
+    "engine.commands.weights",
+    "engine.commands.tuning",
+    "engine.commands.topk",
+    "engine.commands.rdm",
 )
 
 

@@ -1,0 +1,109 @@
+"""``unitscope tuning MODEL --layer L --channel C --protocol gratings --out tuning.csv``.
+
+One row per stimulus condition: a column per parameter, then the response measures over
+phase (``f0`` mean, ``f1`` first-harmonic amplitude, ``max``, ``min``) and ``n``, the
+number of phases averaged.  A CSV gets a ``<name>.csv.json`` sidecar with the command's
+parameters, the protocol, the unit and its receptive field, the tuning metrics and the
+provenance; an ``.h5`` file holds one dataset per column and all that as attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.anatomy import build_anatomy
+from engine.cli import add_device_arguments, add_model_arguments
+from engine.errors import UnitscopeError
+from engine.preprocess import Preprocess
+from engine.protocols import DEFAULT_PHASES, KINDS, Protocol, parse_param
+from engine.provenance import provenance
+from engine.recorder import Recorder
+from engine.sources import open_model
+from engine.tuning import MEASURES, tuning_stream
+from engine.units import Unit, unit_geometry
+from engine.writers import atomic_write, write_activations, write_csv
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("tuning", help="tuning curves of one unit to a stimulus protocol")
+    add_model_arguments(parser)
+    parser.add_argument("--layer", required=True, metavar="NAME", help="module name, or NAME#k")
+    parser.add_argument("--channel", type=int, required=True, metavar="C")
+    parser.add_argument("--y", type=int, default=None, help="row in the feature map (default: centre)")
+    parser.add_argument("--x", type=int, default=None, help="column in the feature map (default: centre)")
+    parser.add_argument("--protocol", default="gratings", help=f"one of {', '.join(KINDS)}")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
+                        help="values of a parameter: start:stop:count (stop excluded), a,b,c or "
+                             "one value; e.g. orientation=0:180:36; repeat for several")
+    parser.add_argument("--phases", type=int, default=DEFAULT_PHASES,
+                        help="phases per condition, averaged over (gratings, Gabors)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="tuning.csv or tuning.h5")
+    add_device_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".h5"):
+        raise UnitscopeError(f"Output '{args.out}' must end in .csv or .h5.")
+    if args.phases < 1:
+        raise UnitscopeError("--phases must be at least 1.")
+    params = dict(parse_param(text) for text in args.param)
+    model = open_model(args.model, args.weights, args.trust_pickle)
+    recorder = Recorder(model.module, args.device, args.half)
+    recorder.resolve([args.layer])
+    preprocess = Preprocess(model)
+    anatomy = build_anatomy(model.module, model.input_size)
+    geometry = unit_geometry(anatomy, Unit(args.layer, args.channel, args.y, args.x))
+    unit = geometry.unit
+    protocol = Protocol(args.protocol, preprocess.crop_size, params, center=geometry.center,
+                        rf_side=geometry.side, phases=args.phases)
+    with tqdm(total=len(protocol), unit="stim", desc="tuning", file=sys.stderr, disable=None) as bar:
+        for table, batch in tuning_stream(recorder, unit, protocol, preprocess, args.batch_size):
+            bar.update(batch.size)
+    header, rows = table.table()
+    metrics = {m: table.metrics(m) for m in MEASURES if m != "min"}
+    record = {
+        "command": "tuning",
+        "parameters": {"layer": args.layer, "channel": args.channel, "y": args.y, "x": args.x,
+                       "protocol": protocol.kind, "param": list(args.param), "phases": args.phases,
+                       "batch_size": args.batch_size},
+        "unit": geometry.as_dict(),
+        "protocol": protocol.describe(),
+        "metrics": metrics,
+        "columns": header,
+    }
+    meta = provenance(model, preprocess.describe(), device=str(recorder.device))
+    if out.suffix.lower() == ".csv":
+        write_csv(out, header, rows)
+        text = json.dumps(_json_ready({**record, "provenance": meta}), indent=2)
+        atomic_write(out.with_name(out.name + ".json"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    else:
+        columns = {name: np.array([row[i] for row in rows], dtype=float) for i, name in enumerate(header)}
+        flat = {key: json.dumps(_json_ready(value)) if isinstance(value, dict) else value
+                for key, value in record.items()}
+        write_activations(out, columns, {**meta, **flat})
+    summary = f"saved {out}: {protocol.n_conditions} conditions x {len(protocol.phases)} phase(s)"
+    ori = metrics["f0"].get("orientation")
+    if ori:
+        summary += (f"; preferred orientation {ori['preferred_deg']:.1f} deg, OSI {ori['osi']:.2f}, "
+                    f"circular variance {ori['circular_variance']:.2f}")
+    print(summary)
+    return 0

@@ -1,0 +1,244 @@
+"""A unit's receptive field: theoretical box, gradient map and reverse-correlation map.
+
+* The **theoretical** box comes from the anatomy (:func:`engine.units.unit_geometry`):
+  every input pixel that any path of the network connects to the unit.
+* The **gradient** map is the mean over a stimulus set of ``|d unit / d input|``, summed
+  over the colour channels (gradients with respect to the model's normalised input).
+  Its support (the pixels where it is not zero) can never exceed the theoretical box;
+  :func:`empirical_box` is the bounding box of the pixels above a fraction of its peak.
+* The **reverse-correlation** map, for sparse or binary noise, is for every pixel the
+  mean response when the pixel was bright (ON) or dark (OFF), minus the mean response to
+  all frames; and the spike-triggered average in its covariance form,
+  ``mean((r - mean r) * (s - mean s))`` per pixel.
+
+All maps are running sums over the frames seen so far: memory is one image's worth
+whatever the number of stimuli, and the drivers yield after every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.anatomy import first_tensor
+from engine.errors import UnitscopeError
+from engine.protocols import Protocol, record_stimuli
+from engine.recorder import Cancelled, LayerRef, Recorder
+from engine.units import Unit, unit_response
+
+Box = tuple[float, float, float, float]
+
+
+class _Captured(Exception):
+    """Raised from a hook to end the forward pass once the unit's layer has run."""
+
+
+@dataclass
+class GradientMap:
+    """Running mean of the input gradient of one unit.
+
+    ``abs_sum`` is the sum over stimuli of ``|grad|`` summed over colour channels
+    ``(H, W)``; ``signed_sum`` the sum of the signed gradient ``(3, H, W)``.
+    """
+
+    abs_sum: np.ndarray
+    signed_sum: np.ndarray
+    n: int = 0
+
+    @property
+    def mean_abs(self) -> np.ndarray:
+        """Mean over stimuli of ``sum_c |d unit / d input_c|``, shape ``(H, W)``."""
+        return self.abs_sum / max(self.n, 1)
+
+    @property
+    def mean_signed(self) -> np.ndarray:
+        """Mean signed gradient ``(3, H, W)`` (a linear unit's weights, seen in the input)."""
+        return self.signed_sum / max(self.n, 1)
+
+    def box(self, rel_threshold: float = 0.01) -> Box | None:
+        return empirical_box(self.mean_abs, rel_threshold)
+
+
+def empirical_box(grad_map: np.ndarray, rel_threshold: float = 0.01) -> Box | None:
+    """Bounding box (top, left, bottom, right; inclusive) of pixels above a fraction of the peak.
+
+    ``rel_threshold = 0`` gives the box of every pixel with a non-zero value (the support).
+    None when the map is all zeros.
+    """
+    grad_map = np.asarray(grad_map, dtype=float)
+    peak = grad_map.max() if grad_map.size else 0.0
+    if peak <= 0:
+        return None
+    rows, cols = np.nonzero(grad_map > rel_threshold * peak)
+    return (float(rows.min()), float(cols.min()), float(rows.max()), float(cols.max()))
+
+
+def clip_box(box: Box, height: int, width: int) -> Box:
+    """A box clipped to an image of ``height`` x ``width`` pixels."""
+    top, left, bottom, right = box
+    return (max(top, 0.0), max(left, 0.0), min(bottom, height - 1.0), min(right, width - 1.0))
+
+
+def _unit_output(model: torch.nn.Module, ref: LayerRef, inputs: torch.Tensor) -> torch.Tensor:
+    """The layer's output for ``inputs``, with the graph back to them, stopping right there."""
+    module = dict(model.named_modules())[ref.name]
+    seen = {"calls": 0, "out": None}
+
+    def hook(mod, args, output):
+        seen["calls"] += 1
+        if seen["calls"] == ref.call:
+            seen["out"] = first_tensor(output)
+            raise _Captured()
+
+    handle = module.register_forward_hook(hook)
+    try:
+        model(inputs)
+    except _Captured:
+        pass
+    finally:
+        handle.remove()
+    if seen["out"] is None:
+        raise UnitscopeError(f"Layer '{ref}' did not produce that call in a forward pass.")
+    return seen["out"]
+
+
+def gradient_rf(recorder: Recorder, unit: Unit, batches: Iterable[torch.Tensor],
+                cancelled: Callable[[], bool] = lambda: False) -> Iterator[GradientMap]:
+    """Mean input gradient of ``unit`` over a set of inputs, yielded after every batch.
+
+    Parameters
+    ----------
+    recorder : Recorder
+        Gives the model and the device (gradients need a normal, non-inference pass).
+    unit : Unit
+        The unit; a position left as None is the map centre.
+    batches : iterable of torch.Tensor
+        Preprocessed ``(B, 3, H, W)`` inputs, e.g. ``(b.inputs for b in
+        protocol.batches(preprocess))``.
+    cancelled : callable
+        Checked before every batch; raises :class:`engine.recorder.Cancelled`.
+
+    Yields
+    ------
+    GradientMap
+        The same object, updated in place.  Each stimulus's gradient is its own (the
+        network is in eval mode, so stimuli of a batch do not interact).
+    """
+    ref = recorder.resolve([unit.layer])[0]
+    model = recorder.model
+    result: GradientMap | None = None
+    for batch in batches:
+        if cancelled():
+            raise Cancelled()
+        # A GUI worker may run under inference mode, where no graph is kept: leave it.
+        with torch.inference_mode(False), torch.enable_grad():
+            inputs = batch.to(recorder.device, torch.float32).clone().requires_grad_(True)
+            output = _unit_output(model, ref, inputs)
+            response = unit_response(output, unit)
+            if not response.requires_grad:
+                raise UnitscopeError(f"Unit {unit.label} does not depend on the input through "
+                                     "operations with gradients.")
+            (grad,) = torch.autograd.grad(response.sum(), inputs)
+        grad = grad.detach().double().cpu()
+        if result is None:
+            shape = tuple(grad.shape[1:])
+            result = GradientMap(np.zeros(shape[1:]), np.zeros(shape))
+        result.abs_sum += grad.abs().sum(dim=1).sum(dim=0).numpy()
+        result.signed_sum += grad.sum(dim=0).numpy()
+        result.n += int(grad.shape[0])
+        yield result
+
+
+@dataclass
+class ReverseCorrelation:
+    """Running ON/OFF response maps and the response-weighted stimulus average.
+
+    Parameters
+    ----------
+    height, width : int
+        Stimulus size in pixels.
+
+    Notes
+    -----
+    A pixel is ON in a frame when its grey value (mean over colour channels) is above
+    0.5 and OFF when below; ``on_map`` is the mean response over the frames where it was
+    ON minus the mean response over all frames (NaN where it was never ON), likewise
+    ``off_map``.  For a linear unit that sees one pixel, ``on_map - off_map`` at that
+    pixel is exactly the response to the pixel bright minus the response to it dark.
+    """
+
+    height: int
+    width: int
+
+    def __post_init__(self):
+        shape = (self.height, self.width)
+        self.n = 0
+        self.sum_r = 0.0
+        self.on_sum, self.on_count = np.zeros(shape), np.zeros(shape)
+        self.off_sum, self.off_count = np.zeros(shape), np.zeros(shape)
+        self.s_sum, self.rs_sum = np.zeros(shape), np.zeros(shape)
+
+    def update(self, images: np.ndarray, responses: np.ndarray) -> None:
+        """Add frames ``(B, H, W, 3)`` (or ``(B, H, W)``) in [0, 1] and responses ``(B,)``."""
+        images = np.asarray(images, dtype=float)
+        grey = images.mean(axis=-1) if images.ndim == 4 else images
+        r = np.asarray(responses, dtype=float).reshape(-1)
+        if grey.shape[1:] != (self.height, self.width) or grey.shape[0] != r.size:
+            raise UnitscopeError(f"Frames {images.shape} and responses {r.shape} do not match a "
+                                 f"{self.height} x {self.width} map.")
+        on, off = grey > 0.5, grey < 0.5
+        self.n += r.size
+        self.sum_r += float(r.sum())
+        self.on_sum += np.tensordot(r, on, axes=1)
+        self.on_count += on.sum(axis=0)
+        self.off_sum += np.tensordot(r, off, axes=1)
+        self.off_count += off.sum(axis=0)
+        self.s_sum += grey.sum(axis=0)
+        self.rs_sum += np.tensordot(r, grey, axes=1)
+
+    @property
+    def mean_response(self) -> float:
+        return self.sum_r / self.n if self.n else float("nan")
+
+    def _conditional(self, total: np.ndarray, count: np.ndarray) -> np.ndarray:
+        out = np.full(total.shape, np.nan)
+        seen = count > 0
+        out[seen] = total[seen] / count[seen] - self.mean_response
+        return out
+
+    @property
+    def on_map(self) -> np.ndarray:
+        return self._conditional(self.on_sum, self.on_count)
+
+    @property
+    def off_map(self) -> np.ndarray:
+        return self._conditional(self.off_sum, self.off_count)
+
+    @property
+    def sta(self) -> np.ndarray:
+        """``mean((r - mean r) * (s - mean s))`` per pixel: the covariance of response and grey."""
+        if not self.n:
+            return np.full((self.height, self.width), np.nan)
+        return self.rs_sum / self.n - self.mean_response * self.s_sum / self.n
+
+
+def reverse_correlation(recorder: Recorder, unit: Unit, protocol: Protocol, preprocess,
+                        batch_size: int = 32, cancelled: Callable[[], bool] = lambda: False,
+                        ) -> Iterator[ReverseCorrelation]:
+    """Record a noise protocol (sparse or white noise) and yield the maps after every batch.
+
+    Yields
+    ------
+    ReverseCorrelation
+        The same object, updated in place.
+    """
+    maps = ReverseCorrelation(*protocol.size)
+    for batch, recorded in record_stimuli(recorder, [unit.layer], protocol, preprocess,
+                                          batch_size, cancelled):
+        if batch.images is None:
+            raise UnitscopeError("Reverse correlation needs a parametric noise protocol.")
+        maps.update(batch.images, unit_response(recorded.outputs[unit.layer], unit).double().numpy())
+        yield maps

@@ -1,0 +1,207 @@
+"""Single units and probes of several units: which number in a layer's output is a "cell".
+
+A unit is ``(layer, channel, y, x)``: one channel of one layer's output at one spatial
+position.  ``y``/``x`` left as None mean the centre of the feature map, ``(H // 2, W // 2)``
+(the exact centre for odd sizes, the lower-right of the four central units for even
+ones).  A layer whose output has no spatial grid (``(N, C)``, after global pooling or a
+linear layer) has units ``(layer, channel)`` only.
+
+The receptive-field geometry a stimulus protocol needs (where to centre a Gabor, how many
+pixels one receptive field spans) comes from the anatomy's theoretical field, see
+:func:`unit_geometry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.anatomy import Anatomy
+from engine.errors import UnitscopeError
+from engine.protocols import record_stimuli
+from engine.receptive_field import Field
+from engine.recorder import LayerRef, Recorder
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit: a channel of a layer's output at one position (centre when None).
+
+    Parameters
+    ----------
+    layer : str
+        Dotted module name, optionally ``NAME#k`` for the k-th call.
+    channel : int
+        Channel index (dimension 1 of the output).
+    y, x : int or None
+        Row and column in the feature map; None means the centre of the map.
+    """
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``layer[c]`` or ``layer[c](y,x)``, for legends and file names."""
+        where = "" if self.y is None and self.x is None else f"({self.y},{self.x})"
+        return f"{self.layer}[{self.channel}]{where}"
+
+    def at(self, shape: Sequence[int]) -> Unit:
+        """This unit with its position made concrete and checked for an output ``shape``.
+
+        ``shape`` is the output shape with or without the batch dimension: ``(C, H, W)``,
+        ``(N, C, H, W)``, ``(C,)`` or ``(N, C)``.  Raises :class:`UnitscopeError` when the
+        channel or position is outside the output.
+        """
+        shape = tuple(int(s) for s in shape)
+        if len(shape) in (2, 4):
+            shape = shape[1:]
+        if len(shape) not in (1, 3):
+            raise UnitscopeError(f"Layer '{self.layer}' has output shape {shape}; a unit needs "
+                                 "(channels,) or (channels, height, width).")
+        channels = shape[0]
+        if not 0 <= self.channel < channels:
+            raise UnitscopeError(f"Channel {self.channel} is outside layer '{self.layer}', which "
+                                 f"has channels 0 to {channels - 1}.")
+        if len(shape) == 1:
+            if self.y is not None or self.x is not None:
+                raise UnitscopeError(f"Layer '{self.layer}' has no spatial map; give no y/x.")
+            return self
+        h, w = shape[1], shape[2]
+        y = h // 2 if self.y is None else self.y
+        x = w // 2 if self.x is None else self.x
+        if not (0 <= y < h and 0 <= x < w):
+            raise UnitscopeError(f"Position (y={y}, x={x}) is outside layer '{self.layer}', whose "
+                                 f"map is {h} x {w}.")
+        return Unit(self.layer, self.channel, y, x)
+
+
+def default_position(height: int, width: int) -> tuple[int, int]:
+    """The centre of a feature map, ``(height // 2, width // 2)``."""
+    return height // 2, width // 2
+
+
+def unit_response(output: torch.Tensor, unit: Unit) -> torch.Tensor:
+    """The responses ``(N,)`` of ``unit`` in one recorded output ``(N, C[, H, W])``."""
+    unit = unit.at(tuple(output.shape))
+    if output.dim() == 2:
+        return output[:, unit.channel]
+    return output[:, unit.channel, unit.y, unit.x]
+
+
+def channel_responses(output: torch.Tensor, y: int | None = None, x: int | None = None,
+                      channels: Sequence[int] | None = None, layer: str = "output") -> torch.Tensor:
+    """Responses ``(N, U)`` of several channels (all if None) at one position.
+
+    The position defaults to the map's centre; an ``(N, C)`` output has no position.
+    """
+    shape = tuple(output.shape)
+    if output.dim() not in (2, 4):
+        raise UnitscopeError(f"Cannot take units from an output of shape {shape}; "
+                             "expected (N, C) or (N, C, H, W).")
+    probe = Unit(layer, 0, y, x).at(shape)
+    index = slice(None) if channels is None else [Unit(layer, c).at(shape[:2]).channel
+                                                  for c in channels]
+    if output.dim() == 2:
+        return output[:, index]
+    return output[:, index, probe.y, probe.x]
+
+
+def output_shape(anatomy: Anatomy, layer: str) -> tuple[int, ...] | None:
+    """Output shape ``(1, C, ...)`` of a layer's call as the anatomy measured it."""
+    ref = LayerRef.parse(layer)
+    node = anatomy.node(ref.name)
+    if len(node.calls) < ref.call:
+        raise UnitscopeError(f"Layer '{layer}' is called {len(node.calls)} time(s) per forward pass.")
+    return node.calls[ref.call - 1].output_shape
+
+
+def layer_field(anatomy: Anatomy, layer: str) -> Field | None:
+    """Theoretical receptive field of a layer's call (None for non-spatial outputs)."""
+    ref = LayerRef.parse(layer)
+    node = anatomy.node(ref.name)
+    if len(node.calls) < ref.call:
+        raise UnitscopeError(f"Layer '{layer}' is called {len(node.calls)} time(s) per forward pass.")
+    return node.calls[ref.call - 1].field
+
+
+@dataclass(frozen=True)
+class UnitGeometry:
+    """Where a unit looks in the input image, from the anatomy's theoretical field.
+
+    ``box`` is (top, left, bottom, right), inclusive input pixels, not clipped to the
+    image; ``center`` is its centre ``(y, x)``; ``side`` is the smaller of its height and
+    width in pixels.  All are None for a unit without a spatial receptive field.
+    """
+
+    unit: Unit
+    box: tuple[float, float, float, float] | None
+    center: tuple[float, float] | None
+    side: float | None
+
+    def as_dict(self) -> dict:
+        return {"unit": self.unit.label, "layer": self.unit.layer, "channel": self.unit.channel,
+                "y": self.unit.y, "x": self.unit.x,
+                "rf_box": list(self.box) if self.box else None,
+                "rf_center": list(self.center) if self.center else None, "rf_side": self.side}
+
+
+def unit_geometry(anatomy: Anatomy, unit: Unit) -> UnitGeometry:
+    """Resolve ``unit``'s position against the anatomy and give its theoretical RF box."""
+    shape = output_shape(anatomy, unit.layer)
+    if shape is None:
+        raise UnitscopeError(f"The anatomy has no output shape for layer '{unit.layer}'.")
+    unit = unit.at(shape)
+    f = layer_field(anatomy, unit.layer)
+    if f is None or unit.y is None:
+        return UnitGeometry(unit, None, None, None)
+    box = f.box(unit.y, unit.x)
+    center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    side = float(min(box[2] - box[0] + 1, box[3] - box[1] + 1))
+    return UnitGeometry(unit, box, center, side)
+
+
+class Probe:
+    """Several pinned units, from one or several layers, watched side by side.
+
+    Parameters
+    ----------
+    units : sequence of Unit
+        The pinned units, in display order.  Positions left as None are the map centre.
+    """
+
+    def __init__(self, units: Sequence[Unit]):
+        if not units:
+            raise UnitscopeError("A probe needs at least one unit.")
+        self.units = list(units)
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers to record, each once, in order of first use."""
+        return list(dict.fromkeys(u.layer for u in self.units))
+
+    @property
+    def labels(self) -> list[str]:
+        return [u.label for u in self.units]
+
+    def responses(self, outputs: dict[str, torch.Tensor]) -> np.ndarray:
+        """Responses ``(N, U)`` (float64) of every pinned unit in one batch's outputs."""
+        cols = [unit_response(outputs[u.layer], u).double().cpu().numpy() for u in self.units]
+        return np.stack(cols, axis=1)
+
+    def stream(self, recorder: Recorder, stimuli, preprocess, batch_size: int = 32,
+               cancelled: Callable[[], bool] = lambda: False) -> Iterator[tuple[object, np.ndarray]]:
+        """Record a stimulus set and yield ``(stimulus_batch, responses (B, U))`` per batch.
+
+        ``stimuli`` is a :class:`engine.protocols.Protocol` or
+        :class:`engine.protocols.ImageFolder`; the caller keeps what it wants to show, so
+        the probe itself holds nothing per stimulus.
+        """
+        for batch, recorded in record_stimuli(recorder, self.layers, stimuli, preprocess,
+                                              batch_size, cancelled):
+            yield batch, self.responses(recorded.outputs)
