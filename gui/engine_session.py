@@ -1,0 +1,106 @@
+"""What the engine thread holds for the open model: model, anatomy, recorder, inputs.
+
+Only the engine thread (:mod:`gui.worker`) imports this module, so it may import torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.anatomy import Anatomy, build_anatomy
+from engine.device import describe
+from engine.errors import UnitscopeError
+from engine.images import load_image
+from engine.preprocess import Preprocess
+from engine.provenance import provenance
+from engine.recorder import Recorder
+from engine.sources import open_model
+from engine.stimuli import PROCEDURAL
+from engine.zoo import LoadedModel
+from gui.worker import ModelInfo, Stimulus
+
+MAX_CACHED_INPUTS = 32
+
+
+class EngineSession:
+    """The open model with everything made for it.
+
+    Parameters
+    ----------
+    loaded, anatomy, recorder, preprocess
+        The model, its measured anatomy, a recorder on the chosen device and the
+        model's own preprocessing.
+    hooks
+        Forward pre-hook handles to remove when the session closes.
+    """
+
+    def __init__(self, loaded: LoadedModel, anatomy: Anatomy, recorder: Recorder,
+                 preprocess: Preprocess, hooks: list):
+        self.loaded, self.anatomy, self.recorder = loaded, anatomy, recorder
+        self.preprocess, self._hooks = preprocess, hooks
+        self._modules = dict(loaded.module.named_modules())
+        self._inputs: dict[Stimulus, tuple[torch.Tensor, np.ndarray]] = {}
+
+    @classmethod
+    def open(cls, spec: str, weights: str | None, device: str,
+             interrupt_check: Callable[[nn.Module, tuple], None]) -> EngineSession:
+        """Build or load ``spec``, measure its anatomy and hook ``interrupt_check``.
+
+        ``interrupt_check`` runs before every module's forward; raising there ends the
+        forward pass, which is how a stale request stops between two modules.
+        """
+        loaded = open_model(spec, weights)
+        anatomy = build_anatomy(loaded.module, loaded.input_size)
+        recorder = Recorder(loaded.module, device)
+        hooks = []
+        for module in loaded.module.modules():
+            try:
+                hooks.append(module.register_forward_pre_hook(interrupt_check))
+            except Exception:  # noqa: BLE001 - TorchScript modules take no Python hooks
+                break
+        return cls(loaded, anatomy, recorder, Preprocess(loaded), hooks)
+
+    def close(self) -> None:
+        """Remove the interrupt hooks, so the module is left as it was built."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+
+    def info(self, spec: str, weights_file: str | None) -> ModelInfo:
+        """What the GUI needs to know about this model (plain Python, safe to pass on)."""
+        m = self.loaded
+        return ModelInfo(spec=spec, name=m.name, weights_label=m.weights_label,
+                         has_random_weights=m.has_random_weights, source=m.source,
+                         input_size=m.input_size, device=describe(self.recorder.device),
+                         anatomy=self.anatomy, weights_file=weights_file,
+                         provenance=provenance(m, self.preprocess.describe(),
+                                               device=str(self.recorder.device)),
+                         notes=[*m.notes, *self.anatomy.notes])
+
+    def stimulus(self, stimulus: Stimulus) -> tuple[torch.Tensor, np.ndarray]:
+        """The normalised input tensor (3, S, S) and its display image, cached per model."""
+        if stimulus not in self._inputs:
+            if stimulus.kind == "image":
+                tensor = self.preprocess.image(load_image(stimulus.value))
+            elif stimulus.value in PROCEDURAL:
+                tensor = self.preprocess.array(PROCEDURAL[stimulus.value](self.preprocess.crop_size))
+            else:
+                raise UnitscopeError(f"Unknown stimulus '{stimulus.value}'.")
+            if len(self._inputs) >= MAX_CACHED_INPUTS:
+                self._inputs.pop(next(iter(self._inputs)))
+            self._inputs[stimulus] = (tensor, self.preprocess.to_display(tensor))
+        return self._inputs[stimulus]
+
+    def conv_weights(self, layer: str) -> torch.Tensor | None:
+        """The kernels (out, in, kh, kw) of a ``Conv2d`` layer as a CPU tensor, else None.
+
+        On the CPU this is the parameter itself, not a copy: nothing writes to it.
+        """
+        module = self._modules.get(layer.partition("#")[0])
+        if not isinstance(module, nn.Conv2d):
+            return None
+        return module.weight.detach().float().cpu()

@@ -1,0 +1,349 @@
+"""All channels of one layer's output for one stimulus, as a single tiled image.
+
+The whole mosaic is one :class:`pyqtgraph.ImageItem` holding a uint8 image (built by
+:func:`engine.mosaic.make_mosaic`) with a 256-entry lookup table and fixed levels
+(0, 255), which is pyqtgraph's fast indexed-QImage path.  A click or a hover is mapped
+to a channel by integer division (:meth:`engine.mosaic.Mosaic.channel_at`); the hover
+read-out shows the raw value, not the colour index.  A 1-D output (a vector of units,
+e.g. logits) is drawn as a bar plot instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import Qt, Signal
+
+from engine.mosaic import Mosaic, make_mosaic, to_channels
+from gui import colormaps
+
+log = logging.getLogger(__name__)
+
+NORMALIZATIONS = {"channel": "per channel", "shared": "shared"}
+GRID_COLOR = (110, 110, 110)  # neutral, so tiles stand apart under every colormap
+BAR_COLOR = (90, 160, 230)
+
+
+def tile_grid(m: Mosaic) -> tuple[QtGui.QPainterPath, QtCore.QRectF]:
+    """Lines along the gaps between tiles, and the rectangle of the empty tiles at the end.
+
+    Stroked with a pen as wide as the gap (and the rectangle filled), they paint exactly
+    the pixels that hold no data, in a colour no lookup table gives to data.  A pen,
+    unlike a filled strip, stays at least one screen pixel wide when zoomed out.
+    """
+    path = QtGui.QPainterPath()
+    height, width = m.image.shape
+    step_y, step_x = m.tile_h + m.gap, m.tile_w + m.gap
+    if m.gap:
+        for row in range(1, m.rows):
+            y = row * step_y - m.gap / 2
+            path.moveTo(0, y)
+            path.lineTo(width, y)
+        for col in range(1, m.cols):
+            x = col * step_x - m.gap / 2
+            path.moveTo(x, 0)
+            path.lineTo(x, height)
+    empty = m.rows * m.cols - m.n_channels
+    x0 = (m.cols - empty) * step_x
+    return path, QtCore.QRectF(x0, (m.rows - 1) * step_y, width - x0, m.tile_h) if empty else QtCore.QRectF()
+
+
+def _as_display(output: Any, layout: str) -> tuple[str, torch.Tensor]:
+    """(kind, tensor) for one stimulus' output: (C,H,W) maps, (T,D) tokens, (D,) vector."""
+    if isinstance(output, (tuple, list, dict)):
+        return to_channels(output)
+    if output.ndim <= 3:
+        return to_channels(output[None], layout=layout)
+    return to_channels(output, layout=layout)  # a batch: its first sample
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach()
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.float()
+    return t.cpu().numpy()
+
+
+class FeatureMapPanel(QtWidgets.QWidget):
+    """Feature maps of one layer for one stimulus, with colormap and scaling controls.
+
+    Signals
+    -------
+    channel_clicked(int)
+        The user clicked a channel's tile (or a unit's bar for a vector output).
+    render_finished(float)
+        Milliseconds spent building the mosaic and turning it into the displayed image.
+    hovered(int, int, int)
+        Channel, y and x of the map position under the mouse.
+    """
+
+    channel_clicked = Signal(int)
+    render_finished = Signal(float)
+    hovered = Signal(int, int, int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self._source: torch.Tensor | None = None  # what is shown, on its own device
+        self._raw: np.ndarray | None = None  # CPU copy for the read-out, made on first hover
+        self._kind: str | None = None
+        self._layer = ""
+        self._mosaic: Mosaic | None = None
+        self._selected: int | None = None
+
+        self._cmap_combo = QtWidgets.QComboBox(toolTip="Colormap (diverging maps are drawn "
+                                               "symmetric about zero)")
+        for name in colormaps.NAMES:
+            self._cmap_combo.addItem(colormaps.label(name), name)
+        self._norm_combo = QtWidgets.QComboBox(toolTip="Stretch each channel to its own "
+                                               "range, or use one range for all channels")
+        for mode, text in NORMALIZATIONS.items():
+            self._norm_combo.addItem(text, mode)
+        self._cmap_combo.currentIndexChanged.connect(self._controls_changed)
+        self._norm_combo.currentIndexChanged.connect(self._controls_changed)
+        self._info = QtWidgets.QLabel("No feature map yet", wordWrap=True)
+        self._info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._readout = QtWidgets.QLabel(" ")
+
+        self._plots = QtWidgets.QStackedWidget()
+        self._map_view = pg.PlotWidget()
+        self._map_plot = self._map_view.getPlotItem()
+        for axis in ("left", "bottom"):
+            self._map_plot.hideAxis(axis)
+        self._map_plot.setAspectLocked(True)
+        self._map_plot.invertY(True)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._map_plot.addItem(self._image)
+        self._grid = QtWidgets.QGraphicsPathItem(self._image)
+        self._empty = QtWidgets.QGraphicsRectItem(self._image)
+        self._empty.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
+        self._empty.setBrush(pg.mkBrush(GRID_COLOR))
+        self._grid_layout: tuple | None = None
+        self._highlight = [QtWidgets.QGraphicsRectItem(self._image) for _ in range(2)]
+        for item, (color, width) in zip(self._highlight, (("k", 4), ("w", 2))):
+            item.setPen(pg.mkPen(color, width=width, cosmetic=True))
+            item.setVisible(False)
+        self._bar_view = pg.PlotWidget()
+        self._bar_plot = self._bar_view.getPlotItem()
+        self._bar_plot.setLabel("bottom", "unit")
+        # bars thinner than a pixel show only their outline: give it the fill colour
+        self._bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOR, pen=pg.mkPen(BAR_COLOR))
+        self._bar_plot.addItem(self._bars)
+        self._plots.addWidget(self._map_view)
+        self._plots.addWidget(self._bar_view)
+        for view, on_click in ((self._map_view, self._map_clicked), (self._bar_view, self._bar_clicked)):
+            view.scene().sigMouseMoved.connect(self._mouse_moved)
+            view.scene().sigMouseClicked.connect(on_click)
+
+        bar = QtWidgets.QHBoxLayout()
+        bar.addWidget(QtWidgets.QLabel("Colormap"))
+        bar.addWidget(self._cmap_combo)
+        bar.addWidget(QtWidgets.QLabel("Scale"))
+        bar.addWidget(self._norm_combo)
+        bar.addStretch(1)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self._info)
+        layout.addWidget(self._plots, 1)
+        layout.addWidget(self._readout)
+        self._image.setLookupTable(colormaps.lut(self.colormap_name))
+
+    # -- public API -----------------------------------------------------------------
+    @property
+    def colormap_name(self) -> str:
+        """The colormap in use (one of :data:`gui.colormaps.NAMES`)."""
+        return self._cmap_combo.currentData()
+
+    def set_colormap(self, name: str) -> None:
+        """Use colormap ``name``; a diverging one switches to symmetric scaling."""
+        self._cmap_combo.setCurrentIndex(colormaps.NAMES.index(colormaps.canonical(name)))
+
+    @property
+    def normalization(self) -> str:
+        """``"channel"`` (each channel stretched to its own range) or ``"shared"``."""
+        return self._norm_combo.currentData()
+
+    def set_normalization(self, mode: str) -> None:
+        """Use ``"channel"`` or ``"shared"`` normalisation."""
+        if mode not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {tuple(NORMALIZATIONS)}, not {mode!r}")
+        self._norm_combo.setCurrentIndex(list(NORMALIZATIONS).index(mode))
+
+    @property
+    def current_mosaic(self) -> Mosaic | None:
+        """The :class:`~engine.mosaic.Mosaic` shown, or None (nothing, or a vector)."""
+        return self._mosaic
+
+    @property
+    def selected_channel(self) -> int | None:
+        """The channel outlined in the mosaic, if any."""
+        return self._selected
+
+    def mosaic_image(self) -> np.ndarray | None:
+        """The uint8 mosaic currently shown: the very array given to ``setImage``."""
+        return self._mosaic.image if self._mosaic is not None else None
+
+    def export_target(self) -> pg.PlotItem:
+        """The plot to hand to :mod:`gui.export` (the mosaic, or the bar plot)."""
+        return self._bar_plot if self._kind == "vector" else self._map_plot
+
+    def show_output(self, output: torch.Tensor | np.ndarray, layer: str, layout: str = "nchw") -> None:
+        """Show one stimulus' output of ``layer``.
+
+        Parameters
+        ----------
+        output : Tensor or ndarray
+            (C, H, W) feature maps, (T, D) tokens (drawn as the D channels of the token
+            grid, see :func:`engine.mosaic.to_channels`), or a (D,) vector (a bar plot).
+            A 4-D array is taken as a batch and its first sample is shown.
+        layer : str
+            The layer's name, for the caption.
+        layout : {"nchw", "nhwc", "auto"}
+            How to read a 3-D ``output``: (C, H, W) unless told otherwise.
+        """
+        kind, tensor = _as_display(output, layout)
+        self._kind, self._source, self._raw, self._layer = kind, tensor, None, layer
+        if self._selected is not None and self._selected >= tensor.shape[0]:
+            self._selected = None
+        self._readout.setText(" ")
+        for combo in (self._cmap_combo, self._norm_combo):
+            combo.setEnabled(kind != "vector")
+        if kind == "vector":
+            self._show_vector()
+        else:
+            self._render()
+
+    def select_channel(self, channel: int | None) -> None:
+        """Outline ``channel``'s tile (None removes the outline)."""
+        self._selected = channel
+        self._update_highlight()
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self._source = self._raw = self._mosaic = self._kind = self._selected = None
+        self._image.clear()
+        self._bars.setOpts(x=[], height=[])
+        self._update_grid()
+        self._update_highlight()
+        self._info.setText("No feature map yet")
+        self._readout.setText(" ")
+
+    # -- drawing --------------------------------------------------------------------
+    def _render(self) -> None:
+        if self._source is None or self._kind == "vector":
+            return
+        start = time.perf_counter()
+        diverging = colormaps.is_diverging(self.colormap_name)
+        mosaic = make_mosaic(self._source, normalize=self.normalization, symmetric=diverging)
+        old = self._mosaic.image.shape if self._mosaic is not None else None
+        self._mosaic = mosaic
+        self._image.setImage(mosaic.image, autoLevels=False, levels=(0, 255))
+        self._image.render()  # build the QImage now, so the time below is the real cost
+        elapsed = (time.perf_counter() - start) * 1000.0
+        self._plots.setCurrentWidget(self._map_view)
+        if old != mosaic.image.shape:
+            self._map_plot.getViewBox().autoRange(padding=0.01)
+        self._update_grid()
+        self._update_highlight()
+        lo, hi = mosaic.value_range
+        grid = "tokens" if self._kind == "tokens" else "px"
+        self._info.setText(f"{self._layer}: {mosaic.n_channels} channels, {mosaic.tile_h}x"
+                           f"{mosaic.tile_w} {grid}, range [{lo:.4g}, {hi:.4g}]")
+        log.debug("mosaic of %s %s drawn in %.2f ms", self._layer, tuple(self._source.shape), elapsed)
+        self.render_finished.emit(elapsed)
+
+    def _show_vector(self) -> None:
+        start = time.perf_counter()
+        self._mosaic = None
+        values = _to_numpy(self._source)
+        self._raw = values
+        self._bars.setOpts(x=np.arange(values.size), height=values, width=0.8)
+        self._plots.setCurrentWidget(self._bar_view)
+        self._bar_plot.getViewBox().autoRange(padding=0.02)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        self._info.setText(f"{self._layer}: {values.size} values, range [{lo:.4g}, {hi:.4g}]")
+        self.render_finished.emit((time.perf_counter() - start) * 1000.0)
+
+    def _update_grid(self) -> None:
+        m = self._mosaic
+        layout = None if m is None else (m.rows, m.cols, m.tile_h, m.tile_w, m.gap, m.n_channels)
+        if layout != self._grid_layout:
+            path, empty = (QtGui.QPainterPath(), QtCore.QRectF()) if m is None else tile_grid(m)
+            pen = QtGui.QPen(pg.mkColor(GRID_COLOR), m.gap if m is not None else 1)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            self._grid.setPen(pen)
+            self._grid.setPath(path)
+            self._empty.setRect(empty)
+            self._grid_layout = layout
+
+    def _update_highlight(self) -> None:
+        show = self._mosaic is not None and self._selected is not None
+        if show:
+            y0, x0 = self._mosaic.tile_origin(self._selected)
+            rect = QtCore.QRectF(x0 - 0.5, y0 - 0.5, self._mosaic.tile_w + 1, self._mosaic.tile_h + 1)
+            for item in self._highlight:
+                item.setRect(rect)
+        for item in self._highlight:
+            item.setVisible(show)
+
+    def _controls_changed(self) -> None:
+        self._image.setLookupTable(colormaps.lut(self.colormap_name), update=False)
+        self._render()
+
+    # -- mouse ----------------------------------------------------------------------
+    def _raw_values(self) -> np.ndarray:
+        if self._raw is None:
+            self._raw = _to_numpy(self._source)
+        return self._raw
+
+    def _unit_under(self, scene_pos: QtCore.QPointF) -> tuple[int, int, int] | None:
+        """(channel, y, x) of the map unit at ``scene_pos`` in the mosaic, if any."""
+        if self._mosaic is None:
+            return None
+        p = self._image.mapFromScene(scene_pos)
+        m = self._mosaic
+        channel = m.channel_at(p.y(), p.x())
+        if channel is None:
+            return None
+        y0, x0 = m.tile_origin(channel)
+        return channel, int(p.y()) - y0, int(p.x()) - x0
+
+    def _bar_under(self, scene_pos: QtCore.QPointF) -> int | None:
+        if self._kind != "vector" or self._source is None:
+            return None
+        x = self._bar_plot.getViewBox().mapSceneToView(scene_pos).x()
+        unit = int(np.floor(x + 0.5))
+        return unit if 0 <= unit < self._source.shape[0] and abs(x - unit) <= 0.4 else None
+
+    def _mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
+        if self._kind == "vector":
+            unit = self._bar_under(scene_pos)
+            text = " " if unit is None else f"unit {unit} = {self._raw_values()[unit]:.6g}"
+            self._readout.setText(text)
+            return
+        hit = self._unit_under(scene_pos)
+        if hit is None:
+            self._readout.setText(" ")
+            return
+        c, y, x = hit
+        self._readout.setText(f"channel {c}, ({y}, {x}) = {self._raw_values()[c, y, x]:.6g}")
+        self.hovered.emit(c, y, x)
+
+    def _map_clicked(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        hit = self._unit_under(ev.scenePos())
+        if hit is not None:
+            self.select_channel(hit[0])
+            self.channel_clicked.emit(hit[0])
+
+    def _bar_clicked(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and (unit := self._bar_under(ev.scenePos())) is not None:
+            self.channel_clicked.emit(unit)

@@ -1,0 +1,174 @@
+"""The main window's menus and what they do: open, export, save activations, settings.
+
+Dialogs appear only when the user picks a menu entry; whatever goes wrong afterwards is
+shown in the window's problem banner, never in a dialog that blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+log = logging.getLogger(__name__)
+
+EXPORT_FILTERS = "PNG image (*.png);;SVG vector image (*.svg);;PDF document (*.pdf)"
+ACTIVATION_FILTERS = ("NumPy archive (*.npz);;NumPy array (*.npy);;HDF5 (*.h5);;"
+                      "MATLAB (*.mat)")
+MODEL_FILTERS = "Model files (*.pt *.pth *.ts *.jit *.py);;All files (*)"
+WEIGHT_FILTERS = "Weights (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
+
+
+def _action(window, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setStatusTip(tip)
+    action.setToolTip(tip)
+    action.triggered.connect(slot)
+    menu.addAction(action)
+    return action
+
+
+def build_menus(window) -> None:
+    """Add the File, View and Help menus to ``window`` (a :class:`MainWindow`)."""
+    bar = window.menuBar()
+    file = bar.addMenu("&File")
+    _action(window, file, "Open &images…", window.strip.open_images_dialog, QKeySequence.StandardKey.Open,
+            "Add image files to the inputs")
+    _action(window, file, "Open image &folder…", window.strip.open_folder_dialog, "Ctrl+Shift+O",
+            "Add every image in a folder (and its subfolders) to the inputs")
+    file.addSeparator()
+    _action(window, file, "Open &model file…", lambda: open_model_file(window), "Ctrl+Shift+M",
+            "Open a TorchScript archive or a Python file with a model factory")
+    _action(window, file, "Load &weights…", lambda: load_weights(window), None,
+            "Load a state_dict file into the current model")
+    file.addSeparator()
+    _action(window, file, "&Export feature maps…", lambda: export_view(window, "feature maps"), "Ctrl+E",
+            "Save the feature-map panel as PNG (chosen width), SVG or PDF")
+    _action(window, file, "Export &unit view…", lambda: export_view(window, "unit view"), "Ctrl+Shift+E",
+            "Save the unit view as PNG (chosen width), SVG or PDF")
+    _action(window, file, "&Save activations…", lambda: save_activations(window),
+            QKeySequence.StandardKey.Save,
+            "Save the shown layer's activations as .npz, .npy, .h5 or .mat, with provenance")
+    file.addSeparator()
+    _action(window, file, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close Unitscope")
+
+    view = bar.addMenu("&View")
+    _action(window, view, "&Find layer", lambda: window.tree.filter_box.setFocus(),
+            QKeySequence.StandardKey.Find, "Type in the layer filter")
+    view.addSeparator()
+    for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock):
+        view.addAction(dock.toggleViewAction())
+
+    help_menu = bar.addMenu("&Help")
+    _action(window, help_menu, "&About Unitscope", lambda: QMessageBox.about(
+        window, "About Unitscope", "Unitscope: listen to single units and populations inside "
+        "CNNs — anatomy, feature maps and in-silico electrophysiology."))
+
+
+def _last_dir(window) -> str:
+    return window.settings.value("last/folder", str(Path.home()), type=str)
+
+
+def _remember_dir(window, path: str) -> None:
+    window.settings.setValue("last/folder", str(Path(path).parent))
+
+
+def open_model_file(window) -> None:
+    """Ask for a model file (a ``.py`` file also needs its factory's name) and open it."""
+    path, _ = QFileDialog.getOpenFileName(window, "Open model file", _last_dir(window), MODEL_FILTERS)
+    if not path:
+        return
+    _remember_dir(window, path)
+    spec = path
+    if path.endswith(".py"):
+        factory, ok = QInputDialog.getText(window, "Model factory",
+                                           f"Function in {Path(path).name} that builds the model:",
+                                           text="build")
+        if not ok or not factory.strip():
+            return
+        spec = f"{path}:{factory.strip()}"
+    window.open_model(spec)
+
+
+def load_weights(window) -> None:
+    """Ask for a state_dict file and reopen the current model with it."""
+    if window.info is None:
+        window.show_problem("Open a model before loading weights into it.")
+        return
+    path, _ = QFileDialog.getOpenFileName(window, "Load weights", _last_dir(window), WEIGHT_FILTERS)
+    if path:
+        _remember_dir(window, path)
+        window.open_model(window.info.spec, weights=path)
+
+
+def export_view(window, which: str) -> None:
+    """Ask where to save the feature maps or the unit view, and in which format."""
+    from gui import export
+
+    if which == "feature maps":
+        target = window.panel.export_target() if window.panel is not None else None
+    else:
+        view = window.unit_view
+        target = view.export_target() if hasattr(view, "export_target") else view
+    if target is None or window.recording is None:
+        window.show_problem("There is nothing to export yet: record a layer first.")
+        return
+    name = f"{window.recording.layer or 'output'}_{which.replace(' ', '_')}.png"
+    path, _ = QFileDialog.getSaveFileName(window, f"Export {which}", str(Path(_last_dir(window)) / name),
+                                          EXPORT_FILTERS)
+    if not path:
+        return
+    _remember_dir(window, path)
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".svg":
+            export.export_svg(target, path)
+        elif suffix == ".pdf":
+            export.export_pdf(target, path)
+        else:
+            if suffix != ".png":
+                path += ".png"
+            width = window.settings.value("export/width", 2000, type=int)
+            width, ok = QInputDialog.getInt(window, "PNG width", "Width in pixels:", width, 64, 20000, 100)
+            if not ok:
+                return
+            window.settings.setValue("export/width", width)
+            export.export_png(target, path, width)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        log.exception("export failed")
+        window.show_problem(f"Could not export {which} to '{Path(path).name}': {exc}")
+        return
+    window.statusBar().showMessage(f"Exported {which} to {path}", 5000)
+
+
+def save_activations(window) -> None:
+    """Save the shown layer's output (one stimulus) with its provenance."""
+    from engine.writers import write_activations
+
+    rec = window.recording
+    if rec is None or window.info is None:
+        window.show_problem("There are no activations to save yet: record a layer first.")
+        return
+    name = f"{(rec.layer or 'output').replace('#', '_call')}.npz"
+    path, _ = QFileDialog.getSaveFileName(window, "Save activations", str(Path(_last_dir(window)) / name),
+                                          ACTIVATION_FILTERS)
+    if not path:
+        return
+    _remember_dir(window, path)
+    if Path(path).suffix.lower() not in (".npz", ".npy", ".h5", ".mat"):
+        path += ".npz"
+    stimulus = rec.stimulus
+    provenance = {**window.info.provenance, "layers": [rec.layer],
+                  "image_paths": [stimulus.value] if stimulus.kind == "image" else [],
+                  "stimulus": f"{stimulus.kind}: {stimulus.value}"}
+    try:
+        out = write_activations(path, {rec.layer or "output": rec.output[None].numpy()}, provenance)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        log.exception("saving activations failed")
+        window.show_problem(str(exc))
+        return
+    window.statusBar().showMessage(f"Saved {rec.layer} {tuple(rec.output.shape)} to {out}", 5000)

@@ -1,0 +1,390 @@
+"""The main window: model picker, anatomy tree and card, feature maps, unit view, inputs.
+
+The window only asks and shows: every model build and forward pass happens in the
+:class:`gui.worker.EngineThread`.  Results carry request ids and the window drops any
+that is not the newest it asked for.  Modules that import torch are imported only once
+the engine thread has loaded torch, so the window appears at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget, QToolBar,
+                               QVBoxLayout, QWidget)
+
+from gui import file_menu, window_settings
+from gui.anatomy_card import AnatomyCard
+from gui.anatomy_tree import AnatomyTree
+from gui.input_strip import InputStrip
+from gui.model_picker import ModelPicker
+from gui.status_bar import EngineStatusBar
+from gui.window_settings import StartupChoices
+from gui.worker import EngineThread, ModelInfo, OpenModel, Record, Recording, Stimulus
+
+log = logging.getLogger(__name__)
+
+
+def first_layer(anatomy) -> str:
+    """A layer that shows a newcomer feature maps at once: ``layer1`` or the first conv."""
+    if "layer1" in anatomy.by_name:
+        return "layer1"
+    for node in anatomy.nodes():
+        if node.type.startswith("Conv"):
+            return node.name
+    return ""
+
+
+class MainWindow(QMainWindow):
+    """The Unitscope window.
+
+    Signals
+    -------
+    layer_shown(str)
+        A recording of this layer was put into the feature-map panel.
+    feature_maps_painted(str, float)
+        The panel finished drawing a layer (layer, render milliseconds).
+    message_shown(str)
+        A problem was shown to the user.
+    engine_failed(str)
+        The engine could not do what the window last asked (also shown as a problem).
+    """
+
+    layer_shown = Signal(str)
+    feature_maps_painted = Signal(str, float)
+    message_shown = Signal(str)
+    engine_failed = Signal(str)
+
+    def __init__(self, choices: StartupChoices | None = None, parent=None):
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("Unitscope")
+        self.settings = QSettings()
+        self._choices, self._last_layer, self._last_input = window_settings.startup_choices(
+            self.settings, choices or StartupChoices())
+        self.worker = EngineThread(self._choices.device, self)
+        self.info: ModelInfo | None = None
+        self.recording: Recording | None = None
+        self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
+        self._open_id = self._record_id = self._busy_id = 0
+        self._opening = False
+        self._wanted_layer: tuple[str | None, bool] = (None, False)  # see open_model
+        self._unit_channel: int | None = None  # shown in the unit view
+        self._unit_layer: str | None = None  # layer whose channel the user clicked
+
+        self.picker = ModelPicker(self)
+        self.tree = AnatomyTree(self)
+        self.card = AnatomyCard(self)
+        self.strip = InputStrip(self)
+        self._build_centre()
+        self._build_docks()
+        self._build_status_bar()
+        file_menu.build_menus(self)
+        self._connect()
+        self._default_layout = not window_settings.restore_window(self)
+        self._select_start_input()
+
+    # --- layout ------------------------------------------------------------------------
+
+    def _build_centre(self) -> None:
+        self.message = QLabel(self, wordWrap=True)
+        self.message.setObjectName("problem")
+        self.message.setStyleSheet("QLabel#problem { background: #fff3cd; color: #5c4400; "
+                                   "border: 1px solid #e0b000; padding: 6px; }")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+        self.centre_stack = QStackedWidget(self)
+        waiting = QLabel("Starting the engine (loading PyTorch)…",
+                         alignment=Qt.AlignmentFlag.AlignCenter)
+        self.centre_stack.addWidget(waiting)
+        centre = QWidget(self)
+        layout = QVBoxLayout(centre)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
+        layout.addWidget(self.centre_stack, 1)
+        self.setCentralWidget(centre)
+        bar = QToolBar("Model", self, objectName="model_toolbar", movable=False)
+        bar.addWidget(QLabel(" Model: "))
+        bar.addWidget(self.picker)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self, objectName=name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        area = Qt.DockWidgetArea
+        self.tree_dock = self._dock("Layers", "layers_dock", self.tree, area.LeftDockWidgetArea)
+        self.card_dock = self._dock("Layer details", "card_dock", self.card, area.LeftDockWidgetArea)
+        self.unit_placeholder = QLabel("Click a channel in the feature maps to see that unit.",
+                                       alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.unit_dock = self._dock("Unit", "unit_dock", self.unit_placeholder, area.RightDockWidgetArea)
+        self.strip_dock = self._dock("Inputs", "inputs_dock", self.strip, area.BottomDockWidgetArea)
+
+    def _build_status_bar(self) -> None:
+        self.status = EngineStatusBar(self)
+        self.setStatusBar(self.status)
+
+    def _connect(self) -> None:
+        w = self.worker
+        w.engine_ready.connect(self._engine_ready)
+        w.model_ready.connect(self._model_ready)
+        w.recording_finished.connect(self._recording_finished)
+        w.failed.connect(self._failed)
+        w.job_started.connect(self._job_started)
+        w.job_finished.connect(self._job_finished)
+        self.tree.layer_selected.connect(self._layer_selected)
+        self.strip.stimulus_selected.connect(lambda _s: self._request_record())
+        self.strip.problem.connect(self.show_problem)
+        self.picker.model_chosen.connect(lambda spec: self.open_model(spec))
+        self.picker.open_file_requested.connect(lambda: file_menu.open_model_file(self))
+        self.picker.load_weights_requested.connect(lambda: file_menu.load_weights(self))
+        self.status.cancel_requested.connect(self.cancel)
+
+    def _build_views(self) -> None:
+        # These modules import torch: only now, after the engine thread has loaded it.
+        from gui.feature_map_panel import FeatureMapPanel
+        from gui.unit_view import UnitView
+
+        self.panel = FeatureMapPanel(self)
+        self.panel.render_finished.connect(self._render_finished)
+        self.panel.channel_clicked.connect(self.show_unit)
+        self.centre_stack.addWidget(self.panel)
+        self.centre_stack.setCurrentWidget(self.panel)
+        self.unit_view = UnitView(self)
+        self.unit_dock.setWidget(self.unit_view)
+        self.panel.hovered.connect(self._hovered)
+        window_settings.restore_panel_settings(self)
+
+    # --- starting and stopping ---------------------------------------------------------
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._default_layout:
+            self._default_layout = False
+            self._size_docks()
+        if not self.worker.isRunning() and self.info is None and not self._opening:
+            # Start after the first paint, so the window is up before torch loads.
+            QTimer.singleShot(0, self.start_engine)
+
+    def start_engine(self) -> None:
+        """Start the engine thread and open the first model (once)."""
+        if self.worker.isRunning() or self._opening or self.info is not None:
+            return
+        self.worker.start()
+        c = self._choices
+        self._open(c.model, c.weights, (c.layer, True) if c.layer else (self._last_layer, False))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        window_settings.save_settings(self)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the engine thread and wait for it (it stops at the next module)."""
+        self.status.work_finished()
+        if self.worker.isRunning():
+            self.worker.stop()
+
+    # --- requests ----------------------------------------------------------------------
+
+    def open_model(self, spec: str, weights: str | None = None, layer: str | None = None) -> None:
+        """Ask the engine to open ``spec`` (zoo name, file or ``file.py:factory``).
+
+        ``layer`` is recorded first even if the model lacks it (the engine then says
+        why); without it the current layer is kept where the new model has it.
+        """
+        self._open(spec, weights, (layer, True) if layer else (self.tree.current_layer(), False))
+
+    def _open(self, spec: str, weights: str | None, wanted: tuple[str | None, bool]) -> None:
+        self._opening = True
+        self._wanted_layer = wanted
+        self._open_id = self.worker.submit(OpenModel(spec, weights))
+        self.picker.set_current(spec, "opening…")
+        self.status.showMessage(f"Opening {spec}…")
+
+    def record_layer(self, layer: str) -> None:
+        """Select ``layer`` in the tree and record it; a layer not in the tree is recorded as asked."""
+        if not self.tree.select_layer(layer):
+            self._request_record(layer)
+
+    def cancel(self) -> None:
+        """Abandon the work in progress; the open model stays."""
+        self.worker.cancel()
+        self._record_id = self._busy_id = 0
+        if self._opening:
+            self._opening = False
+            if self.info is not None:
+                self.picker.set_current(self.info.spec, self.info.weights_label)
+        self.status.work_finished()
+        self.status.showMessage("Cancelled", 3000)
+
+    def show_problem(self, text: str) -> None:
+        """Show a problem in the banner above the feature maps (never a blocking dialog)."""
+        log.info("shown to user: %s", text)
+        self.message.setText(text)
+        self.message.show()
+        self.status.showMessage(text, 10000)
+        self.message_shown.emit(text)
+
+    def _request_record(self, layer: str | None = None) -> None:
+        layer = self.tree.current_layer() if layer is None else layer
+        stimulus = self.strip.current()
+        if self._opening or self.info is None or layer is None or stimulus is None:
+            return
+        self._record_id = self.worker.submit(Record(layer, stimulus))
+
+    def _select_start_input(self) -> None:
+        image = self._choices.image
+        if image:
+            if not self.strip.select(Stimulus("image", image)):
+                self.show_problem(f"Image '{image}' does not exist.")
+        elif not (self._last_input and self.strip.select(self._last_input)) and self.strip.list.count():
+            self.strip.list.setCurrentRow(0)
+
+    # --- engine results ----------------------------------------------------------------
+
+    @Slot(object)
+    def _engine_ready(self, catalogue) -> None:
+        try:
+            self._build_views()
+        except ImportError as exc:  # torch itself failed to load; the engine said why
+            log.exception("could not build the feature-map views")
+            self.show_problem(f"The feature-map views could not start: {exc}")
+            return
+        self.picker.set_catalogue(catalogue)
+        if self.info is not None:
+            self.picker.set_current(self.info.spec, self.info.weights_label)
+
+    @Slot(int, object)
+    def _model_ready(self, rid: int, info: ModelInfo) -> None:
+        if rid != self._open_id:
+            return
+        self._opening, self.info, self.recording = False, info, None
+        self.message.hide()
+        self.setWindowTitle(f"Unitscope — {info.name} ({info.weights_label})")
+        self.picker.set_current(info.spec, info.weights_label)
+        self.status.set_model(info.device, info.weights_label, info.has_random_weights)
+        for note in info.notes:
+            self.show_problem(note)
+        if self.panel is not None:
+            self.panel.clear()
+            self.unit_view.clear()
+        self._unit_channel = self._unit_layer = None
+        (layer, explicit), self._wanted_layer = self._wanted_layer, (None, False)
+        self.tree.set_anatomy(info.anatomy, info.name)
+        self.status.showMessage(f"Opened {info.name}", 3000)
+        if not layer or not (explicit or self.tree.model.index_of(layer).isValid()):
+            layer = first_layer(info.anatomy)
+        self.record_layer(layer)
+
+    @Slot(int, object)
+    def _recording_finished(self, rid: int, recording: Recording) -> None:
+        if rid != self._record_id or self.panel is None:
+            log.debug("dropped stale recording %d of %s", rid, recording.layer)
+            return
+        self.recording = recording
+        self.message.hide()
+        self.status.set_time("forward", recording.forward_s * 1000)
+        self.panel.show_output(recording.output, recording.layer)
+        size = "×".join(str(s) for s in recording.input_image.shape[:2])
+        self.strip.set_preview(recording.input_image, size)
+        self.layer_shown.emit(recording.layer)
+        # The unit the user clicked stays while only the input changes; a new layer
+        # starts on its most active channel.
+        # A vector (logits, say) has no map to show over the input until one is clicked.
+        clicked = self._unit_channel if self._unit_layer == recording.layer else None
+        if clicked is None and recording.output.ndim < 2:
+            self.unit_view.clear()
+        else:
+            self.show_unit(clicked, quiet=True)
+
+    @Slot(int, str)
+    def _failed(self, rid: int, text: str) -> None:
+        if rid and rid not in (self._open_id, self._record_id):
+            return
+        if rid == self._open_id and self._opening:
+            self._opening = False
+            if self.info is not None:
+                self.picker.set_current(self.info.spec, self.info.weights_label)
+        self.show_problem(text)
+        self.engine_failed.emit(text)
+
+    @Slot(int, str)
+    def _job_started(self, rid: int, text: str) -> None:
+        if rid not in (self._open_id, self._record_id):
+            return
+        self._busy_id = rid
+        # A model build takes seconds: say so at once; a recording only if it is slow.
+        self.status.work_started(text, at_once=rid == self._open_id)
+
+    @Slot(int)
+    def _job_finished(self, rid: int) -> None:
+        if rid == self._busy_id:
+            self.status.work_finished()
+            if rid == self._record_id:
+                self.status.clearMessage()
+
+    def _render_finished(self, ms: float) -> None:
+        self.status.set_time("render", ms)
+        self.feature_maps_painted.emit(self.recording.layer if self.recording else "", ms)
+
+    # --- selections --------------------------------------------------------------------
+
+    def _layer_selected(self, layer: str) -> None:
+        node, call = self.tree.current_node()
+        total = self.info.anatomy.total_params if self.info else 0
+        self.card.show_node(node, call, total, layer)
+        self._request_record(layer)
+
+    def show_unit(self, channel: int | None, quiet: bool = False) -> None:
+        """Show ``channel`` (None: the most active one) of the recording in the unit view."""
+        if self.recording is None or self.unit_view is None:
+            return
+        args = unit_arguments(self.recording, self.info.anatomy if self.info else None, channel)
+        if args is None:
+            return
+        self.unit_view.show_unit(**args)
+        self.panel.select_channel(args["channel"])
+        self._unit_channel = args["channel"]
+        if not quiet:
+            self._unit_layer = self.recording.layer
+            self.unit_dock.show()
+            self.unit_dock.raise_()
+
+    def _hovered(self, channel: int, y: int, x: int) -> None:
+        if channel == self._unit_channel:
+            self.unit_view.set_position(y, x)
+
+    def _size_docks(self) -> None:
+        """First-run layout: room for the tree's columns, the rest to the feature maps."""
+        self.resizeDocks([self.tree_dock, self.unit_dock], [520, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tree_dock, self.card_dock], [520, 300], Qt.Orientation.Vertical)
+
+
+def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:
+    """What :meth:`UnitView.show_unit` needs for ``channel`` of a recording, or None.
+
+    ``channel=None`` picks the channel with the largest mean output.
+    """
+    from engine.mosaic import to_channels
+
+    kind, maps = to_channels(recording.output[None], layout="nchw")
+    if channel is None:
+        channel = int(maps.reshape(maps.shape[0], -1).float().nan_to_num().mean(dim=1).argmax())
+    if not 0 <= channel < maps.shape[0]:
+        return None
+    channel_map = maps[channel].reshape(1, 1) if kind == "vector" else maps[channel]
+    field = None
+    name, _, call = recording.layer.partition("#")
+    node = anatomy.by_name.get(name) if anatomy is not None and kind == "maps" else None
+    k = int(call) if call.isdigit() else 1
+    if node is not None and k <= len(node.calls):
+        field = node.calls[k - 1].field
+    weights = recording.conv_weights
+    return {"channel_map": channel_map.numpy(), "input_image": recording.input_image,
+            "field": field, "channel": channel, "layer": recording.layer,
+            "weights": weights[channel].numpy() if weights is not None and channel < len(weights) else None}

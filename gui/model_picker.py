@@ -1,0 +1,130 @@
+"""Choosing the model: a searchable list of torchvision's models grouped by family.
+
+The list comes from the engine thread (``engine.zoo`` imports torch, which the GUI
+thread must not do before the window is up), so the picker starts with only the model
+being opened and fills in once the engine has started.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
+from superqt import QSearchableComboBox
+
+SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def entry_text(name: str, found: bool) -> str:
+    """What the list shows for a model: its name and whether real weights were found."""
+    return f"{name}  —  {'found weights' if found else 'random weights'}"
+
+
+class ModelPicker(QWidget):
+    """Model combo box with "Open model file…" and "Load weights…" buttons.
+
+    Signals
+    -------
+    model_chosen(str)
+        The user picked a zoo model; the argument is its name.
+    open_file_requested()
+        The user asked to open a model file (the window shows the file dialog).
+    load_weights_requested()
+        The user asked to load a weights file into the current model.
+    """
+
+    model_chosen = Signal(str)
+    open_file_requested = Signal()
+    load_weights_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.combo = QSearchableComboBox(self)
+        self.combo.setToolTip("Model to listen to: type to search; 'found weights' means "
+                              "pretrained weights are in the local torch cache, "
+                              "'random weights' that the model is randomly initialised")
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(28)
+        self.combo.setMaxVisibleItems(25)
+        self.combo.setMaximumWidth(520)
+        self._items = QStandardItemModel(self)
+        self.combo.setModel(self._items)
+        self._names = QStringListModel(self)
+        self.combo.completer_object.setModel(self._names)
+        self.combo.activated.connect(self._activated)
+        self.combo.completer_object.activated[str].connect(self._completed)
+
+        self.open_button = QToolButton(self, text="Open model file…")
+        self.open_button.setToolTip("Open a TorchScript archive or a Python file with a "
+                                    "model factory (file.py:factory)")
+        self.open_button.clicked.connect(self.open_file_requested)
+        self.weights_button = QToolButton(self, text="Load weights…")
+        self.weights_button.setToolTip("Load a state_dict file (.pth, .pt, .safetensors) "
+                                       "into the current model")
+        self.weights_button.clicked.connect(self.load_weights_requested)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.open_button)
+        layout.addWidget(self.weights_button)
+        layout.addStretch(0)
+        self._current = ""
+        self._current_state = ""
+
+    def set_catalogue(self, catalogue: dict[str, list[tuple[str, bool]]]) -> None:
+        """Fill the list: ``{family: [(model name, weights found?), ...]}`` in display order."""
+        self.combo.blockSignals(True)
+        self._items.clear()
+        bold = QFont(self.font())
+        bold.setBold(True)
+        texts = []
+        for family, models in catalogue.items():
+            header = QStandardItem(family)
+            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            header.setFont(bold)
+            self._items.appendRow(header)
+            for name, found in models:
+                text = entry_text(name, found)
+                item = QStandardItem("    " + text)
+                item.setData(name, SPEC_ROLE)
+                item.setToolTip(f"{name} ({family})")
+                self._items.appendRow(item)
+                texts.append(text)
+        self._names.setStringList(texts)
+        self.combo.blockSignals(False)
+        self.set_current(self._current, self._current_state)
+
+    def set_current(self, spec: str, weights_label: str = "") -> None:
+        """Show ``spec`` as the open model (added as an entry if it is not a zoo model)."""
+        self._current, self._current_state = spec, weights_label
+        self.combo.blockSignals(True)
+        for row in range(self._items.rowCount()):
+            if self._items.item(row).data(SPEC_ROLE) == spec:
+                self.combo.setCurrentIndex(row)
+                self.combo.setEditText(self._items.item(row).text().strip())
+                break
+        else:
+            self.combo.setCurrentIndex(-1)
+            suffix = f"  —  {weights_label}" if weights_label else ""
+            self.combo.setEditText(spec + suffix)
+        self.combo.blockSignals(False)
+
+    def current_spec(self) -> str:
+        """The model the picker shows as open."""
+        return self._current
+
+    def _activated(self, row: int) -> None:
+        spec = self._items.item(row).data(SPEC_ROLE) if row >= 0 else None
+        if spec:
+            self._choose(spec)
+
+    def _completed(self, text: str) -> None:
+        name = text.split("  —  ")[0].strip()
+        if name:
+            self._choose(name)
+
+    def _choose(self, spec: str) -> None:
+        if spec != self._current:
+            self._current = spec
+            self.model_chosen.emit(spec)

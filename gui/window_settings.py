@@ -1,0 +1,100 @@
+"""What Unitscope remembers between sessions (QSettings): window layout and last choices.
+
+The command line wins over what was remembered; a remembered layer or input is only
+used where it still exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from gui.worker import Stimulus
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "resnet18"
+
+
+@dataclass
+class StartupChoices:
+    """What to open first; None means "the last choice, else the default"."""
+
+    model: str | None = None
+    weights: str | None = None
+    layer: str | None = None
+    image: str | None = None
+    device: str = "auto"
+
+
+def startup_choices(settings: QSettings, choices: StartupChoices):
+    """Fill what the command line left open with the last session's choices.
+
+    Returns
+    -------
+    choices : StartupChoices
+        Model (command line, else last, else :data:`DEFAULT_MODEL`), weights (the last
+        ones only with the last model), the command line's layer and image, device.
+    last_layer : str or None
+        The last session's layer, if it was on the same model and none was asked for.
+    last_input : Stimulus or None
+        The last session's input.
+    """
+    s = settings
+    last_model = s.value("last/model", "", type=str)
+    model = choices.model or last_model or DEFAULT_MODEL
+    restored = not choices.model and bool(last_model)
+    weights = choices.weights or (s.value("last/weights", "", type=str) if restored else None)
+    last_layer = None
+    if model == last_model and not choices.layer:
+        last_layer = s.value("last/layer", "", type=str) or None
+    kind, value = s.value("last/input_kind", "", type=str), s.value("last/input", "", type=str)
+    last_input = Stimulus(kind, value) if kind and value else None
+    merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device)
+    return merged, last_layer, last_input
+
+
+def restore_window(window) -> bool:
+    """Give ``window`` its last size and dock layout; False if there was no layout."""
+    s = window.settings
+    geometry = s.value("window/geometry")
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        window.restoreGeometry(geometry)
+    else:
+        window.resize(1500, 950)
+    state = s.value("window/state")
+    return isinstance(state, QByteArray) and window.restoreState(state)
+
+
+def save_settings(window) -> None:
+    """Remember the window layout and the last model, weights, layer, input and display."""
+    s = window.settings
+    s.setValue("window/geometry", window.saveGeometry())
+    s.setValue("window/state", window.saveState())
+    if window.info is not None:
+        s.setValue("last/model", window.info.spec)
+        s.setValue("last/weights", window.info.weights_file or "")
+    layer = window.tree.current_layer()
+    if layer is not None:
+        s.setValue("last/layer", layer)
+    stimulus = window.strip.current()
+    if stimulus is not None:
+        s.setValue("last/input_kind", stimulus.kind)
+        s.setValue("last/input", stimulus.value)
+    if window.panel is not None:
+        s.setValue("display/colormap", window.panel.colormap_name)
+        s.setValue("display/normalization", window.panel.normalization)
+
+
+def restore_panel_settings(window) -> None:
+    """Give the feature-map panel the last colormap and normalisation."""
+    s = window.settings
+    try:
+        if s.contains("display/colormap"):
+            window.panel.set_colormap(s.value("display/colormap", type=str))
+        if s.contains("display/normalization"):
+            window.panel.set_normalization(s.value("display/normalization", type=str))
+    except ValueError as exc:  # a name from an older version
+        log.info("ignored a remembered display setting: %s", exc)

@@ -1,0 +1,120 @@
+"""Shared set-up for the GUI tests: offscreen Qt, isolated settings, no dangling threads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QSettings
+
+from gui.worker import EngineThread
+
+
+@pytest.fixture(autouse=True)
+def _unitscope_app(qapp, tmp_path):
+    """The application as ``unitscope`` sets it up, with settings kept in ``tmp_path``."""
+    from gui.app import make_application
+
+    make_application()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield qapp
+
+
+@pytest.fixture(autouse=True)
+def _dangling_qthreads():
+    """Fail a test that leaves an engine thread running (after its widgets are closed).
+
+    Like napari's ``_dangling_qthreads``: every ``EngineThread`` registers itself when
+    made; at teardown none may still run.  Stray ones are stopped so the next test and
+    the interpreter's exit are not disturbed.
+    """
+    yield
+    # A thread whose C++ object is gone was deleted with its window: Qt aborts the
+    # process if one is deleted while running, so only live ones need checking.
+    running = [t for t in list(EngineThread.instances) if shiboken6.isValid(t) and t.isRunning()]
+    for thread in running:
+        thread.stop()
+    if running:
+        pytest.fail(f"{len(running)} engine thread(s) still running after the test", pytrace=False)
+
+
+TINY_MODELS = '''
+import time
+
+from torch import nn
+
+
+class Boom(nn.Module):
+    def forward(self, x):
+        raise ValueError("boom: this layer always fails")
+
+
+class Slow(nn.Module):
+    def forward(self, x):
+        if x.device.type != "meta":
+            time.sleep(0.05)
+        return x
+
+
+def boom():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), Boom())
+
+
+def slow():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), *[Slow() for _ in range(60)], nn.Conv2d(4, 4, 3))
+'''
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """A Python file with two tiny factories: ``boom`` (its third layer raises) and
+    ``slow`` (sixty 50 ms layers between two convolutions)."""
+    path = tmp_path / "tiny_models.py"
+    path.write_text(TINY_MODELS)
+    return path
+
+
+@pytest.fixture(scope="session")
+def resnet18_weights(tmp_path_factory):
+    """A state_dict file of a randomly initialised resnet18, so tests know the weights."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "resnet18_test.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    return path
+
+
+class Reference:
+    """Layer outputs computed directly with the engine, outside the GUI."""
+
+    def __init__(self, weights):
+        from engine.preprocess import Preprocess
+        from engine.recorder import Recorder
+        from engine.sources import open_model
+
+        self.model = open_model("resnet18", weights)
+        self.preprocess = Preprocess(self.model)
+        self.recorder = Recorder(self.model.module, "cpu")
+
+    def output(self, layer, stimulus):
+        """The output of ``layer`` for a ``gui.worker.Stimulus``, first sample."""
+        from engine.images import load_image
+        from engine.stimuli import PROCEDURAL
+
+        if stimulus.kind == "image":
+            x = self.preprocess.image(load_image(stimulus.value))
+        else:
+            x = self.preprocess.array(PROCEDURAL[stimulus.value](self.preprocess.crop_size))
+        return self.recorder.record_one([layer], x[None]).outputs[layer][0]
+
+
+@pytest.fixture(scope="session")
+def reference(resnet18_weights):
+    """A :class:`Reference` for resnet18 with the ``resnet18_weights`` file."""
+    return Reference(resnet18_weights)
