@@ -1,0 +1,59 @@
+"""Run the benchmark suite and rewrite BENCHMARKS.md: ``python -m bench.run [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import sys
+import time
+from pathlib import Path
+
+from bench import engine_figures, gui_figures, memory_figure
+from bench.timing import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FIGURES = {
+    "1": lambda q: gui_figures.click_to_frame(2 if q else 5),
+    "2": lambda q: engine_figures.early_exit(3 if q else 10),
+    "3": lambda q: gui_figures.mosaic(1 if q else 3),
+    "4": lambda q: gui_figures.responsiveness(8 if q else 64),
+    "5": lambda q: engine_figures.extraction(1 if q else 3, n_images=16 if q else 256),
+    "6": lambda q: memory_figure.memory(20 if q else 100, 200 if q else 10_000),
+    "7": lambda q: gui_figures.startup(1 if q else 5),
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, numbers mean nothing")
+    parser.add_argument("--only", nargs="*", choices=sorted(FIGURES), help="run only these figures")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sections = []
+    t0 = time.perf_counter()
+    for number in args.only or sorted(FIGURES):
+        print(f"figure {number} ...", file=sys.stderr, flush=True)
+        sections.append(FIGURES[number](args.quick).markdown())
+    header = ["# Benchmarks", "",
+              f"Written by `make bench` on {datetime.date.today().isoformat()} in "
+              f"{time.perf_counter() - t0:.0f} s{' (--quick: sizes too small to mean anything)' if args.quick else ''}.",
+              "Each figure is the median (min–max, n runs) next to its reference from the same run.", ""]
+    header += [f"- {line}" for line in machine()] + [""]
+    Path(args.out).write_text("\n".join(header + sections + [NOTES]), encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+NOTES = """## Notes
+
+- thingsvision (figure 5) was not measured: its current release pins torchvision 0.15.2,
+  numpy < 2 and tensorflow < 2.16, so it does not install beside torch 2.14 / torchvision 0.29.
+- Figure 8 (the same figures on CUDA) needs a session lent a GPU; none was lent when this file
+  was written.
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
