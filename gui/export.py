@@ -60,7 +60,7 @@ def _graphics(target: Target, path: Path):
 
 def _source_rect(item) -> QtCore.QRectF:
     if isinstance(item, QtWidgets.QGraphicsScene):
-        return item.itemsBoundingRect()
+        return item.sceneRect()  # a pyqtgraph view keeps this at what it shows
     return item.sceneBoundingRect()
 
 
@@ -106,9 +106,12 @@ def export_png(target: Target, path: str | Path, width_px: int) -> Path:
     width = _check_width(path, width_px)
     item = _graphics(target, path)
     if item is not None:
-        exporter = ImageExporter(item)
-        exporter.parameters()["width"] = width  # the height follows the aspect ratio
-        image = exporter.export(toBytes=True)
+        try:
+            exporter = ImageExporter(item)
+            exporter.parameters()["width"] = width  # the height follows the aspect ratio
+            image = exporter.export(toBytes=True)
+        except Exception as exc:  # e.g. a height that rounds to 0 pixels
+            raise UnitscopeError(f"Could not save '{path.name}': {exc}.") from exc
     else:
         height = max(1, round(width * target.height() / max(target.width(), 1)))
         image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_ARGB32)
