@@ -22,3 +22,22 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Packaging for offline lab workstations (see "Offline workstations" in README.md).
+# WHEELHOUSE: the folder of wheels to carry over; CPU=1 makes it with CPU-only torch;
+# PREFIX: where install-offline puts the application (default /opt/unitscope as root).
+WHEELHOUSE ?= dist/wheelhouse
+
+# Built with the venv's setuptools (no index needed); a venv without it builds isolated.
+wheel: $(STAMP)
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist . \
+		|| $(BIN)/python -m pip wheel --no-deps -w dist .
+
+wheelhouse: $(STAMP)
+	packaging/wheelhouse.sh --python $(BIN)/python $(if $(CPU),--cpu) $(WHEELHOUSE)
+
+install-offline:
+	packaging/install_offline.sh $(if $(PREFIX),--prefix $(PREFIX)) $(WHEELHOUSE)
+
+bench: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.run

@@ -38,6 +38,7 @@ class WeightsEntry:
     entry_name: str  # e.g. "ResNet101_Weights.IMAGENET1K_V2"
     file_name: str  # e.g. "resnet101-cd907fc2.pth"
     is_default: bool  # the entry Unitscope loads for the model
+    url: str = ""  # where torchvision would download it from (on a machine with a network)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class WeightsRow:
             "entry": self.entry.entry_name,
             "default": self.entry.is_default,
             "file_name": self.entry.file_name,
+            "url": self.entry.url,
             "found": self.found,
             "path": str(self.path) if self.path else None,
             "size": self.size,
@@ -132,7 +134,7 @@ def all_entries() -> tuple[WeightsEntry, ...]:
         for entry in enum:
             entries.append(WeightsEntry(model=model, entry_name=f"{enum.__name__}.{entry.name}",
                                         file_name=weights_file_name(entry),
-                                        is_default=entry is enum.DEFAULT))
+                                        is_default=entry is enum.DEFAULT, url=entry.url))
     return tuple(entries)
 
 
@@ -191,8 +193,9 @@ def _match(source: Path, sha: str) -> str:
     if len(names) > 1:  # two 8-digit prefixes equal: not seen in torchvision, but say so
         raise UnitscopeError(f"'{source.name}': sha256 begins {sha[:8]}, which fits several weights "
                              f"files ({', '.join(names)}); import it under one of those names.")
-    raise UnitscopeError(f"'{source.name}': not a torchvision weights file (sha256 begins {sha[:8]}, "
-                         f"and no weights entry's file name carries that prefix).")
+    raise UnitscopeError(f"'{source.name}': matches no weights entry of torchvision {torchvision.__version__} "
+                         f"(sha256 begins {sha[:8]}, a prefix no entry's file name carries); a "
+                         f"state_dict of your own loads with --weights FILE instead.")
 
 
 def check_hash(source: Path, sha: str, file_name: str) -> None:

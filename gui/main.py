@@ -25,6 +25,10 @@ def gui_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "doctor":
+        from gui.doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
     from engine.cli import command_names
 
     if argv and argv[0] in command_names():
