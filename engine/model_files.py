@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import logging
 import pickle
+import re
 import sys
 import warnings
 import zipfile
@@ -36,6 +37,26 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _reason(exc: BaseException, most: int = 200) -> str:
+    """torch's error as one short line: no terminal colour codes or pleas for bug reports,
+    the first sentence only if the line is long."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    first = re.sub(r"\s*\(Could this error message be improved\?.*$", "", first) or type(exc).__name__
+    if len(first) > most:
+        end = first.find(". ")
+        first = first[: end + 1] if 0 < end < most else first[:most].rstrip() + "..."
+    return first
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in name for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict from a ``.pth/.pt/.safetensors``-style file without running code.
 
@@ -45,6 +66,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise UnitscopeError(f"Weights file '{path}' does not exist.")
+    if _is_torchscript_archive(path):  # torch.load would warn and run torch.jit.load instead
+        raise UnitscopeError(
+            f"Weights file '{path.name}' is a TorchScript model, not a state_dict; open it as the model."
+        )
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -55,15 +80,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 # A plain pickle of tensors is fine; torch warns about its protocol only.
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
                 state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+    except pickle.UnpicklingError:
+        # torch's text here is a page of advice with terminal colour codes; the reason is this.
         raise UnitscopeError(
             f"Weights file '{path.name}' holds more than tensors (it would run code when "
-            f"loaded), so it was not loaded: {str(exc).splitlines()[0]}"
+            "loaded), so it was not loaded."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnitscopeError(
-            f"Weights file '{path.name}' could not be read (truncated or not a weights file): {first}"
+            f"Weights file '{path.name}' could not be read (truncated or not a weights file): "
+            f"{_reason(exc)}"
         ) from None
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -126,8 +152,9 @@ def load_torchscript(path: str | Path) -> LoadedModel:
             warnings.filterwarnings("ignore", message=".*torch.jit.load. is deprecated", category=FutureWarning)
             module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch.jit raises many types for bad archives
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnitscopeError(f"TorchScript file '{path.name}' could not be loaded: {first}") from None
+        raise UnitscopeError(
+            f"TorchScript file '{path.name}' could not be loaded: {_reason(exc)}"
+        ) from None
     module.eval()
     return LoadedModel(name=path.stem, module=module, weights_label=path.name,
                        weights_path=path, source="torchscript")
@@ -147,12 +174,16 @@ def load_python_factory(spec: str) -> LoadedModel:
     sys.modules[mod_name] = user
     try:
         module_spec.loader.exec_module(user)
-        build = getattr(user, factory)
+        build = getattr(user, factory, None)
+        if build is None:
+            raise UnitscopeError(f"Python file '{path.name}' has no factory '{factory}'.")
         module = build()
-    except AttributeError:
-        raise UnitscopeError(f"Python file '{path.name}' has no factory '{factory}'.") from None
-    except Exception as exc:
-        raise UnitscopeError(f"Running {path.name}:{factory} failed: {type(exc).__name__}: {exc}") from None
+    except UnitscopeError:
+        raise
+    except Exception as exc:  # an AttributeError inside build() is the factory's own failure
+        raise UnitscopeError(
+            f"Running {path.name}:{factory} failed: {type(exc).__name__}: {_reason(exc)}"
+        ) from None
     if not isinstance(module, nn.Module):
         raise UnitscopeError(f"{path.name}:{factory} returned {type(module).__name__}, not a torch.nn.Module.")
     module.eval()
@@ -172,7 +203,7 @@ def load_pickled_module(path: str | Path, trust_pickle: bool = False) -> LoadedM
     try:
         module = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise UnitscopeError(f"Pickled model '{path.name}' could not be loaded: {exc}") from None
+        raise UnitscopeError(f"Pickled model '{path.name}' could not be loaded: {_reason(exc)}") from None
     if not isinstance(module, nn.Module):
         raise UnitscopeError(f"'{path.name}' holds {type(module).__name__}, not a torch.nn.Module.")
     module.eval()

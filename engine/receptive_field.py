@@ -187,13 +187,16 @@ class FieldTracker(TorchFunctionMode):
                 k = (hin // hout, win // wout)
                 return _grow(f, k, k, 0, 1)
             return None
-        if name == "pad":
+        if name in ("pad", "constant_pad_nd"):
+            # pad[2i] is the padding before dimension -(i + 1): (left, right, top, bottom, ...);
+            # a 2-value pad touches the width only.  Negative values crop.
             pad = _arg(args, kwargs, 1, "pad", ())
-            if len(pad) >= 4 and f.axes == (x.dim() - 2, x.dim() - 1):
-                left, top = pad[0], pad[2]
-                return Field((f.lo[0] - top * f.jump[0], f.lo[1] - left * f.jump[1]),
-                             (f.hi[0] - top * f.jump[0], f.hi[1] - left * f.jump[1]), f.jump, f.axes)
-            return _GENERIC
+            before = []
+            for axis in f.axes:
+                k = 2 * (x.dim() - 1 - axis)
+                before.append(int(pad[k]) if k < len(pad) else 0)
+            return Field(tuple(f.lo[i] - before[i] * f.jump[i] for i in range(2)),
+                         tuple(f.hi[i] - before[i] * f.jump[i] for i in range(2)), f.jump, f.axes)
         if name in ("interpolate", "upsample"):
             hin, win = _spatial_size(x, f)
             sh, sw = out.shape[f.axes[0]] / hin, out.shape[f.axes[1]] / win

@@ -40,6 +40,16 @@ Size = int | tuple[int, int]
 MAX_SIDE = 16384
 """Largest side, in pixels, a generator will make (guards against typos like 224000)."""
 
+MAX_EXTENT = 1e6
+"""Largest length, radius, centre offset (pixels) or spatial frequency (cycles per image)
+a parameter may have: far beyond any image, small enough that its square stays finite."""
+
+MIN_SIGMA = 1e-3
+"""Smallest Gaussian envelope (pixels): below it every envelope is a single-pixel point."""
+
+MAX_DOTS = 1_000_000
+"""Most dots one image may hold."""
+
 
 # --- validation --------------------------------------------------------------------
 
@@ -86,7 +96,7 @@ def _count(name: str, value: object, lo: int = 0, hi: int | None = None) -> int:
 
 def _polarity(value: object, allow_mixed: bool = False) -> int:
     allowed = (1, -1, 0) if allow_mixed else (1, -1)
-    if isinstance(value, bool) or value not in allowed:
+    if isinstance(value, bool) or not isinstance(value, Real) or value not in allowed:
         choices = "+1, -1 or 0 (mixed)" if allow_mixed else "+1 or -1"
         raise UnitscopeError(f"Stimulus parameter 'polarity' must be {choices}, got {value!r}.")
     return int(value)
@@ -100,7 +110,8 @@ def _coords(shape: tuple[int, int], center: tuple[float, float] | None):
     else:
         if not isinstance(center, (tuple, list)) or len(center) != 2:
             raise UnitscopeError(f"Stimulus parameter 'center' must be (y, x), got {center!r}.")
-        cy, cx = _number("center", center[0]), _number("center", center[1])
+        cy = _number("center", center[0], -MAX_EXTENT, MAX_EXTENT)
+        cx = _number("center", center[1], -MAX_EXTENT, MAX_EXTENT)
     return np.arange(h)[:, None] - cy, np.arange(w)[None, :] - cx
 
 
@@ -121,7 +132,7 @@ def _rgb(gray: np.ndarray) -> np.ndarray:
 def _carrier(y, x, shape, orientation_deg, sf, phase_deg):
     """cos(2 pi sf u / min(H, W) + phase) on the pixel grid."""
     cos, sin = _cos_sin(orientation_deg)
-    sf = _number("sf_cycles_per_image", sf, lo=0)
+    sf = _number("sf_cycles_per_image", sf, lo=0, hi=MAX_EXTENT)
     phase = math.radians(_number("phase_deg", phase_deg))
     u = x * cos + y * sin
     return np.cos(2 * math.pi * sf * u / min(shape) + phase)
@@ -166,7 +177,7 @@ def sine_grating(size: Size, orientation_deg: float, sf_cycles_per_image: float,
     gray = 0.5 + 0.5 * contrast * _carrier(y, x, shape, orientation_deg,
                                            sf_cycles_per_image, phase_deg)
     if aperture is not None:
-        radius = _number("aperture", aperture, lo=0, lo_open=True)
+        radius = _number("aperture", aperture, lo=0, hi=MAX_EXTENT, lo_open=True)
         gray = np.where(x**2 + y**2 <= radius**2, gray, 0.5)
     return _rgb(gray)
 
@@ -176,9 +187,10 @@ def gabor_patch(size: Size, orientation_deg: float, sf_cycles_per_image: float,
                 center: tuple[float, float] | None = None) -> np.ndarray:
     """A sine grating under a circular Gaussian envelope, on mean grey.
 
-    Parameters are those of :func:`sine_grating`, plus ``sigma_px`` (> 0), the standard
-    deviation of the envelope in pixels.  The value is ``0.5 + 0.5 * contrast *
-    exp(-(x**2 + y**2) / (2 sigma**2)) * cos(2 pi sf u / min(H, W) + phase)``.
+    Parameters are those of :func:`sine_grating`, plus ``sigma_px`` (at least
+    ``MIN_SIGMA``), the standard deviation of the envelope in pixels.  The value is
+    ``0.5 + 0.5 * contrast * exp(-(x**2 + y**2) / (2 sigma**2)) * cos(2 pi sf u /
+    min(H, W) + phase)``.
 
     Returns
     -------
@@ -187,7 +199,7 @@ def gabor_patch(size: Size, orientation_deg: float, sf_cycles_per_image: float,
     """
     shape = _shape(size)
     contrast = _number("contrast", contrast, 0, 1)
-    sigma = _number("sigma_px", sigma_px, lo=0, lo_open=True)
+    sigma = _number("sigma_px", sigma_px, lo=MIN_SIGMA, hi=MAX_EXTENT)
     y, x = _coords(shape, center)
     envelope = np.exp(-(x**2 + y**2) / (2 * sigma**2))
     carrier = _carrier(y, x, shape, orientation_deg, sf_cycles_per_image, phase_deg)
@@ -221,8 +233,8 @@ def bar(size: Size, orientation_deg: float, length_px: float, width_px: float,
     """
     shape = _shape(size)
     cos, sin = _cos_sin(orientation_deg)
-    length = _number("length_px", length_px, lo=0, lo_open=True)
-    width = _number("width_px", width_px, lo=0, lo_open=True)
+    length = _number("length_px", length_px, lo=0, hi=MAX_EXTENT, lo_open=True)
+    width = _number("width_px", width_px, lo=0, hi=MAX_EXTENT, lo_open=True)
     sign = _polarity(polarity)
     contrast = _number("contrast", contrast, 0, 1)
     y, x = _coords(shape, center)
@@ -255,8 +267,8 @@ def dots(size: Size, n: int, radius_px: float, seed: int, polarity: int = 0) -> 
         ``float32`` array of shape ``(H, W, 3)`` with values 0, 0.5 and 1.
     """
     h, w = shape = _shape(size)
-    n = _count("n", n)
-    radius = _number("radius_px", radius_px, lo=0, lo_open=True)
+    n = _count("n", n, 0, MAX_DOTS)
+    radius = _number("radius_px", radius_px, lo=0, hi=MAX_EXTENT, lo_open=True)
     rng = np.random.default_rng(_count("seed", seed))
     sign = _polarity(polarity, allow_mixed=True)
     centres = rng.uniform((0, 0), (h, w), size=(n, 2)) - 0.5
@@ -367,12 +379,15 @@ def white_noise(size: Size, seed: int, kind: str = "uniform", color: bool = Fals
         ``float32`` array of shape ``(H, W, 3)``.
     """
     h, w = _shape(size)
-    if kind not in ("uniform", "binary"):
+    if not isinstance(kind, str) or kind not in ("uniform", "binary"):
         raise UnitscopeError(
             f"Stimulus parameter 'kind' must be 'uniform' or 'binary', got {kind!r}."
         )
+    if not isinstance(color, (bool, np.bool_, Integral)):
+        raise UnitscopeError(f"Stimulus parameter 'color' must be True or False, got {color!r}.")
     contrast = _number("contrast", contrast, 0, 1)
-    block = _count("block_px", block_px, 1)
+    # A block larger than the image is the whole image; clamping keeps np.repeat small.
+    block = min(_count("block_px", block_px, 1), max(h, w))
     rng = np.random.default_rng(_count("seed", seed))
     coarse = (-(-h // block), -(-w // block), 3 if color else 1)
     values = rng.random(coarse) if kind == "uniform" else rng.integers(0, 2, coarse).astype(float)
