@@ -168,9 +168,10 @@ class Recorder:
                 except UnitscopeError:
                     raise
                 except torch.OutOfMemoryError:
+                    also = " or the CPU" if self.device.type != "cpu" else ""
                     raise UnitscopeError(
                         f"Out of memory on {self.device} recording a batch of {batch.shape[0]} "
-                        f"{tuple(batch.shape[1:])} inputs; try a smaller batch size or the CPU."
+                        f"{tuple(batch.shape[1:])} inputs; try a smaller batch size{also}."
                     ) from None
                 except Exception as exc:
                     first = (str(exc).strip().splitlines() or [""])[0]
