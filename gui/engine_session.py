@@ -1,11 +1,13 @@
 """What the engine thread holds for the open model: model, anatomy, recorder, inputs.
 
 Only the engine thread (:mod:`gui.worker`) imports this module, so it may import torch.
+Analyses (:mod:`gui.analysis_requests`) run here as generators of snapshots, one per
+batch, so the worker can emit each and serve records between two batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -16,11 +18,17 @@ from engine.device import describe
 from engine.errors import UnitscopeError
 from engine.images import load_image
 from engine.preprocess import Preprocess
+from engine.population import participation_ratio, population_stream, sparseness
+from engine.protocols import ImageFolder, Protocol
 from engine.provenance import provenance
 from engine.recorder import Recorder
 from engine.sources import open_model
 from engine.stimuli import PROCEDURAL
+from engine.tuning import tuning_stream
+from engine.units import Unit, unit_geometry
 from engine.zoo import LoadedModel
+from gui.analysis_requests import (GRATING_SET_ORIENTATIONS, GRATING_SET_SF, Population,
+                                   PopulationSnapshot, Tuning, TuningSnapshot, finite_mean)
 from gui.worker import ModelInfo, Stimulus
 
 MAX_CACHED_INPUTS = 32
@@ -104,3 +112,60 @@ class EngineSession:
         if not isinstance(module, nn.Conv2d):
             return None
         return module.weight.detach().float().cpu()
+
+    def tuning(self, request: Tuning, cancelled: Callable[[], bool]) -> Iterator[TuningSnapshot]:
+        """Run a tuning sweep; yield the curve so far after every batch.
+
+        The protocol is centred on the unit's theoretical receptive field, and spatial
+        frequency is in cycles per receptive field (per image for a unit without one).
+        """
+        geometry = unit_geometry(self.anatomy, Unit(request.layer, request.channel, request.y, request.x))
+        sf_key = "sf_rf" if geometry.side else "sf"
+        protocol = Protocol(request.stimulus, self.preprocess.crop_size, request.protocol_params(sf_key),
+                            center=geometry.center, rf_side=geometry.side, phases=request.phases)
+        param = "orientation" if request.param == "orientation" else sf_key
+        for table, batch in tuning_stream(self.recorder, geometry.unit, protocol, self.preprocess,
+                                          request.batch_size, cancelled):
+            f0 = table.curve(param, "f0")
+            f1 = table.curve(param, "f1", at=f0.fixed)
+            yield TuningSnapshot(geometry.unit.label, param, f0.values.copy(), f0.responses.copy(),
+                                 f1.responses.copy(), table.metrics("f0"), batch.start + batch.size,
+                                 len(protocol), geometry.side)
+
+    def population(self, request: Population,
+                   cancelled: Callable[[], bool]) -> Iterator[PopulationSnapshot]:
+        """Record a stimulus set; yield PCA, RDM, dimensionality and sparseness after every batch."""
+        if request.stimuli == "images":
+            # No decoding processes: forking from a thread of a Qt application is unsafe,
+            # and the strip holds few images.
+            stimuli = ImageFolder(list(request.paths), workers=0)
+        else:
+            n = GRATING_SET_ORIENTATIONS
+            stimuli = Protocol("gratings", self.preprocess.crop_size,
+                               {"orientation": 180.0 * np.arange(n) / n, "sf": GRATING_SET_SF,
+                                "phase": [0.0]})
+        for state in population_stream(self.recorder, request.layer, stimuli, self.preprocess,
+                                       request.view, batch_size=request.batch_size, cancelled=cancelled):
+            rows = state.rdm.rows
+            pca = state.pca()
+            scores = np.zeros((state.n, 2))
+            k = min(2, len(pca.components))
+            scores[:, :k] = pca.transform(rows)[:, :k]
+            lifetime = (state.moments.lifetime_sparseness() if state.moments is not None
+                        else sparseness(rows, axis=0))
+            if isinstance(stimuli, ImageFolder):
+                labels = [p.name for p in stimuli.kept]
+                groups = np.arange(state.n, dtype=float)
+            else:
+                conds = [stimuli.conditions[i] for i in range(state.n)]
+                labels = [f"{c['orientation']:g} deg, {c['sf']:g} c/img" for c in conds]
+                groups = np.array([c["orientation"] for c in conds])
+            yield PopulationSnapshot(
+                layer=request.layer, view=request.view, labels=labels, groups=groups, scores=scores,
+                explained=np.array(pca.explained_variance_ratio, copy=True),
+                participation_ratio=participation_ratio(pca.explained_variance),
+                lifetime_sparseness=finite_mean(lifetime),
+                population_sparseness=finite_mean(state.population_sparseness),
+                rdm=np.array(state.rdm.rdm, copy=True), n_units=int(rows.shape[1]), done=state.n,
+                total=len(stimuli), stimuli=request.stimuli,
+                skipped=[f"{p.name}: {why}" for p, why in getattr(stimuli, "skipped", [])])

@@ -33,7 +33,7 @@ def _action(window, menu, text: str, slot, shortcut=None, tip: str = "") -> QAct
 
 
 def build_menus(window) -> None:
-    """Add the File, View and Help menus to ``window`` (a :class:`MainWindow`)."""
+    """Add the File, View, Analyse and Help menus to ``window`` (a :class:`MainWindow`)."""
     bar = window.menuBar()
     file = bar.addMenu("&File")
     _action(window, file, "Open &images…", window.strip.open_images_dialog, QKeySequence.StandardKey.Open,
@@ -60,8 +60,20 @@ def build_menus(window) -> None:
     _action(window, view, "&Find layer", lambda: window.tree.filter_box.setFocus(),
             QKeySequence.StandardKey.Find, "Type in the layer filter")
     view.addSeparator()
-    for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock):
+    for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock,
+                 window.tuning_dock, window.population_dock):
         view.addAction(dock.toggleViewAction())
+
+    analyse = bar.addMenu("&Analyse")
+    tuning, population = window.tuning_view, window.population_view
+    for action, key in ((tuning.orientation_action, "Ctrl+T"), (tuning.sf_action, "Ctrl+Shift+T"),
+                        (population.run_action, "Ctrl+Shift+P")):
+        action.setShortcut(QKeySequence(key))
+        action.setToolTip(f"{action.statusTip()} ({action.shortcut().toString()})")
+        analyse.addAction(action)
+    analyse.addSeparator()
+    _action(window, analyse, "&Cancel analysis", window.cancel, None,
+            "Stop the sweep or population analysis; what it has computed stays on show")
 
     help_menu = bar.addMenu("&Help")
     _action(window, help_menu, "&About Unitscope", lambda: QMessageBox.about(

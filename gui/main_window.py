@@ -1,4 +1,5 @@
-"""The main window: model picker, anatomy tree and card, feature maps, unit view, inputs.
+"""The main window: model picker, anatomy tree and card, feature maps, unit view, inputs,
+tuning and population analyses.
 
 The window only asks and shows: every model build and forward pass happens in the
 :class:`gui.worker.EngineThread`.  Results carry request ids and the window drops any
@@ -19,7 +20,9 @@ from gui.anatomy_card import AnatomyCard
 from gui.anatomy_tree import AnatomyTree
 from gui.input_strip import InputStrip
 from gui.model_picker import ModelPicker
+from gui.population_view import PopulationView
 from gui.status_bar import EngineStatusBar
+from gui.tuning_view import TuningView
 from gui.window_settings import StartupChoices
 from gui.worker import EngineThread, ModelInfo, OpenModel, Record, Recording, Stimulus
 
@@ -49,12 +52,15 @@ class MainWindow(QMainWindow):
         A problem was shown to the user.
     engine_failed(str)
         The engine could not do what the window last asked (also shown as a problem).
+    analysis_shown(str)
+        An analysis ("tuning" or "population") finished and its last snapshot is drawn.
     """
 
     layer_shown = Signal(str)
     feature_maps_painted = Signal(str, float)
     message_shown = Signal(str)
     engine_failed = Signal(str)
+    analysis_shown = Signal(str)
 
     def __init__(self, choices: StartupChoices | None = None, parent=None):
         super().__init__(parent)
@@ -77,6 +83,11 @@ class MainWindow(QMainWindow):
         self.tree = AnatomyTree(self)
         self.card = AnatomyCard(self)
         self.strip = InputStrip(self)
+        self.tuning_view = TuningView(self)
+        self.population_view = PopulationView(self)
+        self._analysis_id = 0  # the analysis whose snapshots are drawn (0: none)
+        self._analysis_view: TuningView | PopulationView | None = None
+        self._analysis_status: tuple[str, tuple[int, int] | None] = ("", None)
         self._build_centre()
         self._build_docks()
         self._build_status_bar()
@@ -123,6 +134,12 @@ class MainWindow(QMainWindow):
                                        alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.unit_dock = self._dock("Unit", "unit_dock", self.unit_placeholder, area.RightDockWidgetArea)
         self.strip_dock = self._dock("Inputs", "inputs_dock", self.strip, area.BottomDockWidgetArea)
+        self.tuning_dock = self._dock("Tuning", "tuning_dock", self.tuning_view, area.RightDockWidgetArea)
+        self.population_dock = self._dock("Population", "population_dock", self.population_view,
+                                          area.RightDockWidgetArea)
+        self.splitDockWidget(self.unit_dock, self.tuning_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.tuning_dock, self.population_dock)
+        self.tuning_dock.raise_()
 
     def _build_status_bar(self) -> None:
         self.status = EngineStatusBar(self)
@@ -136,6 +153,10 @@ class MainWindow(QMainWindow):
         w.failed.connect(self._failed)
         w.job_started.connect(self._job_started)
         w.job_finished.connect(self._job_finished)
+        w.analysis_progress.connect(self._analysis_progress)
+        w.analysis_finished.connect(self._analysis_finished)
+        self.tuning_view.tuning_requested.connect(self.start_tuning)
+        self.population_view.population_requested.connect(self.start_population)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
@@ -215,6 +236,9 @@ class MainWindow(QMainWindow):
         """Abandon the work in progress; the open model stays."""
         self.worker.cancel()
         self._record_id = self._busy_id = 0
+        if self._analysis_id and self._analysis_view is not None:
+            self._analysis_view.mark_cancelled()  # its partial results stay on show
+        self._analysis_id, self._analysis_view = 0, None
         if self._opening:
             self._opening = False
             if self.info is not None:
@@ -274,6 +298,11 @@ class MainWindow(QMainWindow):
             self.panel.clear()
             self.unit_view.clear()
         self._unit_channel = self._unit_layer = None
+        self._analysis_id, self._analysis_view = 0, None  # the engine dropped it with the old model
+        self.tuning_view.clear_curves()
+        self.tuning_view.set_unit(None)
+        self.population_view.clear_plots()
+        self.population_view.set_layer(None)
         (layer, explicit), self._wanted_layer = self._wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
         self.status.showMessage(f"Opened {info.name}", 3000)
@@ -292,6 +321,7 @@ class MainWindow(QMainWindow):
         self.panel.show_output(recording.output, recording.layer)
         size = "×".join(str(s) for s in recording.input_image.shape[:2])
         self.strip.set_preview(recording.input_image, size)
+        self.population_view.set_layer(recording.layer)
         self.layer_shown.emit(recording.layer)
         # The unit the user clicked stays while only the input changes; a new layer
         # starts on its most active channel.
@@ -299,13 +329,17 @@ class MainWindow(QMainWindow):
         clicked = self._unit_channel if self._unit_layer == recording.layer else None
         if clicked is None and recording.output.ndim < 2:
             self.unit_view.clear()
+            self._unit_channel = None
+            self.tuning_view.set_unit(None)
         else:
             self.show_unit(clicked, quiet=True)
 
     @Slot(int, str)
     def _failed(self, rid: int, text: str) -> None:
-        if rid and rid not in (self._open_id, self._record_id):
+        if rid and rid not in (self._open_id, self._record_id, self._analysis_id):
             return
+        if rid and rid == self._analysis_id and self._analysis_view is not None:
+            self._analysis_view.mark_failed(text)
         if rid == self._open_id and self._opening:
             self._opening = False
             if self.info is not None:
@@ -315,6 +349,10 @@ class MainWindow(QMainWindow):
 
     @Slot(int, str)
     def _job_started(self, rid: int, text: str) -> None:
+        if rid and rid == self._analysis_id:
+            self._analysis_status = (text, None)
+            self.status.work_started(text, at_once=True)
+            return
         if rid not in (self._open_id, self._record_id):
             return
         self._busy_id = rid
@@ -323,10 +361,65 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _job_finished(self, rid: int) -> None:
+        if rid and rid == self._analysis_id:
+            self._analysis_id, self._analysis_view = 0, None
+            self.status.work_finished()
+            self.status.clearMessage()  # the view says how it ended
+            return
         if rid == self._busy_id:
             self.status.work_finished()
             if rid == self._record_id:
                 self.status.clearMessage()
+        if self._analysis_id:  # a recording made between two batches of the analysis
+            text, progress = self._analysis_status
+            self.status.work_started(text, at_once=True)
+            if progress is not None:
+                self.status.set_progress(*progress)
+
+    # --- analyses ----------------------------------------------------------------------
+
+    def start_tuning(self, param: str = "orientation") -> None:
+        """Sweep ``param`` ("orientation" or "sf") for the unit shown in the unit view."""
+        if self.recording is None or self._unit_channel is None or self._opening:
+            return
+        spatial = self.recording.output.ndim == 3
+        position = self.unit_view.position if spatial else None
+        request = self.tuning_view.make_request(self.recording.layer, self._unit_channel, position, param)
+        self._start_analysis(request, self.tuning_view, self.tuning_dock)
+
+    def start_population(self) -> None:
+        """Run the population analyses of the recorded layer with the population view's settings."""
+        if self.recording is None or self._opening:
+            return
+        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
+        request = self.population_view.make_request(self.recording.layer, paths)
+        self._start_analysis(request, self.population_view, self.population_dock)
+
+    def _start_analysis(self, request, view, dock: QDockWidget) -> None:
+        if self._analysis_id and self._analysis_view is not None:
+            self._analysis_view.mark_cancelled()  # the engine drops it for the new one
+        self._analysis_id = self.worker.submit(request)
+        self._analysis_view = view
+        self._analysis_status = (request.describe(), None)
+        self.status.work_started(request.describe(), at_once=True)  # Cancel at once: it is long
+        view.started(request)
+        dock.show()
+        dock.raise_()
+
+    @Slot(int, str, object, int, int)
+    def _analysis_progress(self, rid: int, kind: str, snapshot, done: int, total: int) -> None:
+        if rid != self._analysis_id or self._analysis_view is None:
+            return
+        self._analysis_view.show_snapshot(snapshot)
+        self._analysis_status = (self._analysis_status[0], (done, total))
+        self.status.set_progress(done, total)
+
+    @Slot(int, str, object)
+    def _analysis_finished(self, rid: int, kind: str, snapshot) -> None:
+        if rid != self._analysis_id or self._analysis_view is None:
+            return
+        self._analysis_view.finish(snapshot)
+        self.analysis_shown.emit(kind)
 
     def _render_finished(self, ms: float) -> None:
         self.status.set_time("render", ms)
@@ -350,6 +443,7 @@ class MainWindow(QMainWindow):
         self.unit_view.show_unit(**args)
         self.panel.select_channel(args["channel"])
         self._unit_channel = args["channel"]
+        self.tuning_view.set_unit(f"{self.recording.layer or 'output'}, channel {args['channel']}")
         if not quiet:
             self._unit_layer = self.recording.layer
             self.unit_dock.show()
@@ -363,6 +457,7 @@ class MainWindow(QMainWindow):
         """First-run layout: room for the tree's columns, the rest to the feature maps."""
         self.resizeDocks([self.tree_dock, self.unit_dock], [520, 400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.card_dock], [520, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([self.unit_dock, self.tuning_dock], [540, 460], Qt.Orientation.Vertical)
 
 
 def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:

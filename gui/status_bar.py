@@ -63,15 +63,25 @@ class EngineStatusBar(QStatusBar):
     def work_started(self, text: str, at_once: bool = False) -> None:
         """Say what the engine does; show progress now or once it takes over a second."""
         self.showMessage(text)
+        self.progress.setRange(0, 0)  # busy until set_progress says how far
         if at_once:
             self._set_busy_visible(True)
         else:
             self._busy_timer.start()
 
+    def set_progress(self, done: int, total: int) -> None:
+        """Show how far a streamed analysis is (``done`` of ``total`` stimuli), with Cancel."""
+        self._busy_timer.stop()
+        self.progress.setRange(0, max(int(total), 1))
+        self.progress.setValue(min(int(done), max(int(total), 1)))
+        self.progress.setToolTip(f"{done} of {total} stimuli recorded")
+        self._set_busy_visible(True)
+
     def work_finished(self) -> None:
         """Hide the progress bar and Cancel."""
         self._busy_timer.stop()
         self._set_busy_visible(False)
+        self.progress.setToolTip("The engine is working")
 
     def is_busy_shown(self) -> bool:
         """Whether the progress bar and Cancel are on show."""

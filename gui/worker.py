@@ -1,13 +1,24 @@
 """The engine thread: one long-lived ``QThread`` that owns the model and the device.
 
 The GUI thread never runs a forward pass and never waits for one.  It drops requests
-into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open and one
-for a recording to make: a newer request overwrites the pending one of its kind and
-gets a larger request id (a new model also clears the pending recording, which was
-for the old model).  The thread takes what is pending, model first, runs it and emits
-the result with its id.  A request that has become stale (a newer one arrived, or the
-user cancelled) is abandoned between batches and, through a forward pre-hook on every
-module, between two modules of a forward pass.
+into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open, one for
+a recording to make and one for an analysis to run (:mod:`gui.analysis_requests`): a
+newer request overwrites the pending one of its kind and gets a larger request id (a
+new model also clears the pending recording and analysis, which were for the old
+model).  The thread takes what is pending, model first, runs it and emits the result
+with its id.  A request that has become stale (a newer one of its kind or a new model
+arrived, or the user cancelled) is abandoned between batches and, through a forward
+pre-hook on every module, between two modules of a forward pass.
+
+Records and analyses.  An analysis (a tuning sweep, a population analysis) streams a
+snapshot after every batch (``analysis_progress``) and ends with ``analysis_finished``.
+It may take minutes, so it must not hold up the quick recordings the user asks for by
+clicking layers and inputs meanwhile.  Cancelling the analysis would throw away work the
+user started on purpose; a second thread would need a second copy of the model and
+device.  So the analysis *yields*: after each of its batches the worker runs the pending
+recording, if any, then resumes the analysis.  Between batches no recorder hook is
+installed and no stimulus batch is in flight, so the two never interleave inside a
+forward pass, and a recording waits at most one analysis batch.
 
 torch is first imported in the thread, so the window appears before torch has loaded.
 """
@@ -15,6 +26,7 @@ torch is first imported in the thread, so the window appears before torch has lo
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import weakref
@@ -24,7 +36,29 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from gui.analysis_requests import Population, Tuning
+
 log = logging.getLogger(__name__)
+
+
+def _keep_none_alive() -> None:
+    """Give ``None`` a reference count no session can use up (CPython < 3.12 only).
+
+    PySide6 6.12 on CPython 3.11 releases a reference to ``None`` it never took on every
+    call of a C++ method that returns void (``QLabel.setText``, ``QPainter.drawLine``...):
+    about 30 per repaint of the window.  After some 10^5 such calls ``None``'s count reaches
+    zero and CPython aborts ("none_dealloc: deallocating None"), mid-session or at exit.
+    CPython 3.12 made ``None`` immortal (PEP 683); this does the same by hand.  It runs
+    when this module is first imported, which the window and the GUI tests both do first.
+    """
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or hasattr(sys, "getobjects"):
+        return  # immortal already, or not a release CPython whose header starts with ob_refcnt
+    import ctypes
+
+    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
+
+
+_keep_none_alive()
 
 
 @dataclass(frozen=True)
@@ -138,6 +172,8 @@ class EngineThread(QThread):
     failed = Signal(int, str)  # request id, one readable line
     job_started = Signal(int, str)  # request id, what is being done
     job_finished = Signal(int)
+    analysis_progress = Signal(int, str, object, int, int)  # id, kind, snapshot, done, total
+    analysis_finished = Signal(int, str, object)  # id, kind, final snapshot
 
     #: Every engine thread made, so tests can check that none is left running.
     instances: weakref.WeakSet = weakref.WeakSet()
@@ -149,9 +185,11 @@ class EngineThread(QThread):
         self._cond = threading.Condition()
         self._pending_open: tuple[int, OpenModel] | None = None
         self._pending_record: tuple[int, Record] | None = None
+        self._pending_analysis: tuple[int, Tuning | Population] | None = None
         self._last_id = 0
         self._newest_open = 0
         self._newest_record = 0
+        self._newest_analysis = 0
         self._cancelled_upto = 0
         self._stopping = False
         self._current = 0  # id of the job running now (worker thread only)
@@ -160,10 +198,11 @@ class EngineThread(QThread):
 
     # --- GUI-thread API ------------------------------------------------------------
 
-    def submit(self, request: OpenModel | Record) -> int:
+    def submit(self, request: OpenModel | Record | Tuning | Population) -> int:
         """Put a request in the mailbox, replacing a pending one of the same kind.
 
-        A new model also discards a pending recording (it was for the old model).
+        A new model also discards a pending recording and analysis (they were for the
+        old model); a new analysis makes a running one stale.
 
         Returns
         -------
@@ -175,10 +214,14 @@ class EngineThread(QThread):
             rid = self._last_id
             if isinstance(request, OpenModel):
                 self._pending_open, self._pending_record = (rid, request), None
+                self._pending_analysis = None
                 self._newest_open = rid
-            else:
+            elif isinstance(request, Record):
                 self._pending_record = (rid, request)
                 self._newest_record = rid
+            else:
+                self._pending_analysis = (rid, request)
+                self._newest_analysis = rid
             self._cond.notify()
         return rid
 
@@ -186,13 +229,13 @@ class EngineThread(QThread):
         """Abandon the running and pending requests (the current model stays open)."""
         with self._cond:
             self._cancelled_upto = self._last_id
-            self._pending_open = self._pending_record = None
+            self._pending_open = self._pending_record = self._pending_analysis = None
 
     def stop(self) -> None:
         """Ask the thread to finish, wake it and wait until it has (never terminates it)."""
         with self._cond:
             self._stopping = True
-            self._pending_open = self._pending_record = None
+            self._pending_open = self._pending_record = self._pending_analysis = None
             self._cond.notify()
         waited = 0.0
         while not self.wait(2000):
@@ -202,15 +245,13 @@ class EngineThread(QThread):
     def is_stale(self, rid: int) -> bool:
         """Whether request ``rid`` no longer matters (newer request, cancel or stop).
 
-        A model is stale once another model is asked for; a recording also once another
-        recording is asked for.
+        A request is stale once another model is asked for, and once a newer request of
+        its own kind (model, recording, analysis) is.
         """
         with self._cond:
-            if self._stopping or rid <= self._cancelled_upto:
+            if self._stopping or rid <= self._cancelled_upto or rid < self._newest_open:
                 return True
-            if rid < self._newest_open:
-                return True
-            return rid != self._newest_open and rid < self._newest_record
+            return rid not in (self._newest_open, self._newest_record, self._newest_analysis)
 
     # --- worker thread ---------------------------------------------------------------
 
@@ -225,14 +266,17 @@ class EngineThread(QThread):
         self.engine_ready.emit(catalogue)
         while True:
             with self._cond:
-                while not self._stopping and not (self._pending_open or self._pending_record):
+                while not self._stopping and not (self._pending_open or self._pending_record
+                                                  or self._pending_analysis):
                     self._cond.wait()
                 if self._stopping:
                     break
                 if self._pending_open:
                     (rid, request), self._pending_open = self._pending_open, None
-                else:
+                elif self._pending_record:
                     (rid, request), self._pending_record = self._pending_record, None
+                else:
+                    (rid, request), self._pending_analysis = self._pending_analysis, None
             self._run_job(rid, request)
         self._session = None
         log.debug("engine thread finished")
@@ -256,14 +300,20 @@ class EngineThread(QThread):
         self._current = rid
         if self.is_stale(rid):
             return
-        what = (f"Opening {request.spec}…" if isinstance(request, OpenModel)
-                else f"Recording {request.layer or 'the output'} for {request.stimulus.label}…")
+        if isinstance(request, OpenModel):
+            what = f"Opening {request.spec}…"
+        elif isinstance(request, Record):
+            what = f"Recording {request.layer or 'the output'} for {request.stimulus.label}…"
+        else:
+            what = request.describe()
         self.job_started.emit(rid, what)
         try:
             if isinstance(request, OpenModel):
                 self._open(rid, request)
-            else:
+            elif isinstance(request, Record):
                 self._record(rid, request)
+            else:
+                self._analyse(rid, request)
         except _Interrupted:
             log.debug("request %d interrupted", rid)
         except Exception as exc:  # noqa: BLE001 - the worker must survive any model code
@@ -320,3 +370,26 @@ class EngineThread(QThread):
             forward_s=recorded.forward_s, stimulus=request.stimulus,
             conv_weights=self._session.conv_weights(request.layer)))
 
+
+    def _analyse(self, rid: int, request: Tuning | Population) -> None:
+        from engine.errors import UnitscopeError
+
+        if self._session is None:
+            raise UnitscopeError("No model is open yet.")
+        run = self._session.tuning if isinstance(request, Tuning) else self._session.population
+        snapshot = None
+        for snapshot in run(request, lambda: self.is_stale(rid)):
+            if self.is_stale(rid):
+                return
+            self.analysis_progress.emit(rid, request.kind, snapshot, snapshot.done, snapshot.total)
+            self._serve_pending_record(rid)
+        if snapshot is not None and not self.is_stale(rid):
+            self.analysis_finished.emit(rid, request.kind, snapshot)
+
+    def _serve_pending_record(self, analysis_id: int) -> None:
+        """Between two batches of an analysis, run the recording the user asked for meanwhile."""
+        with self._cond:
+            pending, self._pending_record = self._pending_record, None
+        if pending is not None:
+            self._run_job(*pending)
+            self._current = analysis_id  # the interrupt pre-hook watches the analysis again

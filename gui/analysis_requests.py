@@ -1,0 +1,197 @@
+"""What the window asks the engine thread to analyse, and the snapshots it streams back.
+
+Requests are frozen dataclasses of plain values: they cross from the GUI thread into
+:class:`gui.worker.EngineThread`'s mailbox.  Snapshots are made in the engine thread
+after every batch from the engine's running state (:mod:`engine.tuning`,
+:mod:`engine.population`), with every array copied, so the GUI thread only ever reads
+objects nobody else writes.  Neither Qt nor torch is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Spatial frequencies of an SF sweep, in cycles per receptive field: 1/4 to 8, half-octave steps.
+SF_SWEEP: tuple[float, ...] = tuple(float(2.0 ** e) for e in np.arange(-2.0, 3.25, 0.5))
+
+#: Population stimulus sets the window offers.
+STIMULUS_SETS = {"images": "images in the input strip",
+                 "gratings": "gratings: 12 orientations x 4 spatial frequencies"}
+GRATING_SET_SF = (4.0, 8.0, 16.0, 32.0)  # cycles per image
+GRATING_SET_ORIENTATIONS = 12
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Sweep one unit's responses along orientation or spatial frequency.
+
+    Parameters
+    ----------
+    layer, channel, y, x
+        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+    param : {"orientation", "sf"}
+        What is swept.
+    stimulus : {"gratings", "gabors"}
+        Full-field gratings, or Gabor patches on the unit's receptive field.
+    orientations : int
+        Orientations from 0 to 180 degrees (excluded) for an orientation sweep.
+    sf : tuple of float
+        Spatial frequencies in cycles per receptive field (per image for a unit without
+        a spatial receptive field): one value for an orientation sweep, the swept
+        values for an SF sweep.
+    orientation : float
+        The orientation (degrees) held during an SF sweep.
+    phases : int
+        Phases per condition; responses are averaged over them (F0) and their first
+        harmonic taken (F1).
+    batch_size : int
+        Stimuli per forward pass: the curve is redrawn after each batch.
+    """
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+    param: str = "orientation"
+    stimulus: str = "gratings"
+    orientations: int = 12
+    sf: tuple[float, ...] = (2.0,)
+    orientation: float = 0.0
+    phases: int = 8
+    batch_size: int = 16
+
+    kind = "tuning"
+
+    @property
+    def unit_label(self) -> str:
+        """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.units.Unit.label`."""
+        where = "" if self.y is None and self.x is None else f"({self.y},{self.x})"
+        return f"{self.layer}[{self.channel}]{where}"
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        what = "Orientation" if self.param == "orientation" else "Spatial-frequency"
+        return f"{what} tuning of {self.unit_label}…"
+
+    def protocol_params(self, sf_key: str) -> dict[str, np.ndarray]:
+        """Parameters of the :class:`engine.protocols.Protocol` (``sf_key``: "sf_rf" or "sf")."""
+        if self.param == "orientation":
+            n = int(self.orientations)
+            return {"orientation": 180.0 * np.arange(n) / n, sf_key: np.asarray(self.sf[:1], float)}
+        return {"orientation": np.array([float(self.orientation)]), sf_key: np.asarray(self.sf, float)}
+
+
+@dataclass(frozen=True)
+class Population:
+    """Population analyses of one layer over a stimulus set.
+
+    Parameters
+    ----------
+    layer : str
+    stimuli : {"images", "gratings"}
+        The images in ``paths``, or the grating set of :data:`STIMULUS_SETS`.
+    paths : tuple of str
+        Image files, for ``stimuli="images"``.
+    view : {"flat", "channels", "centre"}
+        Population vector: every unit, each channel's spatial mean, or every channel
+        at the map centre (:func:`engine.population.population_vectors`).
+    batch_size : int
+    """
+
+    layer: str
+    stimuli: str = "images"
+    paths: tuple[str, ...] = ()
+    view: str = "flat"
+    batch_size: int = 16
+
+    kind = "population"
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        return f"Population analysis of {self.layer or 'the output'} ({STIMULUS_SETS[self.stimuli]})…"
+
+
+@dataclass
+class TuningSnapshot:
+    """A tuning curve so far: conditions not yet recorded are NaN.
+
+    Attributes
+    ----------
+    unit_label : str
+    param : str
+        The swept parameter as the engine names it: "orientation", "sf_rf" or "sf".
+    values : ndarray
+        Swept values, ascending.
+    f0, f1 : ndarray
+        Mean response over phase, and amplitude of its first harmonic.
+    metrics : dict
+        :meth:`engine.tuning.TuningTable.metrics` of F0.
+    done, total : int
+        Stimuli recorded and in the sweep.
+    rf_side : float or None
+        The unit's theoretical receptive-field side in pixels.
+    """
+
+    unit_label: str
+    param: str
+    values: np.ndarray
+    f0: np.ndarray
+    f1: np.ndarray
+    metrics: dict
+    done: int
+    total: int
+    rf_side: float | None = None
+
+
+@dataclass
+class PopulationSnapshot:
+    """A layer's population analyses over the stimuli recorded so far.
+
+    Attributes
+    ----------
+    layer, view : str
+    labels : list of str
+        One per stimulus recorded, in order.
+    groups : ndarray of float
+        A value per stimulus to colour its point by (orientation for gratings, index for images).
+    scores : ndarray, shape (N, 2)
+        Stimuli on the first two principal components.
+    explained : ndarray
+        Explained-variance ratio of every component, descending.
+    participation_ratio, lifetime_sparseness, population_sparseness : float
+        Sparseness values are means: over units (lifetime) and over stimuli (population).
+    rdm : ndarray, shape (N, N)
+        1 - Pearson r between stimuli.
+    n_units : int
+        Length of a population vector.
+    done, total : int
+    stimuli : str
+        The stimulus set (a key of :data:`STIMULUS_SETS`).
+    skipped : list of str
+        Images that could not be read, with why.
+    """
+
+    layer: str
+    view: str
+    labels: list[str]
+    groups: np.ndarray
+    scores: np.ndarray
+    explained: np.ndarray
+    participation_ratio: float
+    lifetime_sparseness: float
+    population_sparseness: float
+    rdm: np.ndarray
+    n_units: int
+    done: int
+    total: int
+    stimuli: str = "images"
+    skipped: list[str] = field(default_factory=list)
+
+
+def finite_mean(values) -> float:
+    """Mean of the finite entries (NaN when there are none, without a warning)."""
+    a = np.asarray(values, dtype=float)
+    a = a[np.isfinite(a)]
+    return float(a.mean()) if a.size else float("nan")

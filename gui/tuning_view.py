@@ -1,0 +1,250 @@
+"""A unit's tuning curve, drawn while the sweep runs: F0 with markers, F1 dashed, metrics.
+
+The view only asks and shows.  Its actions ("Orientation tuning", "Spatial-frequency
+tuning") emit :attr:`TuningView.tuning_requested`; the window builds the request with
+:meth:`TuningView.make_request` and hands every snapshot the engine streams back to
+:meth:`TuningView.show_snapshot`.  Conditions not recorded yet are left out of the plot,
+so a cancelled sweep keeps the part of the curve it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from gui.analysis_requests import SF_SWEEP, Tuning, TuningSnapshot
+
+log = logging.getLogger(__name__)
+
+F0_COLOR = (90, 160, 230)
+F1_COLOR = (255, 170, 60)
+PREFERRED_PEN = pg.mkPen((255, 214, 10), width=1, style=Qt.PenStyle.DotLine, cosmetic=True)
+NO_UNIT = "Click a channel in the feature maps, then choose a tuning sweep."
+
+
+def _num(value: float, fmt: str = ".2f") -> str:
+    return "–" if value is None or not math.isfinite(value) else format(value, fmt)
+
+
+def metrics_text(snapshot: TuningSnapshot) -> str:
+    """The metrics of a snapshot as one or two readable lines."""
+    m = snapshot.metrics
+    if snapshot.param == "orientation":
+        o = m.get("orientation")
+        if not o:
+            return "No responses yet."
+        return (f"Preferred orientation {_num(o['preferred_deg'], '.1f')}° · OSI {_num(o['osi'])} · "
+                f"circular variance {_num(o['circular_variance'])}\nBandwidth "
+                f"{_num(o['bandwidth_deg'], '.1f')}° (half-width at 1/√2 of the peak)")
+    rf, img = m.get("sf_rf"), m.get("sf")
+    main = rf or img
+    if not main:
+        return "No responses yet."
+    text = f"Preferred SF {_num(main['preferred'])} cycles/{'RF' if rf else 'image'}"
+    if rf and img:
+        text += f" ({_num(img['preferred'], '.1f')} cycles/image)"
+    return text + f"\nBandwidth {_num(main['bandwidth_octaves'])} octaves (full width at half height)"
+
+
+class TuningView(QWidget):
+    """Tuning sweeps of the unit shown in the unit view.
+
+    Signals
+    -------
+    tuning_requested(str)
+        The user asked for a sweep: "orientation" or "sf".
+    """
+
+    tuning_requested = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.orientation_action = QAction("&Orientation tuning", self, enabled=False)
+        self.orientation_action.setStatusTip("Sweep grating orientation for the unit shown in the unit view")
+        self.orientation_action.triggered.connect(lambda: self.tuning_requested.emit("orientation"))
+        self.sf_action = QAction("&Spatial-frequency tuning", self, enabled=False)
+        self.sf_action.setStatusTip("Sweep spatial frequency (1/4 to 8 cycles per receptive field) "
+                                    "at the orientation given")
+        self.sf_action.triggered.connect(lambda: self.tuning_requested.emit("sf"))
+        self._param = "orientation"
+        self._last: TuningSnapshot | None = None
+
+        self.unit_label = QLabel(NO_UNIT, wordWrap=True)
+        self.status_label = QLabel(" ", wordWrap=True)
+        self.metrics_label = QLabel(" ", wordWrap=True)
+        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.metrics_label.setStyleSheet("font-weight: bold")
+        self._build_controls()
+        self._build_plot()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.unit_label)
+        layout.addLayout(self._controls)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.metrics_label)
+        layout.addWidget(self.status_label)
+
+    def _build_controls(self) -> None:
+        self.orientation_action.setIconText("Orientation tuning")  # the buttons' text
+        self.sf_action.setIconText("SF tuning")
+        buttons = []
+        for action in (self.orientation_action, self.sf_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            buttons.append(button)
+        self.stimulus_combo = QComboBox(self, toolTip="Full-field gratings, or Gabor patches "
+                                        "centred on the unit's receptive field")
+        self.stimulus_combo.addItem("gratings", "gratings")
+        self.stimulus_combo.addItem("Gabors on the RF", "gabors")
+        self.position_combo = QComboBox(self, toolTip="Which unit of the channel's map to sweep")
+        self.position_combo.addItem("map centre", "centre")
+        self.position_combo.addItem("unit in the RF box", "box")
+        self.orientations_spin = QSpinBox(self, minimum=2, maximum=72, value=12, suffix=" orientations",
+                                          toolTip="Orientations from 0 to 180° for an orientation sweep")
+        self.sf_spin = QDoubleSpinBox(self, minimum=0.05, maximum=64.0, value=2.0, decimals=2,
+                                      singleStep=0.25, suffix=" cycles/RF",
+                                      toolTip="Spatial frequency of an orientation sweep, in cycles "
+                                              "per receptive field (per image for units without one)")
+        self.phases_spin = QSpinBox(self, minimum=1, maximum=32, value=8, suffix=" phases",
+                                    toolTip="Phases per condition: F0 is their mean, F1 the "
+                                            "amplitude of the first harmonic")
+        self.sf_orientation_spin = QDoubleSpinBox(self, minimum=0.0, maximum=179.9, decimals=1,
+                                                  prefix="SF sweep at ", suffix="°",
+                                                  toolTip="Orientation held during a spatial-frequency "
+                                                          "sweep (set to the preferred one after an "
+                                                          "orientation sweep)")
+        self._controls = QGridLayout()
+        for i, widget in enumerate((*buttons, self.stimulus_combo, self.position_combo,
+                                    self.orientations_spin, self.sf_spin, self.phases_spin,
+                                    self.sf_orientation_spin)):
+            self._controls.addWidget(widget, i // 4, i % 4)
+
+    def _build_plot(self) -> None:
+        self.plot_widget = pg.PlotWidget(self)
+        self.plot_widget.setMinimumHeight(150)
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("left", "response")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # "x0.001" misleads for raw activations
+        legend = self.plot.addLegend(labelTextSize="8pt", colCount=2, verSpacing=-6)
+        legend.setParentItem(self.plot)  # the view box clips its children: anchor to the plot
+        legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, -2))  # in the title row, off the data
+        self.f0_item = self.plot.plot([], [], name="F0 (mean over phase)",
+                                      pen=pg.mkPen(F0_COLOR, width=2), symbol="o", symbolSize=6,
+                                      symbolBrush=F0_COLOR, symbolPen=None)
+        self.f1_item = self.plot.plot([], [], name="F1 (first harmonic)",
+                                      pen=pg.mkPen(F1_COLOR, width=2, style=Qt.PenStyle.DashLine))
+        self.preferred_line = pg.InfiniteLine(angle=90, pen=PREFERRED_PEN)
+        self.preferred_line.setVisible(False)
+        self.plot.addItem(self.preferred_line, ignoreBounds=True)
+        self._set_axis("orientation")
+        self.plot.setTitle(" ", size="9pt")
+
+    # --- public ------------------------------------------------------------------------
+
+    def set_unit(self, label: str | None) -> None:
+        """Say which unit a sweep would measure (None: no unit shown, sweeps disabled)."""
+        self.unit_label.setText(f"Unit: {label}" if label else NO_UNIT)
+        for action in (self.orientation_action, self.sf_action):
+            action.setEnabled(label is not None)
+
+    def make_request(self, layer: str, channel: int, position: tuple[int, int] | None,
+                     param: str) -> Tuning:
+        """The request for a sweep of ``param`` with the settings shown.
+
+        ``position`` is the unit in the unit view's RF box, or None for a unit without a
+        spatial map; it is used when the position setting says so, else the map centre.
+        """
+        use_box = position is not None and self.position_combo.currentData() == "box"
+        y, x = position if use_box else (None, None)
+        sf = (self.sf_spin.value(),) if param == "orientation" else SF_SWEEP
+        return Tuning(layer, channel, y, x, param=param, stimulus=self.stimulus_combo.currentData(),
+                      orientations=self.orientations_spin.value(), sf=sf,
+                      orientation=self.sf_orientation_spin.value(), phases=self.phases_spin.value(),
+                      batch_size=self.phases_spin.value() * max(1, 16 // self.phases_spin.value()))
+
+    def started(self, request: Tuning) -> None:
+        """Empty the plot for a new sweep of ``request``."""
+        self.clear_curves()
+        self._set_axis("orientation" if request.param == "orientation" else "sf_rf")
+        self.plot.setTitle(request.unit_label, size="9pt", justify="left")
+        self.status_label.setText(request.describe())
+
+    def show_snapshot(self, snapshot: TuningSnapshot) -> None:
+        """Draw the curve so far (conditions not yet recorded are left out) and its metrics."""
+        self._last = snapshot
+        self._set_axis(snapshot.param)
+        self.plot.setTitle(snapshot.unit_label, size="9pt", justify="left")
+        x = np.asarray(snapshot.values, dtype=float)
+        seen = np.isfinite(snapshot.f0)
+        self.f0_item.setData(x[seen], snapshot.f0[seen])
+        has_f1 = np.isfinite(snapshot.f1)
+        self.f1_item.setData(x[has_f1], snapshot.f1[has_f1])
+        self.metrics_label.setText(metrics_text(snapshot))
+        preferred = self._preferred(snapshot)
+        self.preferred_line.setVisible(preferred is not None)
+        if preferred is not None:
+            self.preferred_line.setValue(preferred if self._param == "orientation" else math.log10(preferred))
+        self.status_label.setText(f"Recorded {snapshot.done} of {snapshot.total} stimuli…")
+
+    def finish(self, snapshot: TuningSnapshot) -> None:
+        """Show the finished sweep; an orientation sweep sets the SF sweep's orientation."""
+        self.show_snapshot(snapshot)
+        self.status_label.setText(f"Done: {snapshot.total} stimuli.")
+        log.debug("tuning of %s finished: %s", snapshot.unit_label, snapshot.metrics)
+        preferred = self._preferred(snapshot)
+        if snapshot.param == "orientation" and preferred is not None:
+            self.sf_orientation_spin.setValue(round(preferred, 1) % 180.0)
+
+    def mark_cancelled(self) -> None:
+        """Say the sweep was cancelled; the partial curve stays."""
+        done = f" after {self._last.done} of {self._last.total} stimuli" if self._last else ""
+        self.status_label.setText(f"Cancelled{done}: the curve shows what was recorded.")
+
+    def mark_failed(self, text: str) -> None:
+        """Say the sweep failed (the window shows the details)."""
+        self.status_label.setText(f"Failed: {text}")
+
+    def clear_curves(self) -> None:
+        """Remove the curves and metrics (the unit and settings stay)."""
+        self._last = None
+        self.f0_item.setData([], [])
+        self.f1_item.setData([], [])
+        self.preferred_line.setVisible(False)
+        self.plot.setTitle(" ", size="9pt")  # keeps the row the legend sits in
+        self.metrics_label.setText(" ")
+        self.status_label.setText(" ")
+
+    @property
+    def last_snapshot(self) -> TuningSnapshot | None:
+        """The snapshot drawn last."""
+        return self._last
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _preferred(self, snapshot: TuningSnapshot) -> float | None:
+        m = snapshot.metrics.get(snapshot.param)
+        value = None if not m else m.get("preferred_deg", m.get("preferred"))
+        return value if value is not None and math.isfinite(value) else None
+
+    def _set_axis(self, param: str) -> None:
+        """Axis for the engine's parameter: "orientation", "sf_rf" (cycles/RF) or "sf" (cycles/image)."""
+        self._param = "orientation" if param == "orientation" else "sf"
+        if self._param == "orientation":
+            self.plot.setLogMode(x=False, y=False)
+            self.plot.setLabel("bottom", "orientation (deg)")
+            self.plot.getAxis("bottom").setTicks([[(v, f"{v:g}") for v in range(0, 181, 30)]])
+        else:
+            self.plot.setLogMode(x=True, y=False)
+            per = "RF" if param == "sf_rf" else "image"
+            self.plot.setLabel("bottom", f"spatial frequency (cycles/{per}, log scale)")
+            self.plot.getAxis("bottom").setTicks(None)
