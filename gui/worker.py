@@ -26,7 +26,6 @@ torch is first imported in the thread, so the window appears before torch has lo
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 import weakref
@@ -39,26 +38,6 @@ from PySide6.QtCore import QThread, Signal
 from gui.analysis_requests import Population, Tuning
 
 log = logging.getLogger(__name__)
-
-
-def _keep_none_alive() -> None:
-    """Give ``None`` a reference count no session can use up (CPython < 3.12 only).
-
-    PySide6 6.12 on CPython 3.11 releases a reference to ``None`` it never took on every
-    call of a C++ method that returns void (``QLabel.setText``, ``QPainter.drawLine``...):
-    about 30 per repaint of the window.  After some 10^5 such calls ``None``'s count reaches
-    zero and CPython aborts ("none_dealloc: deallocating None"), mid-session or at exit.
-    CPython 3.12 made ``None`` immortal (PEP 683); this does the same by hand.  It runs
-    when this module is first imported, which the window and the GUI tests both do first.
-    """
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or hasattr(sys, "getobjects"):
-        return  # immortal already, or not a release CPython whose header starts with ob_refcnt
-    import ctypes
-
-    ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-
-
-_keep_none_alive()
 
 
 @dataclass(frozen=True)
