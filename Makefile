@@ -41,3 +41,6 @@ install-offline:
 
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.run
+
+soak: $(STAMP)
+	UNITSCOPE_SOAK_SELECTIONS=1000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/gui/test_soak.py

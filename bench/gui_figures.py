@@ -9,10 +9,9 @@ import sys
 import threading
 import time
 
-import numpy as np
 import torch
 
-from bench.engine_figures import RESNET_ORDER, truncated_resnet
+from bench.engine_figures import truncated_resnet
 from bench.timing import Figure, Sample, repeat
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

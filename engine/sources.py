@@ -37,6 +37,23 @@ def _refuse_untrusted(path: Path) -> None:
     )
 
 
+def is_pickled_model(path: str | Path) -> bool:
+    """Whether opening ``path`` as a model would run code from it (a whole pickled module).
+
+    Nothing in the file is run to find out: it is read as weights with
+    ``weights_only=True``, which stops at the first object that is not a tensor.
+    TorchScript archives and Python files are not pickled models.
+    """
+    path = Path(path)
+    if path.suffix in (".py", ".ts", ".jit") or not path.is_file() or _is_torchscript(path):
+        return False
+    try:
+        model_files.read_state_dict(path)
+    except UnitscopeError as exc:
+        return "holds more than tensors" in str(exc)
+    return False
+
+
 def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False) -> LoadedModel:
     """Build or load the model ``spec`` names, then load ``weights`` into it if given.
 

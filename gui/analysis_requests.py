@@ -195,3 +195,148 @@ def finite_mean(values) -> float:
     a = np.asarray(values, dtype=float)
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else float("nan")
+
+
+def unit_label(layer: str, channel: int, y: int | None = None, x: int | None = None) -> str:
+    """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.units.Unit.label`."""
+    where = "" if y is None and x is None else f"({y},{x})"
+    return f"{layer}[{channel}]{where}"
+
+
+@dataclass(frozen=True)
+class TopImages:
+    """Rank the images of a stimulus set by one unit's response; keep the k best and worst.
+
+    Parameters
+    ----------
+    layer, channel, y, x
+        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+    paths : tuple of str
+        The image files ranked.
+    k : int
+        Images kept at each end.
+    batch_size : int
+    """
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+    paths: tuple[str, ...] = ()
+    k: int = 9
+    batch_size: int = 16
+
+    kind = "topk"
+
+    @property
+    def unit_label(self) -> str:
+        return unit_label(self.layer, self.channel, self.y, self.x)
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        return f"Ranking {len(self.paths)} images by {self.unit_label}…"
+
+
+@dataclass
+class TopImagesSnapshot:
+    """The top and bottom images so far, as receptive-field crops.
+
+    Attributes
+    ----------
+    unit_label : str
+        The unit with its position made concrete.
+    box : tuple of float or None
+        The unit's receptive field (top, left, bottom, right; inclusive input pixels,
+        unclipped); None when the unit has no spatial field (crops are whole images).
+    top_values, bottom_values : ndarray
+        Responses, highest first and lowest first.
+    top_crops, bottom_crops : list of ndarray
+        uint8 ``(h, w, 3)`` crops of the preprocessed images, one per value.
+    top_names, bottom_names : list of str
+        The image file names, one per value.
+    done, total : int
+    skipped : list of str
+    """
+
+    unit_label: str
+    box: tuple[float, float, float, float] | None
+    top_values: np.ndarray
+    top_crops: list[np.ndarray]
+    top_names: list[str]
+    bottom_values: np.ndarray
+    bottom_crops: list[np.ndarray]
+    bottom_names: list[str]
+    done: int
+    total: int
+    skipped: list[str] = field(default_factory=list)
+
+
+#: Stimulus sequences a probe can play.
+PROBE_SEQUENCES = {"strip": "inputs in the strip (images and procedural)",
+                   "orientations": "grating orientation sweep"}
+PROBE_GRATING_SF = 8.0  # cycles per image
+
+
+@dataclass(frozen=True)
+class PinnedUnit:
+    """One unit pinned to the probe (``y``/``x`` None: the map centre or no map)."""
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+
+    @property
+    def label(self) -> str:
+        return unit_label(self.layer, self.channel, self.y, self.x)
+
+
+@dataclass(frozen=True)
+class ProbePlay:
+    """Play a stimulus sequence to several pinned units and record each one's responses.
+
+    Parameters
+    ----------
+    units : tuple of PinnedUnit
+    sequence : {"strip", "orientations"}
+        The inputs in ``stimuli``, or a full-field grating at ``orientations`` orientations.
+    stimuli : tuple of (kind, value)
+        The strip's inputs (:class:`gui.worker.Stimulus` fields), for ``sequence="strip"``.
+    orientations : int
+    batch_size : int
+    """
+
+    units: tuple[PinnedUnit, ...]
+    sequence: str = "strip"
+    stimuli: tuple[tuple[str, str], ...] = ()
+    orientations: int = 36
+    batch_size: int = 8
+
+    kind = "probe"
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        return f"Playing {PROBE_SEQUENCES[self.sequence]} to {len(self.units)} pinned unit(s)…"
+
+
+@dataclass
+class ProbeSnapshot:
+    """The pinned units' responses to the stimuli played so far.
+
+    Attributes
+    ----------
+    labels : list of str
+        One per unit, positions made concrete.
+    stimulus_labels : list of str
+        One per stimulus played so far.
+    responses : ndarray, shape (done, n_units)
+    done, total : int
+    sequence : str
+    """
+
+    labels: list[str]
+    stimulus_labels: list[str]
+    responses: np.ndarray
+    done: int
+    total: int
+    sequence: str = "strip"

@@ -47,10 +47,11 @@ class AnatomyTree(QWidget):
         self.view.setAllColumnsShowFocus(True)
         # Long sibling names differ at the end (encoder_layer_1, encoder_layer_11).
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # Every column as wide as its contents, the names too (with their indentation):
+        # a name cut to "l…1" says nothing.  A narrow dock scrolls sideways instead.
         header = self.view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(36)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
 

@@ -19,16 +19,19 @@ from engine.errors import UnitscopeError
 from engine.images import load_image
 from engine.preprocess import Preprocess
 from engine.population import participation_ratio, population_stream, sparseness
-from engine.protocols import ImageFolder, Protocol
+from engine.protocols import ImageFolder, Protocol, StimulusBatch
 from engine.provenance import provenance
 from engine.recorder import Recorder
 from engine.sources import open_model
 from engine.stimuli import PROCEDURAL
+from engine.topk import image_crop, topk_stream
 from engine.tuning import tuning_stream
-from engine.units import Unit, unit_geometry
+from engine.units import Probe, Unit, unit_geometry
 from engine.zoo import LoadedModel
-from gui.analysis_requests import (GRATING_SET_ORIENTATIONS, GRATING_SET_SF, Population,
-                                   PopulationSnapshot, Tuning, TuningSnapshot, finite_mean)
+from gui.analysis_requests import (GRATING_SET_ORIENTATIONS, GRATING_SET_SF, PROBE_GRATING_SF,
+                                   Population, PopulationSnapshot, ProbePlay, ProbeSnapshot,
+                                   TopImages, TopImagesSnapshot, Tuning, TuningSnapshot,
+                                   finite_mean)
 from gui.worker import ModelInfo, Stimulus
 
 MAX_CACHED_INPUTS = 32
@@ -55,13 +58,14 @@ class EngineSession:
 
     @classmethod
     def open(cls, spec: str, weights: str | None, device: str,
-             interrupt_check: Callable[[nn.Module, tuple], None]) -> EngineSession:
+             interrupt_check: Callable[[nn.Module, tuple], None],
+             trust_pickle: bool = False) -> EngineSession:
         """Build or load ``spec``, measure its anatomy and hook ``interrupt_check``.
 
         ``interrupt_check`` runs before every module's forward; raising there ends the
         forward pass, which is how a stale request stops between two modules.
         """
-        loaded = open_model(spec, weights)
+        loaded = open_model(spec, weights, trust_pickle=trust_pickle)
         anatomy = build_anatomy(loaded.module, loaded.input_size)
         recorder = Recorder(loaded.module, device)
         hooks = []
@@ -71,6 +75,13 @@ class EngineSession:
             except Exception:  # noqa: BLE001 - TorchScript modules take no Python hooks
                 break
         return cls(loaded, anatomy, recorder, Preprocess(loaded), hooks)
+
+    def hooks_left(self) -> list[str]:
+        """Names of modules with forward hooks or pre-hooks other than the interrupt hooks."""
+        own = {hook.id for hook in self._hooks}
+        return [name for name, module in self._modules.items()
+                if getattr(module, "_forward_hooks", None)
+                or set(getattr(module, "_forward_pre_hooks", {})) - own]
 
     def close(self) -> None:
         """Remove the interrupt hooks, so the module is left as it was built."""
@@ -169,3 +180,67 @@ class EngineSession:
                 rdm=np.array(state.rdm.rdm, copy=True), n_units=int(rows.shape[1]), done=state.n,
                 total=len(stimuli), stimuli=request.stimuli,
                 skipped=[f"{p.name}: {why}" for p, why in getattr(stimuli, "skipped", [])])
+
+    def topk(self, request: TopImages, cancelled: Callable[[], bool]) -> Iterator[TopImagesSnapshot]:
+        """Rank the images by one unit's response; yield the top and bottom crops after every batch."""
+        geometry = unit_geometry(self.anatomy, Unit(request.layer, request.channel, request.y, request.x))
+        unit = geometry.unit
+        images = ImageFolder(list(request.paths), workers=0)  # no forking from a Qt app's thread
+        crops: dict[int, np.ndarray] = {}  # stimulus index -> crop, made once per image
+
+        def entries(pairs):
+            for _, i in pairs:
+                if i not in crops:
+                    crops[i] = image_crop(images.kept[i], self.preprocess, geometry.box)
+            return (np.array([v for v, _ in pairs], dtype=float), [crops[i] for _, i in pairs],
+                    [images.kept[i].name for _, i in pairs])
+
+        for ranking in topk_stream(self.recorder, request.layer, images, self.preprocess, request.k,
+                                   channels=[unit.channel], y=unit.y, x=unit.x,
+                                   batch_size=request.batch_size, cancelled=cancelled):
+            top, bottom = entries(ranking.top()), entries(ranking.bottom())
+            yield TopImagesSnapshot(unit.label, geometry.box, *top, *bottom, done=ranking.n,
+                                    total=len(images),
+                                    skipped=[f"{p.name}: {why}" for p, why in images.skipped])
+
+    def probe(self, request: ProbePlay, cancelled: Callable[[], bool]) -> Iterator[ProbeSnapshot]:
+        """Play a stimulus sequence to the pinned units; yield all responses so far after every batch."""
+        probe = Probe([Unit(u.layer, u.channel, u.y, u.x) for u in request.units])
+        if request.sequence == "strip":
+            sequence = [Stimulus(kind, value) for kind, value in request.stimuli]
+            stimuli = _StimulusList(self, sequence)
+            names = [s.label for s in sequence]
+        else:
+            orientations = 180.0 * np.arange(request.orientations) / request.orientations
+            stimuli = Protocol("gratings", self.preprocess.crop_size,
+                               {"orientation": orientations, "sf": [PROBE_GRATING_SF], "phase": [0.0]})
+            names = [f"{o:g}°" for o in orientations]
+        rows: list[np.ndarray] = []
+        labels = probe.labels
+        for batch, responses in probe.stream(self.recorder, stimuli, self.preprocess,
+                                             request.batch_size, cancelled):
+            if not rows:  # positions made concrete against the recorded outputs
+                labels = [unit_geometry(self.anatomy, u).unit.label for u in probe.units]
+            rows.append(responses)
+            done = batch.start + batch.size
+            yield ProbeSnapshot(labels, names[:done], np.concatenate(rows, axis=0), done,
+                                len(stimuli), request.sequence)
+
+
+class _StimulusList:
+    """The strip's inputs (images and procedural stimuli) as a stimulus set for the engine."""
+
+    def __init__(self, session: EngineSession, stimuli: list[Stimulus]):
+        self.session, self.stimuli = session, stimuli
+
+    def __len__(self) -> int:
+        return len(self.stimuli)
+
+    def batches(self, preprocess, batch_size: int = 32) -> Iterator[StimulusBatch]:
+        for start in range(0, len(self.stimuli), batch_size):
+            chunk = self.stimuli[start:start + batch_size]
+            n = len(chunk)
+            yield StimulusBatch(start=start,
+                                inputs=torch.stack([self.session.stimulus(s)[0] for s in chunk]),
+                                params=[{s.kind: s.value} for s in chunk],
+                                condition=np.arange(start, start + n), phase=np.zeros(n))

@@ -12,6 +12,8 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from engine.errors import UnitscopeError
+
 log = logging.getLogger(__name__)
 
 EXPORT_FILTERS = "PNG image (*.png);;SVG vector image (*.svg);;PDF document (*.pdf)"
@@ -45,6 +47,8 @@ def build_menus(window) -> None:
             "Open a TorchScript archive or a Python file with a model factory")
     _action(window, file, "Load &weights…", lambda: load_weights(window), None,
             "Load a state_dict file into the current model")
+    _action(window, file, "&Pretrained weights…", lambda: open_weights_dialog(window), None,
+            "See which models have pretrained weights offline, and import weights files")
     file.addSeparator()
     _action(window, file, "&Export feature maps…", lambda: export_view(window, "feature maps"), "Ctrl+E",
             "Save the feature-map panel as PNG (chosen width), SVG or PDF")
@@ -61,15 +65,19 @@ def build_menus(window) -> None:
             QKeySequence.StandardKey.Find, "Type in the layer filter")
     view.addSeparator()
     for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock,
-                 window.tuning_dock, window.population_dock):
+                 window.tuning_dock, window.population_dock, window.topk_dock, window.probe_dock):
         view.addAction(dock.toggleViewAction())
 
     analyse = bar.addMenu("&Analyse")
     tuning, population = window.tuning_view, window.population_view
     for action, key in ((tuning.orientation_action, "Ctrl+T"), (tuning.sf_action, "Ctrl+Shift+T"),
-                        (population.run_action, "Ctrl+Shift+P")):
-        action.setShortcut(QKeySequence(key))
-        action.setToolTip(f"{action.statusTip()} ({action.shortcut().toString()})")
+                        (population.run_action, "Ctrl+Shift+P"),
+                        (window.topk_view.run_action, "Ctrl+Shift+K"),
+                        (window.probe_view.pin_action, "Ctrl+P"), (window.probe_view.play_action, None)):
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.setToolTip(f"{action.statusTip()} ({action.shortcut().toString()})" if key
+                          else action.statusTip())
         analyse.addAction(action)
     analyse.addSeparator()
     _action(window, analyse, "&Cancel analysis", window.cancel, None,
@@ -89,13 +97,21 @@ def _remember_dir(window, path: str) -> None:
     window.settings.setValue("last/folder", str(Path(path).parent))
 
 
-def open_model_file(window) -> None:
-    """Ask for a model file (a ``.py`` file also needs its factory's name) and open it."""
-    path, _ = QFileDialog.getOpenFileName(window, "Open model file", _last_dir(window), MODEL_FILTERS)
+TRUST_QUESTION = "This file can run code when loaded. Open it only if you trust where it came from."
+
+
+def open_model_file(window, path: str | None = None) -> None:
+    """Open a model file, asking for it unless ``path`` is given.
+
+    A ``.py`` file also needs its factory's name.  A pickled model runs code from the
+    file when loaded: it is opened only if the user says they trust it (default No).
+    """
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(window, "Open model file", _last_dir(window), MODEL_FILTERS)
     if not path:
         return
     _remember_dir(window, path)
-    spec = path
+    spec, trust = path, False
     if path.endswith(".py"):
         factory, ok = QInputDialog.getText(window, "Model factory",
                                            f"Function in {Path(path).name} that builds the model:",
@@ -103,18 +119,77 @@ def open_model_file(window) -> None:
         if not ok or not factory.strip():
             return
         spec = f"{path}:{factory.strip()}"
-    window.open_model(spec)
+    else:
+        from engine.sources import is_pickled_model  # imports torch: only once a file is chosen
+
+        if is_pickled_model(path):
+            answer = QMessageBox.question(
+                window, "Open a pickled model?", f"'{Path(path).name}' is a pickled model.\n\n{TRUST_QUESTION}",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                window.show_problem(f"'{Path(path).name}' was not opened: it is a pickled model, and "
+                                    "loading it would run code from the file.")
+                return
+            trust = True
+    window.open_model(spec, trust_pickle=trust)
 
 
-def load_weights(window) -> None:
-    """Ask for a state_dict file and reopen the current model with it."""
+def load_weights(window, path: str | None = None) -> None:
+    """Reopen the current model with a state_dict file, asking for it unless ``path`` is given."""
     if window.info is None:
         window.show_problem("Open a model before loading weights into it.")
         return
-    path, _ = QFileDialog.getOpenFileName(window, "Load weights", _last_dir(window), WEIGHT_FILTERS)
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(window, "Load weights", _last_dir(window), WEIGHT_FILTERS)
     if path:
         _remember_dir(window, path)
         window.open_model(window.info.spec, weights=path)
+
+
+def open_weights_dialog(window):
+    """Show the "Pretrained weights" dialog; after an import the model list is refreshed."""
+    from gui.weights_dialog import WeightsDialog
+
+    dialog = getattr(window, "weights_dialog", None)
+    if dialog is None:
+        dialog = window.weights_dialog = WeightsDialog(window)
+        dialog.import_finished.connect(lambda _results: refresh_catalogue(window))
+    dialog.refresh()
+    dialog.show()
+    dialog.raise_()
+    return dialog
+
+
+def refresh_catalogue(window) -> None:
+    """Read again which zoo models have weights offline, and show it in the model picker."""
+    from engine import zoo  # torch is loaded: the dialog that asks for this imported it
+
+    catalogue = {family: [(name, zoo.weights_state(name).found) for name in names]
+                 for family, names in zoo.families().items()}
+    window.picker.set_catalogue(catalogue)
+    if window.info is not None:
+        window.picker.set_current(window.info.spec, window.info.weights_label)
+
+
+def may_replace(window, path: str | Path) -> bool:
+    """True if ``path`` does not exist or the user agreed to replace it (default No)."""
+    path = Path(path)
+    if not path.exists():
+        return True
+    answer = QMessageBox.question(
+        window, "Replace file?", f"Replace '{path.name}'?\n\nIt already exists in {path.parent}.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    if answer != QMessageBox.StandardButton.Yes:
+        window.statusBar().showMessage(f"Not saved: '{path.name}' was kept as it was", 5000)
+        return False
+    return True
+
+
+def _save_path(window, caption: str, name: str, filters: str) -> str:
+    """Ask where to save; the window asks itself before replacing a file (see :func:`may_replace`)."""
+    path, _ = QFileDialog.getSaveFileName(window, caption, str(Path(_last_dir(window)) / name), filters,
+                                          options=QFileDialog.Option.DontConfirmOverwrite)
+    return path
 
 
 def export_view(window, which: str) -> None:
@@ -130,26 +205,30 @@ def export_view(window, which: str) -> None:
         window.show_problem("There is nothing to export yet: record a layer first.")
         return
     name = f"{window.recording.layer or 'output'}_{which.replace(' ', '_')}.png"
-    path, _ = QFileDialog.getSaveFileName(window, f"Export {which}", str(Path(_last_dir(window)) / name),
-                                          EXPORT_FILTERS)
+    path = _save_path(window, f"Export {which}", name, EXPORT_FILTERS)
     if not path:
         return
     _remember_dir(window, path)
     suffix = Path(path).suffix.lower()
+    if suffix not in (".svg", ".pdf", ".png"):
+        path, suffix = path + ".png", ".png"
+    if not may_replace(window, path):
+        return
     try:
         if suffix == ".svg":
             export.export_svg(target, path)
         elif suffix == ".pdf":
             export.export_pdf(target, path)
         else:
-            if suffix != ".png":
-                path += ".png"
             width = window.settings.value("export/width", 2000, type=int)
             width, ok = QInputDialog.getInt(window, "PNG width", "Width in pixels:", width, 64, 20000, 100)
             if not ok:
                 return
             window.settings.setValue("export/width", width)
             export.export_png(target, path, width)
+    except UnitscopeError as exc:  # names the file and the reason
+        window.show_problem(str(exc))
+        return
     except Exception as exc:  # noqa: BLE001 - shown to the user
         log.exception("export failed")
         window.show_problem(f"Could not export {which} to '{Path(path).name}': {exc}")
@@ -166,19 +245,23 @@ def save_activations(window) -> None:
         window.show_problem("There are no activations to save yet: record a layer first.")
         return
     name = f"{(rec.layer or 'output').replace('#', '_call')}.npz"
-    path, _ = QFileDialog.getSaveFileName(window, "Save activations", str(Path(_last_dir(window)) / name),
-                                          ACTIVATION_FILTERS)
+    path = _save_path(window, "Save activations", name, ACTIVATION_FILTERS)
     if not path:
         return
     _remember_dir(window, path)
     if Path(path).suffix.lower() not in (".npz", ".npy", ".h5", ".mat"):
         path += ".npz"
+    if not may_replace(window, path):
+        return
     stimulus = rec.stimulus
     provenance = {**window.info.provenance, "layers": [rec.layer],
                   "image_paths": [stimulus.value] if stimulus.kind == "image" else [],
                   "stimulus": f"{stimulus.kind}: {stimulus.value}"}
     try:
         out = write_activations(path, {rec.layer or "output": rec.output[None].numpy()}, provenance)
+    except UnitscopeError as exc:  # names the file and the reason
+        window.show_problem(str(exc))
+        return
     except Exception as exc:  # noqa: BLE001 - shown to the user
         log.exception("saving activations failed")
         window.show_problem(str(exc))

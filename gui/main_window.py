@@ -21,7 +21,9 @@ from gui.anatomy_tree import AnatomyTree
 from gui.input_strip import InputStrip
 from gui.model_picker import ModelPicker
 from gui.population_view import PopulationView
+from gui.probe_view import ProbeView
 from gui.status_bar import EngineStatusBar
+from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
 from gui.window_settings import StartupChoices
 from gui.worker import EngineThread, ModelInfo, OpenModel, Record, Recording, Stimulus
@@ -85,6 +87,8 @@ class MainWindow(QMainWindow):
         self.strip = InputStrip(self)
         self.tuning_view = TuningView(self)
         self.population_view = PopulationView(self)
+        self.topk_view = TopImagesView(self)
+        self.probe_view = ProbeView(self)
         self._analysis_id = 0  # the analysis whose snapshots are drawn (0: none)
         self._analysis_view: TuningView | PopulationView | None = None
         self._analysis_status: tuple[str, tuple[int, int] | None] = ("", None)
@@ -139,6 +143,10 @@ class MainWindow(QMainWindow):
                                           area.RightDockWidgetArea)
         self.splitDockWidget(self.unit_dock, self.tuning_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.tuning_dock, self.population_dock)
+        self.topk_dock = self._dock("Top images", "topk_dock", self.topk_view, area.RightDockWidgetArea)
+        self.probe_dock = self._dock("Probe", "probe_dock", self.probe_view, area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.population_dock, self.topk_dock)
+        self.tabifyDockWidget(self.topk_dock, self.probe_dock)
         self.tuning_dock.raise_()
 
     def _build_status_bar(self) -> None:
@@ -157,6 +165,9 @@ class MainWindow(QMainWindow):
         w.analysis_finished.connect(self._analysis_finished)
         self.tuning_view.tuning_requested.connect(self.start_tuning)
         self.population_view.population_requested.connect(self.start_population)
+        self.topk_view.topk_requested.connect(self.start_topk)
+        self.probe_view.pin_requested.connect(self.pin_unit)
+        self.probe_view.play_requested.connect(self.start_probe)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
@@ -212,18 +223,22 @@ class MainWindow(QMainWindow):
 
     # --- requests ----------------------------------------------------------------------
 
-    def open_model(self, spec: str, weights: str | None = None, layer: str | None = None) -> None:
+    def open_model(self, spec: str, weights: str | None = None, layer: str | None = None,
+                   trust_pickle: bool = False) -> None:
         """Ask the engine to open ``spec`` (zoo name, file or ``file.py:factory``).
 
         ``layer`` is recorded first even if the model lacks it (the engine then says
         why); without it the current layer is kept where the new model has it.
+        ``trust_pickle`` lets a pickled model file run its code (the user agreed to it).
         """
-        self._open(spec, weights, (layer, True) if layer else (self.tree.current_layer(), False))
+        self._open(spec, weights, (layer, True) if layer else (self.tree.current_layer(), False),
+                   trust_pickle)
 
-    def _open(self, spec: str, weights: str | None, wanted: tuple[str | None, bool]) -> None:
+    def _open(self, spec: str, weights: str | None, wanted: tuple[str | None, bool],
+              trust_pickle: bool = False) -> None:
         self._opening = True
         self._wanted_layer = wanted
-        self._open_id = self.worker.submit(OpenModel(spec, weights))
+        self._open_id = self.worker.submit(OpenModel(spec, weights, trust_pickle))
         self.picker.set_current(spec, "opening…")
         self.status.showMessage(f"Opening {spec}…")
 
@@ -303,6 +318,9 @@ class MainWindow(QMainWindow):
         self.tuning_view.set_unit(None)
         self.population_view.clear_plots()
         self.population_view.set_layer(None)
+        self.topk_view.clear_grids()
+        self.probe_view.clear_units()  # pinned units belong to the old model
+        self._set_unit_label(None)
         (layer, explicit), self._wanted_layer = self._wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
         self.status.showMessage(f"Opened {info.name}", 3000)
@@ -330,7 +348,7 @@ class MainWindow(QMainWindow):
         if clicked is None and recording.output.ndim < 2:
             self.unit_view.clear()
             self._unit_channel = None
-            self.tuning_view.set_unit(None)
+            self._set_unit_label(None)
         else:
             self.show_unit(clicked, quiet=True)
 
@@ -395,6 +413,37 @@ class MainWindow(QMainWindow):
         request = self.population_view.make_request(self.recording.layer, paths)
         self._start_analysis(request, self.population_view, self.population_dock)
 
+    def start_topk(self) -> None:
+        """Rank the strip's images by the unit shown in the unit view; show the top and bottom k."""
+        if self.recording is None or self._unit_channel is None or self._opening:
+            return
+        position = self.unit_view.position if self.recording.output.ndim == 3 else None
+        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
+        request = self.topk_view.make_request(self.recording.layer, self._unit_channel, position, paths)
+        self._start_analysis(request, self.topk_view, self.topk_dock)
+
+    def pin_unit(self) -> None:
+        """Pin the unit shown in the unit view (at its RF box's position) to the probe."""
+        from gui.analysis_requests import PinnedUnit
+
+        if self.recording is None or self._unit_channel is None:
+            return
+        y, x = (self.unit_view.position or (None, None)) if self.recording.output.ndim == 3 else (None, None)
+        self.probe_view.pin(PinnedUnit(self.recording.layer, self._unit_channel, y, x))
+        self.probe_dock.show()
+        self.probe_dock.raise_()
+
+    def start_probe(self) -> None:
+        """Play the probe view's stimulus sequence to every pinned unit."""
+        if self.info is None or self._opening or not self.probe_view.units:
+            return
+        request = self.probe_view.make_request(self.strip.stimuli())
+        self._start_analysis(request, self.probe_view, self.probe_dock)
+
+    def _set_unit_label(self, label: str | None) -> None:
+        for view in (self.tuning_view, self.topk_view, self.probe_view):
+            view.set_unit(label)
+
     def _start_analysis(self, request, view, dock: QDockWidget) -> None:
         if self._analysis_id and self._analysis_view is not None:
             self._analysis_view.mark_cancelled()  # the engine drops it for the new one
@@ -428,10 +477,11 @@ class MainWindow(QMainWindow):
     # --- selections --------------------------------------------------------------------
 
     def _layer_selected(self, layer: str) -> None:
+        # Ask the engine first: the card is laid out while the forward pass runs.
+        self._request_record(layer)
         node, call = self.tree.current_node()
         total = self.info.anatomy.total_params if self.info else 0
         self.card.show_node(node, call, total, layer)
-        self._request_record(layer)
 
     def show_unit(self, channel: int | None, quiet: bool = False) -> None:
         """Show ``channel`` (None: the most active one) of the recording in the unit view."""
@@ -443,7 +493,7 @@ class MainWindow(QMainWindow):
         self.unit_view.show_unit(**args)
         self.panel.select_channel(args["channel"])
         self._unit_channel = args["channel"]
-        self.tuning_view.set_unit(f"{self.recording.layer or 'output'}, channel {args['channel']}")
+        self._set_unit_label(f"{self.recording.layer or 'output'}, channel {args['channel']}")
         if not quiet:
             self._unit_layer = self.recording.layer
             self.unit_dock.show()

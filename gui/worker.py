@@ -68,6 +68,7 @@ class OpenModel:
 
     spec: str
     weights: str | None = None
+    trust_pickle: bool = False  # the user agreed to run the code in a pickled model file
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,16 @@ class EngineThread(QThread):
             waited += 2.0
             log.warning("engine thread still busy after %.0f s; waiting for it to finish", waited)
 
+    def hooks_left(self) -> list[str]:
+        """Modules of the open model holding hooks other than the worker's own (read-only).
+
+        The recorder's hooks live only during a forward pass, so when the engine is idle
+        this is empty; anything listed then was leaked by a failure.  Meant for tests and
+        diagnostics: call it only while no request is running.
+        """
+        session = self._session
+        return session.hooks_left() if session is not None else []
+
     def is_stale(self, rid: int) -> bool:
         """Whether request ``rid`` no longer matters (newer request, cancel or stop).
 
@@ -318,7 +329,7 @@ class EngineThread(QThread):
         from gui.engine_session import EngineSession
 
         session = EngineSession.open(request.spec, request.weights, self._device_name,
-                                     self._interrupt_check)
+                                     self._interrupt_check, trust_pickle=request.trust_pickle)
         if self.is_stale(rid):
             session.close()
             return
@@ -355,7 +366,7 @@ class EngineThread(QThread):
 
         if self._session is None:
             raise UnitscopeError("No model is open yet.")
-        run = self._session.tuning if isinstance(request, Tuning) else self._session.population
+        run = getattr(self._session, request.kind)  # Tuning.kind "tuning" -> EngineSession.tuning, ...
         snapshot = None
         for snapshot in run(request, lambda: self.is_stale(rid)):
             if self.is_stale(rid):

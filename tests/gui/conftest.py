@@ -118,3 +118,30 @@ class Reference:
 def reference(resnet18_weights):
     """A :class:`Reference` for resnet18 with the ``resnet18_weights`` file."""
     return Reference(resnet18_weights)
+
+
+@pytest.fixture
+def open_window(qtbot, resnet18_weights):
+    """Open a main window and wait until it shows ``wait_for``; closed at teardown."""
+    from gui.main_window import MainWindow, StartupChoices
+
+    windows = []
+
+    def _open(wait_for="layer1", **choices):
+        choices.setdefault("model", "resnet18")
+        if choices["model"] == "resnet18":
+            choices.setdefault("weights", str(resnet18_weights))
+        window = MainWindow(StartupChoices(device="cpu", **choices))
+        qtbot.addWidget(window)
+        windows.append(window)
+        if wait_for is None:
+            window.show()
+        else:
+            with qtbot.waitSignal(window.layer_shown, timeout=30000,
+                                  check_params_cb=lambda layer: layer == wait_for):
+                window.show()
+        return window
+
+    yield _open
+    for window in windows:
+        window.close()

@@ -9,7 +9,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -19,36 +18,10 @@ from engine.mosaic import make_mosaic, to_channels
 from engine.stimuli import PROCEDURAL
 from gui import colormaps
 from gui.anatomy_model import LAYER_ROLE
-from gui.main_window import MainWindow, StartupChoices
 from gui.model_picker import SPEC_ROLE
 from gui.worker import Stimulus
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
-
-
-@pytest.fixture
-def open_window(qtbot, resnet18_weights):
-    """Open a window and wait until it shows its first layer; closed at teardown."""
-    windows = []
-
-    def _open(wait_for="layer1", **choices):
-        choices.setdefault("model", "resnet18")
-        if choices["model"] == "resnet18":
-            choices.setdefault("weights", str(resnet18_weights))
-        window = MainWindow(StartupChoices(device="cpu", **choices))
-        qtbot.addWidget(window)
-        windows.append(window)
-        if wait_for is None:
-            window.show()
-        else:
-            with qtbot.waitSignal(window.layer_shown, timeout=30000,
-                                  check_params_cb=lambda layer: layer == wait_for):
-                window.show()
-        return window
-
-    yield _open
-    for window in windows:
-        window.close()
 
 
 def expected_mosaic(window, output):
