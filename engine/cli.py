@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "engine.commands.tuning",
     "engine.commands.topk",
     "engine.commands.rdm",
+    "engine.commands.rsa",
 )
 
 

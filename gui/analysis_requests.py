@@ -340,3 +340,159 @@ class ProbeSnapshot:
     done: int
     total: int
     sequence: str = "strip"
+
+
+@dataclass(frozen=True)
+class Compare:
+    """Compare two layers' populations over a stimulus set: RSA and linear CKA.
+
+    Both layers are recorded in one forward pass per batch
+    (:func:`engine.population.compare_stream`).  Fields as :class:`Population`, with
+    ``layer_b`` the layer compared with ``layer``.
+    """
+
+    layer: str
+    layer_b: str
+    stimuli: str = "images"
+    paths: tuple[str, ...] = ()
+    view: str = "flat"
+    batch_size: int = 16
+
+    kind = "comparison"
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        return (f"Comparing {self.layer or 'the output'} with {self.layer_b or 'the output'} "
+                f"({STIMULUS_SETS[self.stimuli]})…")
+
+
+@dataclass
+class ComparisonSnapshot:
+    """Two layers' RDMs and their similarity over the stimuli recorded so far.
+
+    Attributes
+    ----------
+    layer, layer_b, view : str
+    labels : list of str
+        One per stimulus recorded, in order.
+    groups : ndarray of float
+        As :class:`PopulationSnapshot`.
+    rdm, rdm_b : ndarray, shape (N, N)
+        1 - Pearson r between stimuli, in ``layer`` and in ``layer_b``.
+    rsa : float
+        Spearman correlation of the two RDMs' upper triangles.
+    cka : float
+        Linear CKA of the two populations.
+    n_units, n_units_b : int
+    done, total : int
+    stimuli : str
+    skipped : list of str
+    """
+
+    layer: str
+    layer_b: str
+    view: str
+    labels: list[str]
+    groups: np.ndarray
+    rdm: np.ndarray
+    rdm_b: np.ndarray
+    rsa: float
+    cka: float
+    n_units: int
+    n_units_b: int
+    done: int
+    total: int
+    stimuli: str = "images"
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReceptiveFieldMapping:
+    """Map one unit's receptive field: input gradient over images, then sparse-noise reverse correlation.
+
+    Parameters
+    ----------
+    layer, channel, y, x
+        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+    stimuli : tuple of (kind, value)
+        The strip's inputs (:class:`gui.worker.Stimulus` fields) the gradient is averaged over.
+    shown : (kind, value) or None
+        The input drawn under the boxes (the one the unit view shows).
+    noise_frames, grid, n_on, seed
+        The ``sparse_noise`` protocol (:mod:`engine.protocols`): frames, cells per image
+        side, cells lit per frame, seed of frame 0.
+    rel_threshold : float
+        Fraction of the gradient map's peak that bounds the empirical box
+        (:func:`engine.unit_rf.empirical_box`).
+    batch_size : int
+    """
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+    stimuli: tuple[tuple[str, str], ...] = ()
+    shown: tuple[str, str] | None = None
+    noise_frames: int = 300
+    grid: int = 16
+    n_on: int = 8
+    seed: int = 0
+    rel_threshold: float = 0.01
+    batch_size: int = 16
+
+    kind = "receptive_field"
+
+    @property
+    def unit_label(self) -> str:
+        return unit_label(self.layer, self.channel, self.y, self.x)
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        return (f"Mapping the receptive field of {self.unit_label} ({len(self.stimuli)} inputs, "
+                f"{self.noise_frames} sparse-noise frames)…")
+
+
+@dataclass
+class ReceptiveFieldSnapshot:
+    """A unit's receptive-field maps so far (None: that part has not started).
+
+    Attributes
+    ----------
+    unit_label : str
+        The unit with its position made concrete.
+    image : ndarray or None
+        uint8 ``(H, W, 3)`` display of the shown input, at the model's input size.
+    theoretical_box, empirical_box : tuple of float or None
+        (top, left, bottom, right; inclusive input pixels).  The theoretical box comes
+        from the anatomy, unclipped; the empirical box bounds the mean |gradient| above
+        ``rel_threshold`` of its peak.
+    gradient : ndarray or None
+        Mean over inputs of ``sum_c |d unit / d input_c|``, shape ``(H, W)``.
+    on_map, off_map : ndarray or None
+        Reverse-correlation maps ``(H, W)`` (NaN where a pixel was never ON / OFF).
+    n_images, n_frames : int
+        Inputs behind the gradient map and noise frames behind the ON/OFF maps.
+    done, total : int
+        Inputs plus frames recorded, and in the whole run.
+    rel_threshold : float
+    """
+
+    unit_label: str
+    image: np.ndarray | None
+    theoretical_box: tuple[float, float, float, float] | None
+    empirical_box: tuple[float, float, float, float] | None
+    gradient: np.ndarray | None
+    on_map: np.ndarray | None
+    off_map: np.ndarray | None
+    n_images: int
+    n_frames: int
+    done: int
+    total: int
+    rel_threshold: float = 0.01
+
+    @property
+    def on_minus_off(self) -> np.ndarray | None:
+        """ON minus OFF map (NaN where either is unknown)."""
+        if self.on_map is None or self.off_map is None:
+            return None
+        return self.on_map - self.off_map

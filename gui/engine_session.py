@@ -226,6 +226,80 @@ class EngineSession:
             yield ProbeSnapshot(labels, names[:done], np.concatenate(rows, axis=0), done,
                                 len(stimuli), request.sequence)
 
+    def comparison(self, request, cancelled: Callable[[], bool]) -> Iterator:
+        """Record two layers over a stimulus set in one pass per batch; yield both RDMs,
+        RSA and linear CKA after every batch (:class:`gui.analysis_requests.Compare`)."""
+        from engine.population import PopulationSource, compare_stream
+        from gui.analysis_requests import ComparisonSnapshot
+
+        if request.stimuli == "images":
+            stimuli = ImageFolder(list(request.paths), workers=0)  # no forking from a Qt app's thread
+        else:
+            n = GRATING_SET_ORIENTATIONS
+            stimuli = Protocol("gratings", self.preprocess.crop_size,
+                               {"orientation": 180.0 * np.arange(n) / n, "sf": GRATING_SET_SF,
+                                "phase": [0.0]})
+        self.recorder.resolve([request.layer, request.layer_b])  # unknown names fail before any pass
+        a = PopulationSource(self.recorder, request.layer, self.preprocess, request.view)
+        b = PopulationSource(self.recorder, request.layer_b, self.preprocess, request.view)
+        for result in compare_stream(a, b, stimuli, batch_size=request.batch_size, cancelled=cancelled):
+            n = result.rdm_a.n
+            if isinstance(stimuli, ImageFolder):
+                labels = [p.name for p in stimuli.kept]
+                groups = np.arange(n, dtype=float)
+            else:
+                conds = [stimuli.conditions[i] for i in range(n)]
+                labels = [f"{c['orientation']:g} deg, {c['sf']:g} c/img" for c in conds]
+                groups = np.array([c["orientation"] for c in conds])
+            yield ComparisonSnapshot(
+                layer=request.layer, layer_b=request.layer_b, view=request.view, labels=labels,
+                groups=groups, rdm=np.array(result.rdm_a.rdm, copy=True),
+                rdm_b=np.array(result.rdm_b.rdm, copy=True),
+                rsa=result.rsa(), cka=result.cka(), n_units=int(result.rdm_a.rows.shape[1]),
+                n_units_b=int(result.rdm_b.rows.shape[1]), done=n, total=len(stimuli),
+                stimuli=request.stimuli,
+                skipped=[f"{p.name}: {why}" for p, why in getattr(stimuli, "skipped", [])])
+
+    def receptive_field(self, request, cancelled: Callable[[], bool]) -> Iterator:
+        """Map a unit's receptive field; yield a :class:`ReceptiveFieldSnapshot` after every batch.
+
+        First the mean |input gradient| over the strip's inputs (:func:`engine.unit_rf.gradient_rf`),
+        then sparse-noise reverse correlation (:func:`engine.unit_rf.reverse_correlation`).
+        """
+        from engine.unit_rf import gradient_rf, reverse_correlation
+        from gui.analysis_requests import ReceptiveFieldSnapshot
+
+        geometry = unit_geometry(self.anatomy, Unit(request.layer, request.channel, request.y, request.x))
+        unit = geometry.unit
+        size = self.preprocess.crop_size
+        grid = max(1, min(int(request.grid), size))
+        protocol = Protocol("sparse_noise", size, {"frames": int(request.noise_frames), "grid": grid,
+                                                   "n_on": min(int(request.n_on), grid * grid),
+                                                   "seed": int(request.seed)})
+        inputs = [Stimulus(kind, value) for kind, value in request.stimuli]
+        image = (np.array(self.stimulus(Stimulus(*request.shown))[1], copy=True)
+                 if request.shown is not None else None)
+        total = len(inputs) + len(protocol)
+        gradient = box = None
+        n_images = 0
+
+        def snapshot(maps=None) -> ReceptiveFieldSnapshot:
+            return ReceptiveFieldSnapshot(
+                unit.label, image, geometry.box, box, gradient,
+                None if maps is None else maps.on_map.copy(), None if maps is None else maps.off_map.copy(),
+                n_images, 0 if maps is None else maps.n, n_images + (0 if maps is None else maps.n), total,
+                request.rel_threshold)
+
+        batches = (torch.stack([self.stimulus(s)[0] for s in inputs[i:i + request.batch_size]])
+                   for i in range(0, len(inputs), request.batch_size))
+        for grad in gradient_rf(self.recorder, unit, batches, cancelled):
+            gradient, n_images = grad.mean_abs.copy(), grad.n
+            box = grad.box(request.rel_threshold)
+            yield snapshot()
+        for maps in reverse_correlation(self.recorder, unit, protocol, self.preprocess,
+                                        request.batch_size, cancelled):
+            yield snapshot(maps)
+
 
 class _StimulusList:
     """The strip's inputs (images and procedural stimuli) as a stimulus set for the engine."""

@@ -65,7 +65,8 @@ def build_menus(window) -> None:
             QKeySequence.StandardKey.Find, "Type in the layer filter")
     view.addSeparator()
     for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock,
-                 window.tuning_dock, window.population_dock, window.topk_dock, window.probe_dock):
+                 window.tuning_dock, window.population_dock, window.topk_dock, window.probe_dock,
+                 window.rf_dock):
         view.addAction(dock.toggleViewAction())
 
     analyse = bar.addMenu("&Analyse")
@@ -73,6 +74,7 @@ def build_menus(window) -> None:
     for action, key in ((tuning.orientation_action, "Ctrl+T"), (tuning.sf_action, "Ctrl+Shift+T"),
                         (population.run_action, "Ctrl+Shift+P"),
                         (window.topk_view.run_action, "Ctrl+Shift+K"),
+                        (window.rf_view.run_action, "Ctrl+Shift+R"),
                         (window.probe_view.pin_action, "Ctrl+P"), (window.probe_view.play_action, None)):
         if key:
             action.setShortcut(QKeySequence(key))

@@ -22,6 +22,7 @@ from gui.input_strip import InputStrip
 from gui.model_picker import ModelPicker
 from gui.population_view import PopulationView
 from gui.probe_view import ProbeView
+from gui.receptive_field_view import ReceptiveFieldView
 from gui.status_bar import EngineStatusBar
 from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.population_view = PopulationView(self)
         self.topk_view = TopImagesView(self)
         self.probe_view = ProbeView(self)
+        self.rf_view = ReceptiveFieldView(self)
         self._analysis_id = 0  # the analysis whose snapshots are drawn (0: none)
         self._analysis_view: TuningView | PopulationView | None = None
         self._analysis_status: tuple[str, tuple[int, int] | None] = ("", None)
@@ -147,6 +149,8 @@ class MainWindow(QMainWindow):
         self.probe_dock = self._dock("Probe", "probe_dock", self.probe_view, area.RightDockWidgetArea)
         self.tabifyDockWidget(self.population_dock, self.topk_dock)
         self.tabifyDockWidget(self.topk_dock, self.probe_dock)
+        self.rf_dock = self._dock("Receptive field", "rf_dock", self.rf_view, area.RightDockWidgetArea)
+        self.tabifyDockWidget(self.probe_dock, self.rf_dock)
         self.tuning_dock.raise_()
 
     def _build_status_bar(self) -> None:
@@ -165,9 +169,11 @@ class MainWindow(QMainWindow):
         w.analysis_finished.connect(self._analysis_finished)
         self.tuning_view.tuning_requested.connect(self.start_tuning)
         self.population_view.population_requested.connect(self.start_population)
+        self.population_view.compare_requested.connect(self.start_comparison)
         self.topk_view.topk_requested.connect(self.start_topk)
         self.probe_view.pin_requested.connect(self.pin_unit)
         self.probe_view.play_requested.connect(self.start_probe)
+        self.rf_view.receptive_field_requested.connect(self.start_receptive_field)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
@@ -318,8 +324,10 @@ class MainWindow(QMainWindow):
         self.tuning_view.set_unit(None)
         self.population_view.clear_plots()
         self.population_view.set_layer(None)
+        self.population_view.set_layers([node.name for node in info.anatomy.nodes()])
         self.topk_view.clear_grids()
         self.probe_view.clear_units()  # pinned units belong to the old model
+        self.rf_view.clear_maps()
         self._set_unit_label(None)
         (layer, explicit), self._wanted_layer = self._wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
@@ -413,6 +421,14 @@ class MainWindow(QMainWindow):
         request = self.population_view.make_request(self.recording.layer, paths)
         self._start_analysis(request, self.population_view, self.population_dock)
 
+    def start_comparison(self) -> None:
+        """Compare the recorded layer with the one chosen in the population view (RSA, CKA)."""
+        if self.recording is None or self._opening:
+            return
+        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
+        request = self.population_view.make_compare_request(self.recording.layer, paths)
+        self._start_analysis(request, self.population_view, self.population_dock)
+
     def start_topk(self) -> None:
         """Rank the strip's images by the unit shown in the unit view; show the top and bottom k."""
         if self.recording is None or self._unit_channel is None or self._opening:
@@ -440,9 +456,19 @@ class MainWindow(QMainWindow):
         request = self.probe_view.make_request(self.strip.stimuli())
         self._start_analysis(request, self.probe_view, self.probe_dock)
 
+    def start_receptive_field(self) -> None:
+        """Map the receptive field of the unit shown in the unit view over the strip's inputs and noise."""
+        if self.recording is None or self._unit_channel is None or self._opening:
+            return
+        position = self.unit_view.position if self.recording.output.ndim == 3 else None
+        request = self.rf_view.make_request(self.recording.layer, self._unit_channel, position,
+                                            self.strip.stimuli(), self.recording.stimulus)
+        self._start_analysis(request, self.rf_view, self.rf_dock)
+
     def _set_unit_label(self, label: str | None) -> None:
         for view in (self.tuning_view, self.topk_view, self.probe_view):
             view.set_unit(label)
+        self.rf_view.set_unit(label)
 
     def _start_analysis(self, request, view, dock: QDockWidget) -> None:
         if self._analysis_id and self._analysis_view is not None:

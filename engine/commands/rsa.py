@@ -1,0 +1,91 @@
+"""``unitscope rsa MODEL --layer A --layer B --images DIR --out rsa.json``.
+
+Compares two layers of one model over the same images: the RSA (Spearman correlation of
+the two RDMs' upper triangles, RDM = 1 - Pearson r between stimuli) and the linear CKA
+of the two populations.  Both layers are recorded in one forward pass per batch
+(:func:`engine.population.compare_stream`).  The JSON holds both numbers and the
+provenance (model, weights, preprocessing, versions, images in order).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from tqdm import tqdm
+
+from engine.cli import add_device_arguments, add_model_arguments
+from engine.errors import UnitscopeError
+from engine.population import VIEWS, PopulationSource, compare_stream
+from engine.preprocess import Preprocess
+from engine.protocols import ImageFolder
+from engine.provenance import provenance
+from engine.recorder import Recorder
+from engine.sources import open_model
+from engine.writers import atomic_write
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("rsa", help="compare two layers over images: RSA of their RDMs and linear CKA")
+    add_model_arguments(parser)
+    parser.add_argument("--layer", action="append", required=True, metavar="NAME",
+                        help="module name, or NAME#k; give it twice (the two layers compared)")
+    parser.add_argument("--images", nargs="+", required=True, metavar="PATH", help="image files or folders")
+    parser.add_argument("--view", default="flat", choices=VIEWS,
+                        help="population vector: every unit (flat), channel means over space "
+                             "(channels) or the channels at the map centre (centre)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="output JSON file")
+    parser.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    add_device_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _finite(value: float) -> float | None:
+    """The value, or None (JSON null) when undefined (a constant population)."""
+    return value if math.isfinite(value) else None
+
+
+def run(args) -> int:
+    if len(args.layer) != 2:
+        raise UnitscopeError(f"Give --layer exactly twice (the two layers compared), got {len(args.layer)}.")
+    if not args.out.lower().endswith(".json"):
+        raise UnitscopeError(f"Output '{args.out}' must end in .json.")
+    layer_a, layer_b = args.layer
+    model = open_model(args.model, args.weights, args.trust_pickle)
+    recorder = Recorder(model.module, args.device, args.half)
+    recorder.resolve([layer_a, layer_b])
+    preprocess = Preprocess(model)
+    images = ImageFolder(args.images, args.workers)
+    images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
+    a = PopulationSource(recorder, layer_a, preprocess, args.view)
+    b = PopulationSource(recorder, layer_b, preprocess, args.view)
+    result = None
+    with tqdm(total=len(images), unit="img", desc="rsa", file=sys.stderr, disable=None) as bar:
+        for result in compare_stream(a, b, images, batch_size=args.batch_size):
+            bar.update(result.rdm_a.n - bar.n)
+    if result is None or result.rdm_a.n < 3:
+        raise UnitscopeError("RSA needs at least 3 readable images; nothing was saved.")
+    rsa_value, cka_value = result.rsa(), result.cka()
+    doc = {
+        "layers": [layer_a, layer_b], "view": args.view, "n_stimuli": result.rdm_a.n,
+        "n_units": [int(result.rdm_a.rows.shape[1]), int(result.rdm_b.rows.shape[1])],
+        "rsa": _finite(rsa_value), "rsa_measure": "Spearman correlation of the RDMs' upper triangles "
+                                         "(RDM: 1 - Pearson r between stimuli)",
+        "cka": _finite(cka_value), "cka_measure": "linear CKA",
+        "provenance": provenance(model, preprocess.describe(), device=str(recorder.device), command="rsa",
+                                 layers=[layer_a, layer_b], view=args.view,
+                                 image_paths=[str(p) for p in images.kept],
+                                 skipped_paths=[str(p) for p, _ in images.skipped]),
+    }
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, allow_nan=False)
+            f.write("\n")
+
+    out = atomic_write(args.out, write)
+    print(f"saved {out}: {layer_a} vs {layer_b} over {result.rdm_a.n} images ({args.view}): "
+          f"RSA = {rsa_value:.4f}, linear CKA = {cka_value:.4f}"
+          + (f"; {len(images.skipped)} file(s) skipped" if images.skipped else ""))
+    return 0

@@ -1,0 +1,130 @@
+"""Receptive-field mapping from the window, on a known-answer model.
+
+The model is two 3x3 convolutions with positive weights and no nonlinearity: a linear
+unit whose theoretical receptive field is 5x5 pixels and whose input gradient is
+positive on every one of them, so the empirical box (gradient above 1% of its peak)
+is the theoretical box.  Every map is checked against the engine run on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gui.main_window import MainWindow, StartupChoices
+
+LINEAR_MODEL = '''
+import torch
+from torch import nn
+
+
+def build():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 1, 3))
+    with torch.no_grad():
+        for conv in model:
+            conv.weight.uniform_(0.1, 1.0)
+            conv.bias.fill_(0.1)
+    return model
+'''
+LAYER = "1"
+FRAMES, GRID = 96, 8  # 28-pixel noise cells, each lit about 12 times
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    path = tmp_path / "linear_model.py"
+    path.write_text(LINEAR_MODEL)
+    window = MainWindow(StartupChoices(model=f"{path}:build", device="cpu", layer=LAYER))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.layer_shown, timeout=30000, check_params_cb=lambda layer: layer == LAYER):
+        window.show()
+    window.panel.channel_clicked.emit(0)
+    window.spec = f"{path}:build"
+    yield window
+    window.close()
+
+
+def engine_maps(spec, stimuli, unit_yx):
+    """Theoretical box, gradient map and ON/OFF maps computed with the engine alone."""
+    from engine.anatomy import build_anatomy
+    from engine.images import load_image
+    from engine.preprocess import Preprocess
+    from engine.protocols import Protocol
+    from engine.recorder import Recorder
+    from engine.sources import open_model
+    from engine.stimuli import PROCEDURAL
+    from engine.unit_rf import gradient_rf, reverse_correlation
+    from engine.units import Unit, unit_geometry
+
+    model = open_model(spec)
+    preprocess = Preprocess(model)
+    recorder = Recorder(model.module, "cpu")
+    geometry = unit_geometry(build_anatomy(model.module, model.input_size), Unit(LAYER, 0, *unit_yx))
+    inputs = torch.stack([preprocess.image(load_image(s.value)) if s.kind == "image"
+                          else preprocess.array(PROCEDURAL[s.value](preprocess.crop_size)) for s in stimuli])
+    grad = None
+    for grad in gradient_rf(recorder, geometry.unit, [inputs]):
+        pass
+    protocol = Protocol("sparse_noise", preprocess.crop_size,
+                        {"frames": FRAMES, "grid": GRID, "n_on": 8, "seed": 0})
+    maps = None
+    for maps in reverse_correlation(recorder, geometry.unit, protocol, preprocess):
+        pass
+    return geometry, grad, maps
+
+
+def test_boxes_and_maps_match_the_engine(window, qtbot):
+    view = window.rf_view
+    action = view.run_action
+    assert action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+R"
+    assert action in window.menuBar().actions()[2].menu().actions()  # Analyse
+    view.frames_spin.setValue(FRAMES)
+    view.grid_spin.setValue(GRID)
+    with qtbot.waitSignal(window.analysis_shown, timeout=30000,
+                          check_params_cb=lambda kind: kind == "receptive_field"):
+        action.trigger()
+        assert window.status.is_busy_shown()
+    assert window.rf_dock.isVisible()
+    snap = view.last_snapshot
+    stimuli = window.strip.stimuli()
+    assert snap.n_images == len(stimuli) and snap.n_frames == FRAMES
+    assert snap.done == snap.total == len(stimuli) + FRAMES
+
+    geometry, grad, maps = engine_maps(window.spec, stimuli, (None, None))
+    assert snap.unit_label == geometry.unit.label
+    top, left, bottom, right = geometry.box
+    assert (bottom - top + 1, right - left + 1) == (5, 5)  # two 3x3 convolutions
+    assert snap.theoretical_box == geometry.box == view.shown_box("theoretical")
+    assert snap.empirical_box == grad.box() == view.shown_box("empirical")
+    assert snap.empirical_box == geometry.box  # linear, positive: every pixel of the field counts
+    np.testing.assert_allclose(snap.gradient, grad.mean_abs, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(snap.on_map, maps.on_map, rtol=1e-6, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(snap.off_map, maps.off_map, rtol=1e-6, atol=1e-9, equal_nan=True)
+    rc = snap.on_minus_off
+    t, l_, b, r = (int(v) for v in geometry.box)
+    assert np.nanmin(rc[t:b + 1, l_:r + 1]) > 0  # positive weights: bright drives the unit
+    assert "5×5 px" in view.boxes_label.text() and "theoretical" in view.boxes_label.text()
+    assert view.rc_plot.image.image is not None and view.gradient_plot.image.image.dtype == np.uint8
+    assert "Done" in view.status_label.text()
+
+
+def test_clicked_unit_and_cancel(window, qtbot):
+    view = window.rf_view
+    window.unit_view.set_position(40, 60)
+    view.position_combo.setCurrentIndex(view.position_combo.findData("box"))
+    view.frames_spin.setValue(20000)
+    snaps = []
+    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: snaps.append(snap))
+    view.run_action.trigger()
+    qtbot.waitUntil(lambda: any(s.n_frames > 0 for s in snaps), timeout=20000)
+    window.status.cancel_requested.emit()
+    qtbot.waitUntil(lambda: not window.status.is_busy_shown(), timeout=10000)
+    assert view.status_label.text().startswith("Cancelled")
+    last = view.last_snapshot
+    assert last.unit_label == f"{LAYER}[0](40,60)" and last.done < last.total
+    assert last.theoretical_box == (40.0, 60.0, 44.0, 64.0)
+    # The engine is free again: a new recording comes through.
+    with qtbot.waitSignal(window.layer_shown, timeout=10000):
+        window.record_layer("0")
