@@ -47,7 +47,24 @@ def main(argv=None) -> int:
     return 0
 
 
-NOTES = """## Notes
+NOTES = """## What bounds figure 1
+
+Figure 1 meets its target for conv1 but not for the deeper layers on this 2-core VM. A
+cProfile of the GUI thread over two clicks (conv1, layer1) shows it is not the window:
+the GUI thread spends about 12 ms per click in `_recording_finished` (mosaic 4 ms,
+unit view 4 ms, the rest signals and labels) and about 7 ms per repaint of a
+pyqtgraph view; the rest of the click is the forward pass in the engine thread. That
+forward pass is what exceeds the floor: the same `Recorder.record_one(["layer3"])` on
+ResNet-101 took 161 ms in the main thread and 253 ms in a second Python thread of the
+same process (medians of 6). Repeating this in other orders and processes gave 126 to
+268 ms for the same work, so on this VM the effect and the run-to-run spread are of
+the same size. A likely cause is OpenMP: torch runs a thread team per calling thread, and the GUI
+thread uses torch too (the mosaic), so two teams share 2 cores. The planned remedy
+is to build the uint8 mosaic in the engine thread, which figure 8 asks for anyway
+(one copy to the host on a GPU), so that only one thread ever runs torch; it was not
+done in this session.
+
+## Notes
 
 - thingsvision (figure 5) was not measured: its current release pins torchvision 0.15.2,
   numpy < 2 and tensorflow < 2.16, so it does not install beside torch 2.14 / torchvision 0.29.
