@@ -58,11 +58,14 @@ forward pass is what exceeds the floor: the same `Recorder.record_one(["layer3"]
 ResNet-101 took 161 ms in the main thread and 253 ms in a second Python thread of the
 same process (medians of 6). Repeating this in other orders and processes gave 126 to
 268 ms for the same work, so on this VM the effect and the run-to-run spread are of
-the same size. A likely cause is OpenMP: torch runs a thread team per calling thread, and the GUI
-thread uses torch too (the mosaic), so two teams share 2 cores. The planned remedy
-is to build the uint8 mosaic in the engine thread, which figure 8 asks for anyway
-(one copy to the host on a GPU), so that only one thread ever runs torch; it was not
-done in this session.
+the same size. One suspect was tested and ruled out: with the GUI thread's mosaic
+built in numpy instead of torch (so that only the engine thread runs torch), the
+click times were unchanged within the spread (conv1 35 vs 44 ms, layer1 85 vs 80 ms,
+layer3 320 vs 286 ms, n=3 each). The overhead grows with the depth of the forward
+pass rather than with the size of the output, so the engine thread's forward pass
+itself runs slower than the reference; why is still open (next: time
+`Recording.forward_s` against the reference in one process, and a py-spy profile of
+both threads).
 
 ## Notes
 
