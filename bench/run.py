@@ -63,9 +63,13 @@ built in numpy instead of torch (so that only the engine thread runs torch), the
 click times were unchanged within the spread (conv1 35 vs 44 ms, layer1 85 vs 80 ms,
 layer3 320 vs 286 ms, n=3 each). The overhead grows with the depth of the forward
 pass rather than with the size of the output, so the engine thread's forward pass
-itself runs slower than the reference; why is still open (next: time
-`Recording.forward_s` against the reference in one process, and a py-spy profile of
-both threads).
+itself runs slower than the reference. Measured in one process: for layer3 the
+engine thread's own `Recording.forward_s` was 231 ms of a 245 ms click, against
+171 ms for the truncated forward in the main thread (medians of 3 and 5). So the
+window and the signalling add about 14 ms; the forward pass in the second thread is
+the gap. Why it is slower there (the interrupt pre-hooks on every module, thread
+scheduling on 2 shared cores, OpenMP) is still open; a py-spy profile of both
+threads is the next step.
 
 ## Notes
 
