@@ -67,9 +67,10 @@ itself runs slower than the reference. Measured in one process: for layer3 the
 engine thread's own `Recording.forward_s` was 231 ms of a 245 ms click, against
 171 ms for the truncated forward in the main thread (medians of 3 and 5). So the
 window and the signalling add about 14 ms; the forward pass in the second thread is
-the gap. Why it is slower there (the interrupt pre-hooks on every module, thread
-scheduling on 2 shared cores, OpenMP) is still open; a py-spy profile of both
-threads is the next step.
+the gap. The engine's interrupt pre-hooks on every module are not it: alternating
+runs with and without them gave 229 vs 220 ms (medians of 8, with identical runs
+spreading from 194 to 249 ms on this VM). Thread scheduling on 2 shared cores and
+OpenMP remain; a py-spy profile of both threads is the next step.
 
 ## Notes
 
