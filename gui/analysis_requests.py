@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.unit import Unit
+
 #: Spatial frequencies of an SF sweep, in cycles per receptive field: 1/4 to 8, half-octave steps.
 SF_SWEEP: tuple[float, ...] = tuple(float(2.0 ** e) for e in np.arange(-2.0, 3.25, 0.5))
 
@@ -198,9 +200,8 @@ def finite_mean(values) -> float:
 
 
 def unit_label(layer: str, channel: int, y: int | None = None, x: int | None = None) -> str:
-    """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.units.Unit.label`."""
-    where = "" if y is None and x is None else f"({y},{x})"
-    return f"{layer}[{channel}]{where}"
+    """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.unit.Unit.label`."""
+    return Unit(layer, channel, y, x).label
 
 
 @dataclass(frozen=True)
@@ -278,26 +279,12 @@ PROBE_GRATING_SF = 8.0  # cycles per image
 
 
 @dataclass(frozen=True)
-class PinnedUnit:
-    """One unit pinned to the probe (``y``/``x`` None: the map centre or no map)."""
-
-    layer: str
-    channel: int
-    y: int | None = None
-    x: int | None = None
-
-    @property
-    def label(self) -> str:
-        return unit_label(self.layer, self.channel, self.y, self.x)
-
-
-@dataclass(frozen=True)
 class ProbePlay:
     """Play a stimulus sequence to several pinned units and record each one's responses.
 
     Parameters
     ----------
-    units : tuple of PinnedUnit
+    units : tuple of engine.unit.Unit
     sequence : {"strip", "orientations"}
         The inputs in ``stimuli``, or a full-field grating at ``orientations`` orientations.
     stimuli : tuple of (kind, value)
@@ -306,7 +293,7 @@ class ProbePlay:
     batch_size : int
     """
 
-    units: tuple[PinnedUnit, ...]
+    units: tuple[Unit, ...]
     sequence: str = "strip"
     stimuli: tuple[tuple[str, str], ...] = ()
     orientations: int = 36

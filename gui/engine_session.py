@@ -205,7 +205,7 @@ class EngineSession:
 
     def probe(self, request: ProbePlay, cancelled: Callable[[], bool]) -> Iterator[ProbeSnapshot]:
         """Play a stimulus sequence to the pinned units; yield all responses so far after every batch."""
-        probe = Probe([Unit(u.layer, u.channel, u.y, u.x) for u in request.units])
+        probe = Probe(list(request.units))
         if request.sequence == "strip":
             sequence = [Stimulus(kind, value) for kind, value in request.stimuli]
             stimuli = _StimulusList(self, sequence)

@@ -440,12 +440,12 @@ class MainWindow(QMainWindow):
 
     def pin_unit(self) -> None:
         """Pin the unit shown in the unit view (at its RF box's position) to the probe."""
-        from gui.analysis_requests import PinnedUnit
+        from engine.unit import Unit
 
         if self.recording is None or self._unit_channel is None:
             return
         y, x = (self.unit_view.position or (None, None)) if self.recording.output.ndim == 3 else (None, None)
-        self.probe_view.pin(PinnedUnit(self.recording.layer, self._unit_channel, y, x))
+        self.probe_view.pin(Unit(self.recording.layer, self._unit_channel, y, x))
         self.probe_dock.show()
         self.probe_dock.raise_()
 

@@ -21,7 +21,8 @@ from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from gui.analysis_requests import PROBE_SEQUENCES, PinnedUnit, ProbePlay, ProbeSnapshot
+from engine.unit import Unit
+from gui.analysis_requests import PROBE_SEQUENCES, ProbePlay, ProbeSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ProbeView(QWidget):
         self.clear_action = QAction("Clear", self, enabled=False)
         self.clear_action.setStatusTip("Unpin every unit and clear the plot")
         self.clear_action.triggered.connect(self.clear_units)
-        self.units: list[PinnedUnit] = []
+        self.units: list[Unit] = []
         self._last: ProbeSnapshot | None = None
         self._curves: list[pg.PlotDataItem] = []
 
@@ -121,7 +122,7 @@ class ProbeView(QWidget):
         self.unit_label.setText(f"Unit shown: {label}" if label else NO_UNIT)
         self.pin_action.setEnabled(label is not None)
 
-    def pin(self, unit: PinnedUnit) -> bool:
+    def pin(self, unit: Unit) -> bool:
         """Add ``unit`` to the probe (False if it is already pinned or the probe is full)."""
         if unit in self.units or len(self.units) >= MAX_UNITS:
             return False

@@ -1,0 +1,67 @@
+"""A unit, as a researcher names it: (layer, channel, y, x).
+
+Plain Python with no torch import, so the window can name units before torch loads;
+:mod:`engine.units` holds what is computed for units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.errors import UnitscopeError
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit: a channel of a layer's output at one position (centre when None).
+
+    Parameters
+    ----------
+    layer : str
+        Dotted module name, optionally ``NAME#k`` for the k-th call.
+    channel : int
+        Channel index (dimension 1 of the output).
+    y, x : int or None
+        Row and column in the feature map; None means the centre of the map.
+    """
+
+    layer: str
+    channel: int
+    y: int | None = None
+    x: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``layer[c]`` or ``layer[c](y,x)``, for legends and file names."""
+        where = "" if self.y is None and self.x is None else f"({self.y},{self.x})"
+        return f"{self.layer}[{self.channel}]{where}"
+
+    def at(self, shape: Sequence[int]) -> Unit:
+        """This unit with its position made concrete and checked for an output ``shape``.
+
+        ``shape`` is the output shape with or without the batch dimension: ``(C, H, W)``,
+        ``(N, C, H, W)``, ``(C,)`` or ``(N, C)``.  Raises :class:`UnitscopeError` when the
+        channel or position is outside the output.
+        """
+        shape = tuple(int(s) for s in shape)
+        if len(shape) in (2, 4):
+            shape = shape[1:]
+        if len(shape) not in (1, 3):
+            raise UnitscopeError(f"Layer '{self.layer}' has output shape {shape}; a unit needs "
+                                 "(channels,) or (channels, height, width).")
+        channels = shape[0]
+        if not 0 <= self.channel < channels:
+            raise UnitscopeError(f"Channel {self.channel} is outside layer '{self.layer}', which "
+                                 f"has channels 0 to {channels - 1}.")
+        if len(shape) == 1:
+            if self.y is not None or self.x is not None:
+                raise UnitscopeError(f"Layer '{self.layer}' has no spatial map; give no y/x.")
+            return self
+        h, w = shape[1], shape[2]
+        y = h // 2 if self.y is None else self.y
+        x = w // 2 if self.x is None else self.x
+        if not (0 <= y < h and 0 <= x < w):
+            raise UnitscopeError(f"Position (y={y}, x={x}) is outside layer '{self.layer}', whose "
+                                 f"map is {h} x {w}.")
+        return Unit(self.layer, self.channel, y, x)
