@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,13 +31,17 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the suite runs, numbers mean nothing")
     parser.add_argument("--only", nargs="*", choices=sorted(FIGURES), help="run only these figures")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--section", choices=sorted(FIGURES), help=argparse.SUPPRESS)  # one figure, to stdout
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.section:
+        print(FIGURES[args.section](args.quick).markdown())
+        return 0
     sections = []
     t0 = time.perf_counter()
     for number in args.only or sorted(FIGURES):
         print(f"figure {number} ...", file=sys.stderr, flush=True)
-        sections.append(FIGURES[number](args.quick).markdown())
+        sections.append(section(number, args.quick))
     header = ["# Benchmarks", "",
               f"Written by `make bench` on {datetime.date.today().isoformat()} in "
               f"{time.perf_counter() - t0:.0f} s{' (--quick: sizes too small to mean anything)' if args.quick else ''}.",
@@ -45,6 +50,19 @@ def main(argv=None) -> int:
     Path(args.out).write_text("\n".join(header + sections + [NOTES]), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def section(number: str, quick: bool) -> str:
+    """One figure's Markdown, measured in a fresh process.
+
+    Each figure starts from the same state (no thread pools, caches or allocations left
+    by the figures before it), as a user's session would.
+    """
+    command = [sys.executable, "-m", "bench.run", "--section", number] + (["--quick"] if quick else [])
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"figure {number} failed (exit {done.returncode}); its error is above")
+    return done.stdout.strip() + "\n"
 
 
 NOTES = """## What bounds figure 1

@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
     Signals
     -------
     layer_shown(str)
-        A recording of this layer was put into the feature-map panel.
+        A recording of this layer is shown: feature maps, unit view and input preview.
     feature_maps_painted(str, float)
         The panel finished drawing a layer (layer, render milliseconds).
     message_shown(str)
@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
         self._open_id = self._record_id = self._busy_id = 0
         self._opening = False
+        self._details_timer = QTimer(self, singleShot=True, interval=0)
+        self._details_timer.timeout.connect(self._show_details)
         self._wanted_layer: tuple[str | None, bool] = (None, False)  # see open_model
         self._unit_channel: int | None = None  # shown in the unit view
         self._unit_layer: str | None = None  # layer whose channel the user clicked
@@ -184,8 +186,11 @@ class MainWindow(QMainWindow):
 
     def _build_views(self) -> None:
         # These modules import torch: only now, after the engine thread has loaded it.
+        from engine.cpu_threads import stay_single_threaded
         from gui.feature_map_panel import FeatureMapPanel
         from gui.unit_view import UnitView
+
+        stay_single_threaded()  # one OpenMP pool, the engine's (engine/cpu_threads.py)
 
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
@@ -343,12 +348,24 @@ class MainWindow(QMainWindow):
             return
         self.recording = recording
         self.message.hide()
-        self.status.set_time("forward", recording.forward_s * 1000)
         self.panel.show_output(recording.output, recording.layer)
+        # The feature maps first; the views around them once that frame is on screen.
+        self._details_timer.start()
+
+    def _show_details(self) -> None:
+        """Fill the views around the feature maps for the recording just shown.
+
+        Runs from a zero timer after the mosaic is drawn, so that a click paints its feature
+        maps without waiting for the unit view, and several recordings in one turn of the
+        event loop fill these views once.
+        """
+        recording = self.recording
+        if recording is None or self.unit_view is None:
+            return
+        self.status.set_time("forward", recording.forward_s * 1000)
         size = "×".join(str(s) for s in recording.input_image.shape[:2])
         self.strip.set_preview(recording.input_image, size)
         self.population_view.set_layer(recording.layer)
-        self.layer_shown.emit(recording.layer)
         # The unit the user clicked stays while only the input changes; a new layer
         # starts on its most active channel.
         # A vector (logits, say) has no map to show over the input until one is clicked.
@@ -359,6 +376,7 @@ class MainWindow(QMainWindow):
             self._set_unit_label(None)
         else:
             self.show_unit(clicked, quiet=True)
+        self.layer_shown.emit(recording.layer)
 
     @Slot(int, str)
     def _failed(self, rid: int, text: str) -> None:
@@ -394,7 +412,7 @@ class MainWindow(QMainWindow):
             return
         if rid == self._busy_id:
             self.status.work_finished()
-            if rid == self._record_id:
+            if rid == self._record_id and self.status.currentMessage():
                 self.status.clearMessage()
         if self._analysis_id:  # a recording made between two batches of the analysis
             text, progress = self._analysis_status

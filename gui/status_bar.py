@@ -42,6 +42,7 @@ class EngineStatusBar(QStatusBar):
                        self.weights_label, self.device_label):
             self.addPermanentWidget(widget)
         self._times: dict[str, float] = {}
+        self._pending_text = ""  # what the engine does, shown once the work is slow
         self._busy_timer = QTimer(self, singleShot=True, interval=BUSY_AFTER_MS)
         self._busy_timer.timeout.connect(lambda: self._set_busy_visible(True))
         self._set_busy_visible(False)
@@ -61,8 +62,12 @@ class EngineStatusBar(QStatusBar):
         self.timing_label.setText(" · ".join(f"{k} {_ms(self._times[k])}" for k in order))
 
     def work_started(self, text: str, at_once: bool = False) -> None:
-        """Say what the engine does; show progress now or once it takes over a second."""
-        self.showMessage(text)
+        """Say what the engine does and show progress, now or once it takes over a second.
+
+        Work that ends sooner (a click's recording) changes nothing in the status bar, so
+        the window does not lay out and repaint it while the forward pass runs.
+        """
+        self._pending_text = text
         self.progress.setRange(0, 0)  # busy until set_progress says how far
         if at_once:
             self._set_busy_visible(True)
@@ -80,6 +85,7 @@ class EngineStatusBar(QStatusBar):
     def work_finished(self) -> None:
         """Hide the progress bar and Cancel."""
         self._busy_timer.stop()
+        self._pending_text = ""
         self._set_busy_visible(False)
         self.progress.setToolTip("The engine is working")
 
@@ -88,5 +94,8 @@ class EngineStatusBar(QStatusBar):
         return not self.progress.isHidden()
 
     def _set_busy_visible(self, busy: bool) -> None:
+        if busy and self._pending_text:
+            self.showMessage(self._pending_text)
+            self._pending_text = ""
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)

@@ -275,9 +275,11 @@ class EngineThread(QThread):
         import torch  # noqa: F401 - the first import of torch happens here, off the GUI thread
 
         from engine import zoo
+        from engine.cpu_threads import run_models_here
         from engine.device import resolve_device
         from engine.errors import UnitscopeError
 
+        run_models_here()  # this thread owns torch's CPU pool; the GUI thread stays single-threaded
         try:
             resolve_device(self._device_name)
         except UnitscopeError as exc:

@@ -278,3 +278,27 @@ def test_screenshot_mode_saves_the_window_and_exits_0(tmp_path):
     from PySide6.QtGui import QImage
 
     assert QImage(str(shot)).width() > 800
+
+
+def test_the_engine_owns_torchs_cpu_pool_and_the_window_thread_stays_single_threaded(open_window):
+    import torch
+
+    from engine.cpu_threads import DEFAULT_THREADS
+
+    window = open_window()
+    assert window.status.device_label.text() == f"device: cpu ({DEFAULT_THREADS} threads)"
+    assert torch.get_num_threads() == 1  # the GUI thread's mosaic never starts a second OpenMP pool
+
+
+def test_a_quick_recording_paints_maps_first_and_leaves_the_status_bar_alone(open_window, qtbot):
+    window = open_window()
+    messages, order = [], []
+    window.status.messageChanged.connect(messages.append)
+    window.feature_maps_painted.connect(lambda layer, ms: order.append(("painted", layer)))
+    window.layer_shown.connect(lambda layer: order.append(("shown", layer)))
+    with qtbot.waitSignal(window.layer_shown, timeout=10000, check_params_cb=lambda layer: layer == "layer2"):
+        window.record_layer("layer2")
+    assert order == [("painted", "layer2"), ("shown", "layer2")]
+    assert window.unit_view.position is not None and "layer2, channel" in window.unit_view._title.text()
+    assert messages == []  # no "Recording…" flash: the bar changes only for work over a second
+    assert "forward" in window.status.timing_label.text()
