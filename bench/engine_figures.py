@@ -30,17 +30,24 @@ def truncated_resnet(model, layer: str):
     return forward
 
 
-def early_exit(repeats: int) -> Figure:
+def early_exit(repeats: int, device: str = "cpu") -> Figure:
+    from engine.device import synchronize
     from engine.recorder import Recorder
 
-    fig = Figure("2", "Early exit: recording conv1 of ResNet-101 vs a full forward pass (CPU, 1 image, 224 px)")
+    fig = Figure("2", f"Early exit: recording conv1 of ResNet-101 vs a full forward pass ({device.upper()}, "
+                      "1 image, 224 px)")
     torch.manual_seed(0)
-    model = torchvision.models.resnet101().eval()
-    x = torch.randn(1, 3, 224, 224)
-    rec = Recorder(model, "cpu")
+    model = torchvision.models.resnet101().eval().to(device)
+    x = torch.randn(1, 3, 224, 224, device=device)
+    rec = Recorder(model, device)
+
+    def full_pass():
+        model(x)
+        synchronize(x.device)
+
     with torch.inference_mode():
-        full = repeat(lambda: model(x), repeats)
-    conv1 = repeat(lambda: rec.record_one(["conv1"], x), repeats)
+        full = repeat(full_pass, repeats)
+    conv1 = repeat(lambda: rec.record_one(["conv1"], x), repeats)  # the recorder synchronises
     ratio = conv1.median / full.median
     fig.add("record conv1", conv1.ms(), f"full forward {full.ms()}", ratio <= 0.10)
     fig.add("ratio conv1 / full", f"{ratio:.1%}", "target ≤ 10%", ratio <= 0.10)
@@ -80,14 +87,14 @@ class _Files(torch.utils.data.Dataset):
             return self.transform(img.convert("RGB"))
 
 
-def extraction(repeats: int, n_images: int = 256, batch_size: int = 32) -> Figure:
+def extraction(repeats: int, n_images: int = 256, batch_size: int = 32, device: str = "cpu") -> Figure:
     """`unitscope record` vs a hand-written loop vs torchvision's feature extractor."""
     from torchvision.models.feature_extraction import create_feature_extractor
 
     from engine.cli import main as cli_main
     from engine.image_set import default_workers
 
-    fig = Figure("5", f"Batch extraction: ResNet-50 layer3, {n_images} JPEG images from disk (CPU)")
+    fig = Figure("5", f"Batch extraction: ResNet-50 layer3, {n_images} JPEG images from disk ({device.upper()})")
     tmp = Path(tempfile.mkdtemp(prefix="unitscope-bench-"))
     try:
         paths = _write_images(tmp, n_images)
@@ -106,14 +113,14 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32) -> Figur
             # Every contender builds the model from the weights file, as `unitscope record` does.
             net = torchvision.models.resnet50()
             net.load_state_dict(torch.load(weights, weights_only=True))
-            return net.eval()
+            return net.eval().to(device)
 
         def hand_loop():
             forward = truncated_resnet(build(), "layer3")
             outs = []
             with torch.inference_mode():
                 for batch in loader():
-                    outs.append(forward(batch).numpy())
+                    outs.append(forward(batch.to(device)).cpu().numpy())
             np.save(tmp / "hand.npy", np.concatenate(outs))
 
         def fx_loop():
@@ -121,12 +128,12 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32) -> Figur
             outs = []
             with torch.inference_mode():
                 for batch in loader():
-                    outs.append(extractor(batch)["layer3"].numpy())
+                    outs.append(extractor(batch.to(device))["layer3"].cpu().numpy())
             np.save(tmp / "fx.npy", np.concatenate(outs))
 
         def unitscope_record():
             code = cli_main(["record", "resnet50", "--weights", str(weights), "--layer", "layer3",
-                             "--images", str(tmp), "--out", str(tmp / "us.npy"), "--device", "cpu",
+                             "--images", str(tmp), "--out", str(tmp / "us.npy"), "--device", device,
                              "--batch-size", str(batch_size)])
             assert code == 0
 
@@ -137,7 +144,8 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32) -> Figur
                 t0 = time.perf_counter()
                 fn()
                 samples[key].append(time.perf_counter() - t0)
-        assert np.allclose(np.load(tmp / "us.npy"), np.load(tmp / "hand.npy"), atol=1e-4)
+        tolerance = 1e-4 if device == "cpu" else 1e-3  # cuDNN may pick other algorithms per run
+        assert np.allclose(np.load(tmp / "us.npy"), np.load(tmp / "hand.npy"), atol=tolerance, rtol=tolerance)
         hand, fx, us = (Sample(samples[k]) for k in ("hand", "fx", "unitscope"))
         rate = {k: n_images / Sample(v).median for k, v in samples.items()}
         fig.add("`unitscope record`", f"{us.s()} = {rate['unitscope']:.1f} img/s",

@@ -59,7 +59,7 @@ def _idle(ms: int) -> None:
     loop.exec()
 
 
-def click_to_frame(repeats: int) -> Figure:
+def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
     """Figure 1: time from asking the window for a layer to its maps painted.
 
     After each click the floor process (:mod:`bench.floor`) times the same layer once, so
@@ -70,11 +70,11 @@ def click_to_frame(repeats: int) -> Figure:
     from gui.app import make_application
     from gui.main_window import MainWindow, StartupChoices
 
-    fig = Figure("1", "Click to first painted frame, ResNet-101, one 224 px image (CPU)")
+    fig = Figure("1", f"Click to first painted frame, ResNet-101, one 224 px image ({device.upper()})")
     _fresh_settings()
     make_application()
-    floor = Floor()
-    window = MainWindow(StartupChoices(model="resnet101", layer="fc", device="cpu"))
+    floor = Floor(device)
+    window = MainWindow(StartupChoices(model="resnet101", layer="fc", device=device))
     window.resize(1500, 950)
     window.show()
     _wait(window.layer_shown, lambda layer: layer == "fc")  # each click below changes layer
@@ -89,6 +89,7 @@ def click_to_frame(repeats: int) -> Figure:
             _wait(window.feature_maps_painted, lambda name, ms, want=layer: name == want)
             window.panel.repaint()
             clicks[layer].append(time.perf_counter() - t0)
+            on_device = window.recording.output.device.type
             cpu0 = time.thread_time()
             _idle(BETWEEN_CLICKS_MS // 2)  # the unit view and the input preview fill in
             details.append(time.thread_time() - cpu0)
@@ -96,6 +97,9 @@ def click_to_frame(repeats: int) -> Figure:
         full.append(floor.time("full"))
     window.close()
     floor.close()
+    if device != "cpu":
+        fig.notes.append(f"The last recording reached the panel on `{on_device}`: the mosaic is made there "
+                         "and only its uint8 image is copied to the host.")
     for layer in LAYERS:
         click, reference = Sample(clicks[layer][1:]), Sample(floors[layer][1:])
         target = 1.2 * reference.median + 0.040
@@ -113,11 +117,16 @@ def click_to_frame(repeats: int) -> Figure:
 
 
 def mosaic(repeats: int) -> Figure:
-    """Figure 3: build the mosaic and paint it, for three typical output shapes."""
+    """Figure 3: build the mosaic and paint it, for three typical output shapes.
+
+    Measured as in the window: the GUI thread runs its torch operators single-threaded.
+    """
+    from engine.cpu_threads import stay_single_threaded
     from gui.app import make_application
     from gui.feature_map_panel import FeatureMapPanel
 
-    fig = Figure("3", "Mosaic: build + paint all channels of one output (CPU, offscreen)")
+    fig = Figure("3", "Mosaic: build + paint all channels of one output (CPU, offscreen, GUI thread)")
+    stay_single_threaded()
     make_application()
     panel = FeatureMapPanel()
     panel.resize(900, 900)

@@ -260,7 +260,7 @@ def save_activations(window) -> None:
                   "image_paths": [stimulus.value] if stimulus.kind == "image" else [],
                   "stimulus": f"{stimulus.kind}: {stimulus.value}"}
     try:
-        out = write_activations(path, {rec.layer or "output": rec.output[None].numpy()}, provenance)
+        out = write_activations(path, {rec.layer or "output": rec.output[None].cpu().numpy()}, provenance)
     except UnitscopeError as exc:  # names the file and the reason
         window.show_problem(str(exc))
         return

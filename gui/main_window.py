@@ -574,6 +574,6 @@ def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict |
     if node is not None and k <= len(node.calls):
         field = node.calls[k - 1].field
     weights = recording.conv_weights
-    return {"channel_map": channel_map.numpy(), "input_image": recording.input_image,
+    return {"channel_map": channel_map.cpu().numpy(), "input_image": recording.input_image,
             "field": field, "channel": channel, "layer": recording.layer,
             "weights": weights[channel].numpy() if weights is not None and channel < len(weights) else None}

@@ -105,7 +105,8 @@ class Recording:
     layer : str
         The layer reference as requested.
     output : torch.Tensor
-        The layer's output for the stimulus, on the CPU, without the batch dimension.
+        The layer's output for the stimulus, on the model's device, without the batch
+        dimension (the panel makes the mosaic there; take ``.cpu()`` for anything else).
     input_image : ndarray of uint8, shape (H, W, 3)
         The stimulus after the model's preprocessing, as it would look.
     forward_s : float
@@ -350,8 +351,10 @@ class EngineThread(QThread):
         tensor, display = self._session.stimulus(request.stimulus)
         started = time.perf_counter()
         with torch.inference_mode():
+            # The output stays on the model's device: the panel makes its uint8 mosaic there
+            # and copies only that to the host.
             batches = self._session.recorder.record([request.layer], [tensor[None]],
-                                                  cancelled=lambda: self.is_stale(rid))
+                                                  cancelled=lambda: self.is_stale(rid), to_cpu=False)
             recorded = next(iter(batches))
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
         if self.is_stale(rid):
