@@ -144,8 +144,10 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32, device: 
                 t0 = time.perf_counter()
                 fn()
                 samples[key].append(time.perf_counter() - t0)
-        tolerance = 1e-4 if device == "cpu" else 1e-3  # cuDNN may pick other algorithms per run
-        assert np.allclose(np.load(tmp / "us.npy"), np.load(tmp / "hand.npy"), atol=tolerance, rtol=tolerance)
+        # unitscope runs NHWC convolutions on the CPU and cuDNN picks its own algorithms:
+        # equal up to float rounding, relative to the outputs' scale.
+        ours, hand = np.load(tmp / "us.npy"), np.load(tmp / "hand.npy")
+        assert np.allclose(ours, hand, rtol=1e-3, atol=1e-4 * float(np.abs(hand).max()))
         hand, fx, us = (Sample(samples[k]) for k in ("hand", "fx", "unitscope"))
         rate = {k: n_images / Sample(v).median for k, v in samples.items()}
         fig.add("`unitscope record`", f"{us.s()} = {rate['unitscope']:.1f} img/s",
@@ -157,8 +159,10 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32, device: 
                 f"{fx.s()} = {rate['fx']:.1f} img/s", rate["unitscope"] >= rate["fx"])
         fig.notes.append(f"Each run builds ResNet-50 from a weights file, decodes and preprocesses the images "
                          f"(DataLoader, {workers} worker(s), batch size {batch_size}), runs the forward pass to "
-                         "layer3 and saves a .npy file; outputs checked equal between unitscope and the "
-                         "hand-written loop.")
+                         "layer3 and saves a .npy file. The loops run NCHW tensors as a script would; "
+                         "`unitscope record` runs the convolutions NHWC on the CPU (`--memory-format auto`), "
+                         "so its outputs are checked equal to the hand-written loop's up to float rounding "
+                         "(relative 1e-3, absolute 1e-4 of the largest value).")
         fig.notes.append("thingsvision: not measured (see the note under this figure in BENCHMARKS.md).")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

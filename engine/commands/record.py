@@ -8,6 +8,7 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments
+from engine.device import resolve_device
 from engine.errors import UnitscopeError
 from engine.image_set import ImageSet, good_batches
 from engine.images import find_images
@@ -26,8 +27,18 @@ def register(sub) -> None:
     parser.add_argument("--images", nargs="+", required=True, metavar="PATH", help="image files or folders")
     parser.add_argument("--out", required=True, metavar="FILE", help=f"output file: {', '.join(SUPPORTED_SUFFIXES)}")
     parser.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    parser.add_argument("--memory-format", choices=("auto", "channels_last", "contiguous"), default="auto",
+                        help="layout of convolution inputs: auto is channels_last on the CPU (faster "
+                             "there, equal up to float rounding) and contiguous elsewhere")
     add_device_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def channels_last(memory_format: str, device: str) -> bool:
+    """Whether ``--memory-format`` asks for NHWC convolutions on ``device``."""
+    if memory_format == "auto":
+        return resolve_device(device).type == "cpu"
+    return memory_format == "channels_last"
 
 
 def run(args) -> int:
@@ -36,7 +47,8 @@ def run(args) -> int:
     if args.out.endswith(".npy") and len(args.layer) > 1:
         raise UnitscopeError(f"Output '{args.out}': .npy holds one layer; use .npz, .h5 or .mat for several.")
     model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half)
+    recorder = Recorder(model.module, args.device, args.half,
+                        channels_last=channels_last(args.memory_format, args.device))
     recorder.resolve(args.layer)
     paths = find_images(args.images)
     if not paths:
@@ -60,7 +72,8 @@ def run(args) -> int:
         raise UnitscopeError("None of the images could be read; nothing was saved.")
     arrays = {layer: np.concatenate(parts) for layer, parts in chunks.items()}
     meta = provenance(model, preprocess.describe(), layers=list(args.layer),
-                      image_paths=[str(p) for p in kept], skipped_paths=failed, device=str(recorder.device))
+                      image_paths=[str(p) for p in kept], skipped_paths=failed, device=str(recorder.device),
+                      memory_format="channels_last" if recorder.channels_last else "contiguous")
     out = write_activations(args.out, arrays, meta)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
     print(f"saved {out}: {shapes}" + (f"; {len(failed)} file(s) skipped" if failed else ""))

@@ -93,8 +93,33 @@ def test_record_values_match_a_reference_with_given_weights(image_dir, tmp_path)
                  str(image_dir), "--out", str(out), "--workers", "0", "--device", "cpu"]) == 0
     pre = Preprocess(loaded)
     batch = torch.stack([pre.image(load_image(p)) for p in sorted(image_dir.glob("*.jpg"))])
-    ref = Recorder(loaded.module, "cpu").record_one(["conv1"], batch).outputs["conv1"].numpy()
+    ref = Recorder(loaded.module, "cpu", channels_last=True).record_one(["conv1"], batch).outputs["conv1"].numpy()
     np.testing.assert_array_equal(read_activations(out)["conv1"], ref)
+    assert read_activations(out)["conv1"].flags.c_contiguous
+
+
+def test_record_in_channels_last_equals_the_plain_pass_up_to_rounding(image_dir, tmp_path):
+    torch.manual_seed(0)
+    loaded = open_model("resnet18")
+    weights = tmp_path / "w.pth"
+    torch.save(loaded.module.state_dict(), weights)
+    pre = Preprocess(loaded)
+    batch = torch.stack([pre.image(load_image(p)) for p in sorted(image_dir.glob("*.jpg"))])
+    plain = Recorder(loaded.module, "cpu").record_one(["layer3"], batch).outputs["layer3"].numpy()
+    saved = {}
+    for memory_format in ("contiguous", "channels_last"):
+        out = tmp_path / f"{memory_format}.h5"
+        assert main(["record", "resnet18", "--weights", str(weights), "--layer", "layer3", "--images",
+                     str(image_dir), "--out", str(out), "--workers", "0", "--device", "cpu",
+                     "--memory-format", memory_format]) == 0
+        saved[memory_format] = read_activations(out)["layer3"]
+        with h5py.File(out) as f:
+            assert f.attrs["memory_format"] == memory_format
+    np.testing.assert_array_equal(saved["contiguous"], plain)
+    np.testing.assert_allclose(saved["channels_last"], plain, rtol=1e-4, atol=1e-4 * np.abs(plain).max())
+    nhwc = Recorder(loaded.module, "cpu", channels_last=True)
+    assert nhwc.channels_last and nhwc.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not Recorder(torch.nn.Linear(3, 4), "cpu", channels_last=True).channels_last  # no convolution
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".mat"])
