@@ -17,7 +17,7 @@ from bench.timing import machine
 ROOT = Path(__file__).resolve().parent.parent
 
 FIGURES = {
-    "1": lambda q: gui_figures.click_to_frame(2 if q else 5),
+    "1": lambda q: gui_figures.click_to_frame(2 if q else 9),
     "2": lambda q: engine_figures.early_exit(3 if q else 10),
     "3": lambda q: gui_figures.mosaic(1 if q else 3),
     "4": lambda q: gui_figures.responsiveness(8 if q else 64),
