@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "engine.commands.topk",
     "engine.commands.rdm",
     "engine.commands.rsa",
+    "engine.commands.run",
 )
 
 
@@ -34,6 +35,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="FILE", help="state_dict file (.pth/.pt/.safetensors) to load")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow loading a whole pickled model (runs code from the file)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of random weights (no pretrained file, or a factory's own "
+                             "initialisation); the same seed gives bit-identical weights")
+
+
+def open_session(args, memory_format: str = "contiguous"):
+    """The :class:`engine.session.session.Session` a command's model arguments name.
+
+    Every command opens its model here, so the command line and the window run the same
+    set-up: seed, device, memory format, preprocessing.
+    """
+    from engine.session.session import Session
+    from engine.session.values import ModelSpec
+
+    model = ModelSpec(args.model, args.weights, seed=args.seed, device=getattr(args, "device", "auto"),
+                      memory_format=memory_format, trust_pickle=args.trust_pickle)
+    return Session.open(model, half=getattr(args, "half", False))
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:

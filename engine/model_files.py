@@ -7,7 +7,6 @@ a Python file with a factory name (trusted code by choice), and a full pickle be
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import pickle
@@ -21,20 +20,12 @@ import torch
 from torch import nn
 
 from engine.errors import UnitscopeError
+from engine.hashing import sha256_of  # noqa: F401 - re-exported for callers
 from engine.zoo import LoadedModel
 
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _reason(exc: BaseException, most: int = 200) -> str:

@@ -28,6 +28,7 @@ def provenance(model: LoadedModel, preprocessing: str, **extra) -> dict:
         "weights": model.weights_label,
         "weights_file": str(model.weights_path) if model.weights_path else "",
         "weights_sha256": sha256_of(model.weights_path) if model.weights_path and model.weights_path.is_file() else "",
+        "random_seed": -1 if model.seed is None else int(model.seed),  # -1: no random weights
         "preprocessing": preprocessing,
         "unitscope_version": package_version(),
         "torch_version": str(torch.__version__),

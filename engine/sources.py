@@ -10,8 +10,11 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import torch
+
 from engine import model_files, zoo
 from engine.errors import UnitscopeError
+from engine.session.values import DEFAULT_SEED
 from engine.zoo import LoadedModel
 
 
@@ -54,14 +57,31 @@ def is_pickled_model(path: str | Path) -> bool:
     return False
 
 
-def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False) -> LoadedModel:
+def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False,
+               seed: int = DEFAULT_SEED) -> LoadedModel:
     """Build or load the model ``spec`` names, then load ``weights`` into it if given.
+
+    Whatever the model draws at random while it is built (a zoo model without a
+    pretrained file, a factory's initialisation) is drawn from ``seed``, so the same seed
+    gives bit-identical weights in every process; the global random state is left as it was.
 
     Raises
     ------
     UnitscopeError
         With one line naming the model or file and the reason.
     """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _build(spec, trust_pickle)
+    if model.has_random_weights or model.source == "python":
+        model.seed = seed
+    if weights is not None:
+        model_files.load_weights_into(model, weights)
+        model.seed = None
+    return model
+
+
+def _build(spec: str, trust_pickle: bool) -> LoadedModel:
     if ".py:" in spec:
         model = model_files.load_python_factory(spec)
     elif Path(spec).suffix in (".pt", ".pth", ".ts", ".jit", ".pkl") or Path(spec).is_file():
@@ -76,6 +96,4 @@ def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool 
             _refuse_untrusted(path)
     else:
         model = zoo.build_zoo_model(spec)
-    if weights is not None:
-        model_files.load_weights_into(model, weights)
     return model

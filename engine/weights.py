@@ -20,7 +20,8 @@ from pathlib import Path
 import torchvision
 
 from engine.errors import UnitscopeError
-from engine.writers import atomic_write
+from engine.hashing import sha256_of
+from engine.atomic_files import atomic_write
 from engine.zoo import hub_checkpoint_dir, model_names, weights_file_name
 
 log = logging.getLogger(__name__)
@@ -114,15 +115,6 @@ def hash_prefix(file_name: str) -> str | None:
     """The hash prefix a checkpoint's file name carries, as ``torch.hub`` reads it (or None)."""
     match = HASH_REGEX.search(file_name)
     return match.group(1) if match else None
-
-
-def sha256_of(path: str | Path) -> str:
-    """The SHA-256 of a file as 64 lower-case hex digits."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=1)

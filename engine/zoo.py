@@ -132,6 +132,7 @@ class LoadedModel:
     weights_entry: object | None = None  # torchvision WeightsEnum member used for transforms
     input_size: tuple[int, int] = (224, 224)
     notes: list[str] = field(default_factory=list)
+    seed: int | None = None  # the seed random weights were drawn from (None: weights from a file)
 
     @property
     def has_random_weights(self) -> bool:

@@ -124,7 +124,8 @@ def run_app(args) -> int:
     from gui.main_window import MainWindow, StartupChoices
 
     choices = StartupChoices(model=args.model, weights=args.weights, layer=args.layer,
-                             image=args.image, device=args.device)
+                             image=args.image, device=args.device, seed=args.seed,
+                             session=args.session)
     window = MainWindow(choices)
     if args.screenshot:
         Screenshot(window, args.screenshot)

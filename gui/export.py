@@ -21,7 +21,7 @@ from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from engine.errors import UnitscopeError
-from engine.writers import atomic_write
+from engine.atomic_files import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,11 @@
 """All channels of one layer's output for one stimulus, as a single tiled image.
 
-The whole mosaic is one :class:`pyqtgraph.ImageItem` holding a uint8 image (built by
-:func:`engine.mosaic.make_mosaic`) with a 256-entry lookup table and fixed levels
-(0, 255), which is pyqtgraph's fast indexed-QImage path.  A click or a hover is mapped
+The whole mosaic is one :class:`pyqtgraph.ImageItem` holding a uint8 image with a
+256-entry lookup table and fixed levels (0, 255), which is pyqtgraph's fast indexed-QImage
+path.  The panel runs no torch: the engine thread has already made the uint8 mosaic of
+every normalisation offered (:func:`engine.mosaic.display_values`, carried by
+:class:`engine.session.values.Recording`), so switching the scale picks another ready
+image and switching the colormap only changes the lookup table.  A click or a hover is mapped
 to a channel by integer division (:meth:`engine.mosaic.Mosaic.channel_at`); the hover
 read-out shows the raw value, not the colour index.  A 1-D output (a vector of units,
 e.g. logits) is drawn as a bar plot instead.
@@ -12,15 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from engine.mosaic import Mosaic, make_mosaic, to_channels
+from engine.mosaic import Mosaic
 from gui import colormaps
 
 log = logging.getLogger(__name__)
@@ -54,22 +55,6 @@ def tile_grid(m: Mosaic) -> tuple[QtGui.QPainterPath, QtCore.QRectF]:
     return path, QtCore.QRectF(x0, (m.rows - 1) * step_y, width - x0, m.tile_h) if empty else QtCore.QRectF()
 
 
-def _as_display(output: Any, layout: str) -> tuple[str, torch.Tensor]:
-    """(kind, tensor) for one stimulus' output: (C,H,W) maps, (T,D) tokens, (D,) vector."""
-    if isinstance(output, (tuple, list, dict)):
-        return to_channels(output)
-    if output.ndim <= 3:
-        return to_channels(output[None], layout=layout)
-    return to_channels(output, layout=layout)  # a batch: its first sample
-
-
-def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    t = t.detach()
-    if t.dtype not in (torch.float32, torch.float64):
-        t = t.float()
-    return t.cpu().numpy()
-
-
 class FeatureMapPanel(QtWidgets.QWidget):
     """Feature maps of one layer for one stimulus, with colormap and scaling controls.
 
@@ -78,7 +63,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
     channel_clicked(int)
         The user clicked a channel's tile (or a unit's bar for a vector output).
     render_finished(float)
-        Milliseconds spent building the mosaic and turning it into the displayed image.
+        Milliseconds spent turning the ready mosaic into the displayed image.
     hovered(int, int, int)
         Channel, y and x of the map position under the mouse.
     """
@@ -89,8 +74,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        self._source: torch.Tensor | None = None  # what is shown, on its own device
-        self._raw: np.ndarray | None = None  # CPU copy for the read-out, made on first hover
+        self._values: np.ndarray | None = None  # the display channels, for the read-out
+        self._mosaics: dict = {}  # (normalize, symmetric) -> the engine's ready Mosaic
         self._kind: str | None = None
         self._layer = ""
         self._mosaic: Mosaic | None = None
@@ -193,23 +178,26 @@ class FeatureMapPanel(QtWidgets.QWidget):
         """The plot to hand to :mod:`gui.export` (the mosaic, or the bar plot)."""
         return self._bar_plot if self._kind == "vector" else self._map_plot
 
-    def show_output(self, output: torch.Tensor | np.ndarray, layer: str, layout: str = "nchw") -> None:
-        """Show one stimulus' output of ``layer``.
+    def show_recording(self, recording) -> None:
+        """Show a :class:`~engine.session.values.Recording` (its ready mosaics and values)."""
+        self.show_values(recording, recording.layer)
+
+    def show_values(self, shown, layer: str) -> None:
+        """Show one stimulus' output of ``layer`` as the engine made it ready.
 
         Parameters
         ----------
-        output : Tensor or ndarray
-            (C, H, W) feature maps, (T, D) tokens (drawn as the D channels of the token
-            grid, see :func:`engine.mosaic.to_channels`), or a (D,) vector (a bar plot).
-            A 4-D array is taken as a batch and its first sample is shown.
+        shown : Recording or engine.mosaic.DisplayValues
+            Anything with ``kind`` ("maps", "tokens" or "vector"), ``values`` (the display
+            channels as a NumPy array: (C, H, W), or (D,) for a vector, drawn as a bar
+            plot) and ``mosaics`` (``{(normalize, symmetric): Mosaic}`` for every
+            normalisation offered; empty for a vector).
         layer : str
             The layer's name, for the caption.
-        layout : {"nchw", "nhwc", "auto"}
-            How to read a 3-D ``output``: (C, H, W) unless told otherwise.
         """
-        kind, tensor = _as_display(output, layout)
-        self._kind, self._source, self._raw, self._layer = kind, tensor, None, layer
-        if self._selected is not None and self._selected >= tensor.shape[0]:
+        kind, values = shown.kind, np.asarray(shown.values)
+        self._kind, self._values, self._mosaics, self._layer = kind, values, dict(shown.mosaics), layer
+        if self._selected is not None and self._selected >= values.shape[0]:
             self._selected = None
         self._readout.setText(" ")
         for combo in (self._cmap_combo, self._norm_combo):
@@ -219,6 +207,27 @@ class FeatureMapPanel(QtWidgets.QWidget):
         else:
             self._render()
 
+    def show_output(self, output, layer: str, layout: str = "nchw") -> None:
+        """Make the display values of ``output`` here and show them (scripts and tests).
+
+        This runs :func:`engine.mosaic.display_values` -- torch -- in the calling thread;
+        the window never calls it: it shows what the engine thread made
+        (:meth:`show_recording`).
+
+        Parameters
+        ----------
+        output : ndarray or tensor
+            (C, H, W) feature maps, (T, D) tokens or a (D,) vector; a 4-D array is taken
+            as a batch and its first sample is shown.
+        layer : str
+            The layer's name, for the caption.
+        layout : {"nchw", "nhwc", "auto"}
+            How to read a 3-D ``output``: (C, H, W) unless told otherwise.
+        """
+        from engine.mosaic import display_values
+
+        self.show_values(display_values(output, layout=layout), layer)
+
     def select_channel(self, channel: int | None) -> None:
         """Outline ``channel``'s tile (None removes the outline)."""
         self._selected = channel
@@ -226,7 +235,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
 
     def clear(self) -> None:
         """Show nothing."""
-        self._source = self._raw = self._mosaic = self._kind = self._selected = None
+        self._values = self._mosaic = self._kind = self._selected = None
+        self._mosaics = {}
         self._image.clear()
         self._bars.setOpts(x=[], height=[])
         self._update_grid()
@@ -236,11 +246,11 @@ class FeatureMapPanel(QtWidgets.QWidget):
 
     # -- drawing --------------------------------------------------------------------
     def _render(self) -> None:
-        if self._source is None or self._kind == "vector":
+        if self._values is None or self._kind == "vector":
             return
         start = time.perf_counter()
         diverging = colormaps.is_diverging(self.colormap_name)
-        mosaic = make_mosaic(self._source, normalize=self.normalization, symmetric=diverging)
+        mosaic = self._mosaics[(self.normalization, diverging)]
         old = self._mosaic.image.shape if self._mosaic is not None else None
         self._mosaic = mosaic
         self._image.setImage(mosaic.image, autoLevels=False, levels=(0, 255))
@@ -255,14 +265,13 @@ class FeatureMapPanel(QtWidgets.QWidget):
         grid = "tokens" if self._kind == "tokens" else "px"
         self._info.setText(f"{self._layer}: {mosaic.n_channels} channels, {mosaic.tile_h}x"
                            f"{mosaic.tile_w} {grid}, range [{lo:.4g}, {hi:.4g}]")
-        log.debug("mosaic of %s %s drawn in %.2f ms", self._layer, tuple(self._source.shape), elapsed)
+        log.debug("mosaic of %s %s drawn in %.2f ms", self._layer, tuple(self._values.shape), elapsed)
         self.render_finished.emit(elapsed)
 
     def _show_vector(self) -> None:
         start = time.perf_counter()
         self._mosaic = None
-        values = _to_numpy(self._source)
-        self._raw = values
+        values = self._values
         self._bars.setOpts(x=np.arange(values.size), height=values, width=0.8)
         self._plots.setCurrentWidget(self._bar_view)
         self._bar_plot.getViewBox().autoRange(padding=0.02)
@@ -298,11 +307,6 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._render()
 
     # -- mouse ----------------------------------------------------------------------
-    def _raw_values(self) -> np.ndarray:
-        if self._raw is None:
-            self._raw = _to_numpy(self._source)
-        return self._raw
-
     def _unit_under(self, scene_pos: QtCore.QPointF) -> tuple[int, int, int] | None:
         """(channel, y, x) of the map unit at ``scene_pos`` in the mosaic, if any."""
         if self._mosaic is None:
@@ -316,16 +320,16 @@ class FeatureMapPanel(QtWidgets.QWidget):
         return channel, int(p.y()) - y0, int(p.x()) - x0
 
     def _bar_under(self, scene_pos: QtCore.QPointF) -> int | None:
-        if self._kind != "vector" or self._source is None:
+        if self._kind != "vector" or self._values is None:
             return None
         x = self._bar_plot.getViewBox().mapSceneToView(scene_pos).x()
         unit = int(np.floor(x + 0.5))
-        return unit if 0 <= unit < self._source.shape[0] and abs(x - unit) <= 0.4 else None
+        return unit if 0 <= unit < self._values.shape[0] and abs(x - unit) <= 0.4 else None
 
     def _mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
         if self._kind == "vector":
             unit = self._bar_under(scene_pos)
-            text = " " if unit is None else f"unit {unit} = {self._raw_values()[unit]:.6g}"
+            text = " " if unit is None else f"unit {unit} = {self._values[unit]:.6g}"
             self._readout.setText(text)
             return
         hit = self._unit_under(scene_pos)
@@ -333,7 +337,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
             self._readout.setText(" ")
             return
         c, y, x = hit
-        self._readout.setText(f"channel {c}, ({y}, {x}) = {self._raw_values()[c, y, x]:.6g}")
+        self._readout.setText(f"channel {c}, ({y}, {x}) = {self._values[c, y, x]:.6g}")
         self.hovered.emit(c, y, x)
 
     def _map_clicked(self, ev) -> None:

@@ -58,6 +58,14 @@ def build_menus(window) -> None:
             QKeySequence.StandardKey.Save,
             "Save the shown layer's activations as .npz, .npy, .h5 or .mat, with provenance")
     file.addSeparator()
+    _action(window, file, "Open sessio&n…", lambda: open_session(window), None,
+            "Reopen a saved session: model, weights, layer, inputs, display, pinned units and analyses")
+    _action(window, file, "Save sessi&on…", lambda: save_session(window), None,
+            "Save the model, weights (with their hash) or seed, layer, inputs, display, pinned units "
+            "and every analysis run, as .unitscope.json")
+    _action(window, file, "Save last analysis as &job…", lambda: save_job(window), None,
+            "Save the last analysis as a job file that 'unitscope run JOB.json' reproduces")
+    file.addSeparator()
     _action(window, file, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close Unitscope")
 
     view = bar.addMenu("&View")
@@ -260,7 +268,7 @@ def save_activations(window) -> None:
                   "image_paths": [stimulus.value] if stimulus.kind == "image" else [],
                   "stimulus": f"{stimulus.kind}: {stimulus.value}"}
     try:
-        out = write_activations(path, {rec.layer or "output": rec.output[None].cpu().numpy()}, provenance)
+        out = write_activations(path, {rec.layer or "output": rec.output[None]}, provenance)
     except UnitscopeError as exc:  # names the file and the reason
         window.show_problem(str(exc))
         return
@@ -269,3 +277,75 @@ def save_activations(window) -> None:
         window.show_problem(str(exc))
         return
     window.statusBar().showMessage(f"Saved {rec.layer} {tuple(rec.output.shape)} to {out}", 5000)
+
+
+SESSION_FILTERS = "Unitscope session (*.unitscope.json);;All files (*)"
+JOB_FILTERS = "Unitscope job (*.json);;All files (*)"
+
+
+def open_session(window, path: str | None = None) -> None:
+    """Reopen a saved session (asks for the file unless ``path`` is given)."""
+    from gui.session_file import read_session
+
+    if path is None:
+        path, _ = QFileDialog.getOpenFileName(window, "Open session", _last_dir(window), SESSION_FILTERS)
+        if not path:
+            return
+        _remember_dir(window, path)
+    try:
+        window.restore_session(read_session(path))
+    except UnitscopeError as exc:
+        window.show_problem(str(exc))
+
+
+def save_session(window, path: str | None = None) -> None:
+    """Save the window as a session file (asks for the file unless ``path`` is given)."""
+    from gui.session_file import SUFFIX, save_session as write
+
+    saved = window.saved_session()
+    if saved is None:
+        window.show_problem("There is no session to save yet: wait until a model is open.")
+        return
+    if path is None:
+        name = f"{window.info.name.replace(':', '_')}{SUFFIX}"
+        path = _save_path(window, "Save session", name, SESSION_FILTERS)
+        if not path:
+            return
+        _remember_dir(window, path)
+        if not path.endswith(".json"):
+            path += SUFFIX
+        if not may_replace(window, path):
+            return
+    try:
+        out = write(path, saved)
+    except UnitscopeError as exc:
+        window.show_problem(str(exc))
+        return
+    window.statusBar().showMessage(f"Saved the session to {out}", 5000)
+
+
+def save_job(window, path: str | None = None) -> None:
+    """Save the last analysis run as a job file for ``unitscope run``."""
+    from engine.session.job import JobFile
+
+    running = window.state.running
+    job = running.job if running is not None else next(reversed(window.state.jobs_run.values()), None)
+    if job is None or window.info is None or window.info.model is None:
+        window.show_problem("No analysis has been run yet: run one, then save it as a job.")
+        return
+    if path is None:
+        path = _save_path(window, "Save job", f"{job.kind}.job.json", JOB_FILTERS)
+        if not path:
+            return
+        _remember_dir(window, path)
+        if not path.endswith(".json"):
+            path += ".json"
+        if not may_replace(window, path):
+            return
+    try:
+        out = JobFile(window.info.model, job).save(path)
+    except UnitscopeError as exc:
+        window.show_problem(str(exc))
+        return
+    window.statusBar().showMessage(f"Saved the {job.kind} job to {out}: unitscope run {Path(out).name} "
+                                   "--out result.npz reproduces it", 8000)

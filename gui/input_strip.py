@@ -20,7 +20,7 @@ import resources
 from engine.errors import UnitscopeError
 from engine.images import IMAGE_SUFFIXES, find_images
 from engine.stimuli import PROCEDURAL
-from gui.worker import Stimulus
+from engine.session.values import Stimulus
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class InputStrip(QWidget):
     Signals
     -------
     stimulus_selected(object)
-        The user chose an input (a :class:`gui.worker.Stimulus`).
+        The user chose an input (a :class:`engine.session.values.Stimulus`).
     problem(str)
         Something the user gave could not be used (a readable line).
     """

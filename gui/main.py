@@ -18,6 +18,10 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layer", default=None, help="layer to record first")
     parser.add_argument("--image", default=None, metavar="FILE", help="input image to start with")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of random weights (a model without a pretrained file); default 0")
+    parser.add_argument("--session", default=None, metavar="FILE.unitscope.json",
+                        help="open a saved session")
     parser.add_argument("--screenshot", default=None, metavar="FILE.png",
                         help="save the window as PNG once the first feature map is painted, then exit")
     return parser

@@ -10,6 +10,7 @@ the engine thread has loaded torch, so the window appears at once.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget, QToolBar,
@@ -17,17 +18,23 @@ from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget,
 
 from gui import file_menu, window_settings
 from gui.anatomy_card import AnatomyCard
+from gui.app_state import AppState, RunningJob
 from gui.anatomy_tree import AnatomyTree
+from engine.errors import UnitscopeError
 from gui.input_strip import InputStrip
+from gui.job_view import JobView
 from gui.model_picker import ModelPicker
 from gui.population_view import PopulationView
 from gui.probe_view import ProbeView
+from gui.session_file import SavedSession, read_session
 from gui.receptive_field_view import ReceptiveFieldView
 from gui.status_bar import EngineStatusBar
 from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
 from gui.window_settings import StartupChoices
-from gui.worker import EngineThread, ModelInfo, OpenModel, Record, Recording, Stimulus
+from engine.jobs.record import Record
+from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
+from gui.worker import EngineThread, OpenModel
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +80,10 @@ class MainWindow(QMainWindow):
         self._choices, self._last_layer, self._last_input = window_settings.startup_choices(
             self.settings, choices or StartupChoices())
         self.worker = EngineThread(self._choices.device, self)
-        self.info: ModelInfo | None = None
-        self.recording: Recording | None = None
+        self.state = AppState(seed=self._choices.seed)
         self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
-        self._open_id = self._record_id = self._busy_id = 0
-        self._opening = False
         self._details_timer = QTimer(self, singleShot=True, interval=0)
         self._details_timer.timeout.connect(self._show_details)
-        self._wanted_layer: tuple[str | None, bool] = (None, False)  # see open_model
-        self._unit_channel: int | None = None  # shown in the unit view
-        self._unit_layer: str | None = None  # layer whose channel the user clicked
 
         self.picker = ModelPicker(self)
         self.tree = AnatomyTree(self)
@@ -93,16 +94,30 @@ class MainWindow(QMainWindow):
         self.topk_view = TopImagesView(self)
         self.probe_view = ProbeView(self)
         self.rf_view = ReceptiveFieldView(self)
-        self._analysis_id = 0  # the analysis whose snapshots are drawn (0: none)
-        self._analysis_view: TuningView | PopulationView | None = None
-        self._analysis_status: tuple[str, tuple[int, int] | None] = ("", None)
+        self.job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
         self._build_centre()
         self._build_docks()
         self._build_status_bar()
+        for name, view, dock in (("tuning", self.tuning_view, self.tuning_dock),
+                                 ("population", self.population_view, self.population_dock),
+                                 ("topk", self.topk_view, self.topk_dock),
+                                 ("probe", self.probe_view, self.probe_dock),
+                                 ("receptive_field", self.rf_view, self.rf_dock)):
+            self.add_job_view(name, view, dock)
         file_menu.build_menus(self)
         self._connect()
         self._default_layout = not window_settings.restore_window(self)
         self._select_start_input()
+
+    @property
+    def info(self) -> ModelInfo | None:
+        """The open model (:attr:`AppState.info`)."""
+        return self.state.info
+
+    @property
+    def recording(self) -> Recording | None:
+        """The recording on show (:attr:`AppState.recording`)."""
+        return self.state.recording
 
     # --- layout ------------------------------------------------------------------------
 
@@ -185,12 +200,11 @@ class MainWindow(QMainWindow):
         self.status.cancel_requested.connect(self.cancel)
 
     def _build_views(self) -> None:
-        # These modules import torch: only now, after the engine thread has loaded it.
-        from engine.cpu_threads import stay_single_threaded
+        # The panel's module imports engine.mosaic, which imports torch: only now, after the
+        # engine thread has loaded it.  The window thread runs no torch operator (the engine
+        # makes the mosaics and values it shows), so it never starts an OpenMP pool.
         from gui.feature_map_panel import FeatureMapPanel
         from gui.unit_view import UnitView
-
-        stay_single_threaded()  # one OpenMP pool, the engine's (engine/cpu_threads.py)
 
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
@@ -201,6 +215,7 @@ class MainWindow(QMainWindow):
         self.unit_dock.setWidget(self.unit_view)
         self.panel.hovered.connect(self._hovered)
         window_settings.restore_panel_settings(self)
+        self._apply_display()
 
     # --- starting and stopping ---------------------------------------------------------
 
@@ -209,16 +224,22 @@ class MainWindow(QMainWindow):
         if self._default_layout:
             self._default_layout = False
             self._size_docks()
-        if not self.worker.isRunning() and self.info is None and not self._opening:
+        if not self.worker.isRunning() and self.state.info is None and not self.state.opening:
             # Start after the first paint, so the window is up before torch loads.
             QTimer.singleShot(0, self.start_engine)
 
     def start_engine(self) -> None:
         """Start the engine thread and open the first model (once)."""
-        if self.worker.isRunning() or self._opening or self.info is not None:
+        if self.worker.isRunning() or self.state.opening or self.state.info is not None:
             return
         self.worker.start()
         c = self._choices
+        if c.session:
+            try:
+                self.restore_session(read_session(c.session))
+                return
+            except UnitscopeError as exc:
+                self.show_problem(str(exc))
         self._open(c.model, c.weights, (c.layer, True) if c.layer else (self._last_layer, False))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -247,9 +268,16 @@ class MainWindow(QMainWindow):
 
     def _open(self, spec: str, weights: str | None, wanted: tuple[str | None, bool],
               trust_pickle: bool = False) -> None:
-        self._opening = True
-        self._wanted_layer = wanted
-        self._open_id = self.worker.submit(OpenModel(spec, weights, trust_pickle))
+        self._open_spec(ModelSpec(spec, weights, seed=self.state.seed, device=self._choices.device,
+                                  trust_pickle=trust_pickle), wanted)
+
+    def _open_spec(self, model: ModelSpec, wanted: tuple[str | None, bool]) -> None:
+        spec = model.spec
+        self.state.opening = True
+        self.state.wanted_layer = wanted
+        self.state.replay = []  # jobs of a session being restored belong to that session's model
+        self.state.seed = model.seed
+        self.state.open_id = self.worker.submit(OpenModel(model))
         self.picker.set_current(spec, "opening…")
         self.status.showMessage(f"Opening {spec}…")
 
@@ -261,14 +289,14 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Abandon the work in progress; the open model stays."""
         self.worker.cancel()
-        self._record_id = self._busy_id = 0
-        if self._analysis_id and self._analysis_view is not None:
-            self._analysis_view.mark_cancelled()  # its partial results stay on show
-        self._analysis_id, self._analysis_view = 0, None
-        if self._opening:
-            self._opening = False
-            if self.info is not None:
-                self.picker.set_current(self.info.spec, self.info.weights_label)
+        self.state.record_id = self.state.busy_id = 0
+        if self.state.running is not None:
+            self.state.running.view.cancelled()  # its partial results stay on show
+        self.state.running = None
+        if self.state.opening:
+            self.state.opening = False
+            if self.state.info is not None:
+                self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
         self.status.work_finished()
         self.status.showMessage("Cancelled", 3000)
 
@@ -283,9 +311,9 @@ class MainWindow(QMainWindow):
     def _request_record(self, layer: str | None = None) -> None:
         layer = self.tree.current_layer() if layer is None else layer
         stimulus = self.strip.current()
-        if self._opening or self.info is None or layer is None or stimulus is None:
+        if self.state.opening or self.state.info is None or layer is None or stimulus is None:
             return
-        self._record_id = self.worker.submit(Record(layer, stimulus))
+        self.state.record_id = self.worker.submit(Record(layer, stimulus))
 
     def _select_start_input(self) -> None:
         image = self._choices.image
@@ -306,35 +334,31 @@ class MainWindow(QMainWindow):
             self.show_problem(f"The feature-map views could not start: {exc}")
             return
         self.picker.set_catalogue(catalogue)
-        if self.info is not None:
-            self.picker.set_current(self.info.spec, self.info.weights_label)
+        if self.state.info is not None:
+            self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
 
     @Slot(int, object)
     def _model_ready(self, rid: int, info: ModelInfo) -> None:
-        if rid != self._open_id:
+        if rid != self.state.open_id:
             return
-        self._opening, self.info, self.recording = False, info, None
+        self.state.model_opened(info)
         self.message.hide()
         self.setWindowTitle(f"Unitscope — {info.name} ({info.weights_label})")
         self.picker.set_current(info.spec, info.weights_label)
-        self.status.set_model(info.device, info.weights_label, info.has_random_weights)
+        self.status.set_model(info.device, info.weights_label, info.has_random_weights, info.seed)
         for note in info.notes:
             self.show_problem(note)
         if self.panel is not None:
             self.panel.clear()
             self.unit_view.clear()
-        self._unit_channel = self._unit_layer = None
-        self._analysis_id, self._analysis_view = 0, None  # the engine dropped it with the old model
-        self.tuning_view.clear_curves()
+        for view, _dock in self.job_views.values():
+            view.clear()
         self.tuning_view.set_unit(None)
-        self.population_view.clear_plots()
         self.population_view.set_layer(None)
         self.population_view.set_layers([node.name for node in info.anatomy.nodes()])
-        self.topk_view.clear_grids()
         self.probe_view.clear_units()  # pinned units belong to the old model
-        self.rf_view.clear_maps()
         self._set_unit_label(None)
-        (layer, explicit), self._wanted_layer = self._wanted_layer, (None, False)
+        (layer, explicit), self.state.wanted_layer = self.state.wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
         self.status.showMessage(f"Opened {info.name}", 3000)
         if not layer or not (explicit or self.tree.model.index_of(layer).isValid()):
@@ -343,12 +367,12 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object)
     def _recording_finished(self, rid: int, recording: Recording) -> None:
-        if rid != self._record_id or self.panel is None:
+        if rid != self.state.record_id or self.panel is None:
             log.debug("dropped stale recording %d of %s", rid, recording.layer)
             return
-        self.recording = recording
+        self.state.recording = recording
         self.message.hide()
-        self.panel.show_output(recording.output, recording.layer)
+        self.panel.show_recording(recording)
         # The feature maps first; the views around them once that frame is on screen.
         self._details_timer.start()
 
@@ -359,7 +383,7 @@ class MainWindow(QMainWindow):
         maps without waiting for the unit view, and several recordings in one turn of the
         event loop fill these views once.
         """
-        recording = self.recording
+        recording = self.state.recording
         if recording is None or self.unit_view is None:
             return
         self.status.set_time("forward", recording.forward_s * 1000)
@@ -369,154 +393,242 @@ class MainWindow(QMainWindow):
         # The unit the user clicked stays while only the input changes; a new layer
         # starts on its most active channel.
         # A vector (logits, say) has no map to show over the input until one is clicked.
-        clicked = self._unit_channel if self._unit_layer == recording.layer else None
-        if clicked is None and recording.output.ndim < 2:
+        clicked = self.state.unit_channel if self.state.unit_layer == recording.layer else None
+        if clicked is None and recording.kind == "vector":
             self.unit_view.clear()
-            self._unit_channel = None
+            self.state.unit_channel = None
             self._set_unit_label(None)
         else:
             self.show_unit(clicked, quiet=True)
         self.layer_shown.emit(recording.layer)
+        if self.state.running is None:
+            self._replay_next()
 
     @Slot(int, str)
     def _failed(self, rid: int, text: str) -> None:
-        if rid and rid not in (self._open_id, self._record_id, self._analysis_id):
+        if rid and rid not in (self.state.open_id, self.state.record_id) and not self.state.is_running(rid):
             return
-        if rid and rid == self._analysis_id and self._analysis_view is not None:
-            self._analysis_view.mark_failed(text)
-        if rid == self._open_id and self._opening:
-            self._opening = False
-            if self.info is not None:
-                self.picker.set_current(self.info.spec, self.info.weights_label)
+        if self.state.is_running(rid):
+            self.state.running.view.failed(text)
+        if rid == self.state.open_id and self.state.opening:
+            self.state.opening = False
+            self.state.replay, self.state.pins = [], []  # a session's jobs need the session's model
+            if self.state.info is not None:
+                self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
         self.show_problem(text)
         self.engine_failed.emit(text)
 
     @Slot(int, str)
     def _job_started(self, rid: int, text: str) -> None:
-        if rid and rid == self._analysis_id:
-            self._analysis_status = (text, None)
+        if self.state.is_running(rid):
+            self.state.running.status, self.state.running.progress = text, None
             self.status.work_started(text, at_once=True)
             return
-        if rid not in (self._open_id, self._record_id):
+        if rid not in (self.state.open_id, self.state.record_id):
             return
-        self._busy_id = rid
+        self.state.busy_id = rid
         # A model build takes seconds: say so at once; a recording only if it is slow.
-        self.status.work_started(text, at_once=rid == self._open_id)
+        self.status.work_started(text, at_once=rid == self.state.open_id)
 
     @Slot(int)
     def _job_finished(self, rid: int) -> None:
-        if rid and rid == self._analysis_id:
-            self._analysis_id, self._analysis_view = 0, None
+        if self.state.is_running(rid):
+            self.state.running = None
             self.status.work_finished()
             self.status.clearMessage()  # the view says how it ended
+            self._replay_next()
             return
-        if rid == self._busy_id:
+        if rid == self.state.busy_id:
             self.status.work_finished()
-            if rid == self._record_id and self.status.currentMessage():
+            if rid == self.state.record_id and self.status.currentMessage():
                 self.status.clearMessage()
-        if self._analysis_id:  # a recording made between two batches of the analysis
-            text, progress = self._analysis_status
-            self.status.work_started(text, at_once=True)
-            if progress is not None:
-                self.status.set_progress(*progress)
+        running = self.state.running
+        if running is not None:  # a recording made between two batches of the job
+            self.status.work_started(running.status, at_once=True)
+            if running.progress is not None:
+                self.status.set_progress(*running.progress)
+
+    # --- sessions ----------------------------------------------------------------------
+
+    def saved_session(self) -> SavedSession | None:
+        """The window as a :class:`gui.session_file.SavedSession` (None before a model is open)."""
+        info = self.state.info
+        if info is None or info.model is None:
+            return None
+        display = ({"colormap": self.panel.colormap_name, "normalization": self.panel.normalization}
+                   if self.panel is not None else {})
+        return SavedSession(model=info.model, layer=self.tree.current_layer(), inputs=self.strip.stimuli(),
+                            shown_input=self.strip.current(), display=display,
+                            pinned=list(self.probe_view.units), jobs=dict(self.state.jobs_run))
+
+    def restore_session(self, saved: SavedSession) -> None:
+        """Open a saved session: its model, inputs, layer and display; then run its jobs again."""
+        missing = [s.value for s in saved.inputs if s.kind == "image" and not Path(s.value).is_file()]
+        known = set(self.strip.stimuli())
+        images = [s.value for s in saved.inputs
+                  if s.kind == "image" and s not in known and Path(s.value).is_file()]
+        if images:
+            self.strip.add_paths(images)
+        if saved.shown_input is not None and not self.strip.select(saved.shown_input):
+            missing.append(saved.shown_input.value)
+        self.state.display = dict(saved.display)
+        self._apply_display()
+        self._open_spec(saved.model, (saved.layer, True) if saved.layer else (None, False))
+        self.state.replay = list(saved.jobs.items())
+        self.state.pins = list(saved.pinned)
+        if missing:
+            self.show_problem("The session's input(s) " + ", ".join(Path(m).name for m in sorted(set(missing)))
+                              + " no longer exist; the others are shown.")
+
+    def _apply_display(self) -> None:
+        """Give the feature-map panel a restored session's colormap and scaling (once it exists)."""
+        display = self.state.display
+        if self.panel is None or not display:
+            return
+        self.state.display = {}
+        try:
+            if "colormap" in display:
+                self.panel.set_colormap(display["colormap"])
+            if "normalization" in display:
+                self.panel.set_normalization(display["normalization"])
+        except ValueError as exc:
+            self.show_problem(f"The session's display setting was not applied: {exc}")
+
+    def _replay_next(self) -> None:
+        """Start the next job of a restored session, once its model is open and a layer is shown."""
+        if self.state.pins and self.state.info is not None and not self.state.opening:
+            for unit in self.state.pins:
+                self.probe_view.pin(unit)
+            self.state.pins = []
+        if not self.state.replay or self.state.info is None or self.state.opening:
+            return
+        name, job = self.state.replay.pop(0)
+        if name in self.job_views:
+            self.start_job(job, self.job_views[name][0])
+        else:
+            self.show_problem(f"The session's '{name}' analysis has no view here; it was not run.")
+            self._replay_next()
 
     # --- analyses ----------------------------------------------------------------------
 
     def start_tuning(self, param: str = "orientation") -> None:
         """Sweep ``param`` ("orientation" or "sf") for the unit shown in the unit view."""
-        if self.recording is None or self._unit_channel is None or self._opening:
+        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
             return
-        spatial = self.recording.output.ndim == 3
+        spatial = self.state.recording.kind == "maps"
         position = self.unit_view.position if spatial else None
-        request = self.tuning_view.make_request(self.recording.layer, self._unit_channel, position, param)
-        self._start_analysis(request, self.tuning_view, self.tuning_dock)
+        request = self.tuning_view.make_job(self.state.recording.layer, self.state.unit_channel, position, param)
+        self.start_job(request, self.tuning_view)
 
     def start_population(self) -> None:
         """Run the population analyses of the recorded layer with the population view's settings."""
-        if self.recording is None or self._opening:
+        if self.state.recording is None or self.state.opening:
             return
         paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.population_view.make_request(self.recording.layer, paths)
-        self._start_analysis(request, self.population_view, self.population_dock)
+        request = self.population_view.make_job(self.state.recording.layer, paths)
+        self.start_job(request, self.population_view)
 
     def start_comparison(self) -> None:
         """Compare the recorded layer with the one chosen in the population view (RSA, CKA)."""
-        if self.recording is None or self._opening:
+        if self.state.recording is None or self.state.opening:
             return
         paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.population_view.make_compare_request(self.recording.layer, paths)
-        self._start_analysis(request, self.population_view, self.population_dock)
+        request = self.population_view.make_compare_job(self.state.recording.layer, paths)
+        self.start_job(request, self.population_view)
 
     def start_topk(self) -> None:
         """Rank the strip's images by the unit shown in the unit view; show the top and bottom k."""
-        if self.recording is None or self._unit_channel is None or self._opening:
+        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
             return
-        position = self.unit_view.position if self.recording.output.ndim == 3 else None
+        position = self.unit_view.position if self.state.recording.kind == "maps" else None
         paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.topk_view.make_request(self.recording.layer, self._unit_channel, position, paths)
-        self._start_analysis(request, self.topk_view, self.topk_dock)
+        request = self.topk_view.make_job(self.state.recording.layer, self.state.unit_channel, position, paths)
+        self.start_job(request, self.topk_view)
 
     def pin_unit(self) -> None:
         """Pin the unit shown in the unit view (at its RF box's position) to the probe."""
         from engine.unit import Unit
 
-        if self.recording is None or self._unit_channel is None:
+        if self.state.recording is None or self.state.unit_channel is None:
             return
-        y, x = (self.unit_view.position or (None, None)) if self.recording.output.ndim == 3 else (None, None)
-        self.probe_view.pin(Unit(self.recording.layer, self._unit_channel, y, x))
+        y, x = (self.unit_view.position or (None, None)) if self.state.recording.kind == "maps" else (None, None)
+        self.probe_view.pin(Unit(self.state.recording.layer, self.state.unit_channel, y, x))
         self.probe_dock.show()
         self.probe_dock.raise_()
 
     def start_probe(self) -> None:
         """Play the probe view's stimulus sequence to every pinned unit."""
-        if self.info is None or self._opening or not self.probe_view.units:
+        if self.state.info is None or self.state.opening or not self.probe_view.units:
             return
-        request = self.probe_view.make_request(self.strip.stimuli())
-        self._start_analysis(request, self.probe_view, self.probe_dock)
+        request = self.probe_view.make_job(self.strip.stimuli())
+        self.start_job(request, self.probe_view)
 
     def start_receptive_field(self) -> None:
         """Map the receptive field of the unit shown in the unit view over the strip's inputs and noise."""
-        if self.recording is None or self._unit_channel is None or self._opening:
+        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
             return
-        position = self.unit_view.position if self.recording.output.ndim == 3 else None
-        request = self.rf_view.make_request(self.recording.layer, self._unit_channel, position,
-                                            self.strip.stimuli(), self.recording.stimulus)
-        self._start_analysis(request, self.rf_view, self.rf_dock)
+        position = self.unit_view.position if self.state.recording.kind == "maps" else None
+        request = self.rf_view.make_job(self.state.recording.layer, self.state.unit_channel, position,
+                                            self.strip.stimuli(), self.state.recording.stimulus)
+        self.start_job(request, self.rf_view)
 
     def _set_unit_label(self, label: str | None) -> None:
         for view in (self.tuning_view, self.topk_view, self.probe_view):
             view.set_unit(label)
         self.rf_view.set_unit(label)
 
-    def _start_analysis(self, request, view, dock: QDockWidget) -> None:
-        if self._analysis_id and self._analysis_view is not None:
-            self._analysis_view.mark_cancelled()  # the engine drops it for the new one
-        self._analysis_id = self.worker.submit(request)
-        self._analysis_view = view
-        self._analysis_status = (request.describe(), None)
-        self.status.work_started(request.describe(), at_once=True)  # Cancel at once: it is long
-        view.started(request)
-        dock.show()
-        dock.raise_()
+    def add_job_view(self, name: str, view: JobView, dock: QDockWidget | None = None) -> None:
+        """Register an analysis view (:class:`gui.job_view.JobView`) under ``name``.
+
+        Its jobs are started with :meth:`start_job`; it is cleared when a model opens, and
+        its last job is saved with the session.
+        """
+        if not isinstance(view, JobView):
+            raise TypeError(f"{type(view).__name__} lacks the JobView methods")
+        self.job_views[name] = (view, dock)
+
+    def view_name(self, view) -> str | None:
+        """The name ``view`` was registered under."""
+        return next((name for name, (v, _d) in self.job_views.items() if v is view), None)
+
+    def start_job(self, job, view: JobView) -> int:
+        """Submit ``job`` to the engine thread; ``view`` draws its snapshots.
+
+        A running job is replaced (its view keeps what it drew).  Returns the request id.
+        """
+        if self.state.running is not None:
+            self.state.running.view.cancelled()  # the engine drops it for the new one
+        rid = self.worker.submit(job)
+        self.state.running = RunningJob(rid, job, view, job.describe())
+        name = self.view_name(view)
+        if name is not None:
+            self.state.jobs_run[name] = job
+        self.status.work_started(job.describe(), at_once=True)  # Cancel at once: it is long
+        view.started(job)
+        dock = self.job_views[name][1] if name is not None else None
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+        return rid
 
     @Slot(int, str, object, int, int)
     def _analysis_progress(self, rid: int, kind: str, snapshot, done: int, total: int) -> None:
-        if rid != self._analysis_id or self._analysis_view is None:
+        if not self.state.is_running(rid):
             return
-        self._analysis_view.show_snapshot(snapshot)
-        self._analysis_status = (self._analysis_status[0], (done, total))
+        self.state.running.view.show_snapshot(snapshot)
+        self.state.running.progress = (done, total)
         self.status.set_progress(done, total)
 
     @Slot(int, str, object)
     def _analysis_finished(self, rid: int, kind: str, snapshot) -> None:
-        if rid != self._analysis_id or self._analysis_view is None:
+        if not self.state.is_running(rid):
             return
-        self._analysis_view.finish(snapshot)
+        self.state.running.view.finish(snapshot)
         self.analysis_shown.emit(kind)
 
     def _render_finished(self, ms: float) -> None:
         self.status.set_time("render", ms)
-        self.feature_maps_painted.emit(self.recording.layer if self.recording else "", ms)
+        self.feature_maps_painted.emit(self.state.recording.layer if self.state.recording else "", ms)
 
     # --- selections --------------------------------------------------------------------
 
@@ -524,27 +636,27 @@ class MainWindow(QMainWindow):
         # Ask the engine first: the card is laid out while the forward pass runs.
         self._request_record(layer)
         node, call = self.tree.current_node()
-        total = self.info.anatomy.total_params if self.info else 0
+        total = self.state.info.anatomy.total_params if self.state.info else 0
         self.card.show_node(node, call, total, layer)
 
     def show_unit(self, channel: int | None, quiet: bool = False) -> None:
         """Show ``channel`` (None: the most active one) of the recording in the unit view."""
-        if self.recording is None or self.unit_view is None:
+        if self.state.recording is None or self.unit_view is None:
             return
-        args = unit_arguments(self.recording, self.info.anatomy if self.info else None, channel)
+        args = unit_arguments(self.state.recording, self.state.info.anatomy if self.state.info else None, channel)
         if args is None:
             return
         self.unit_view.show_unit(**args)
         self.panel.select_channel(args["channel"])
-        self._unit_channel = args["channel"]
-        self._set_unit_label(f"{self.recording.layer or 'output'}, channel {args['channel']}")
+        self.state.unit_channel = args["channel"]
+        self._set_unit_label(f"{self.state.recording.layer or 'output'}, channel {args['channel']}")
         if not quiet:
-            self._unit_layer = self.recording.layer
+            self.state.unit_layer = self.state.recording.layer
             self.unit_dock.show()
             self.unit_dock.raise_()
 
     def _hovered(self, channel: int, y: int, x: int) -> None:
-        if channel == self._unit_channel:
+        if channel == self.state.unit_channel:
             self.unit_view.set_position(y, x)
 
     def _size_docks(self) -> None:
@@ -557,16 +669,15 @@ class MainWindow(QMainWindow):
 def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:
     """What :meth:`UnitView.show_unit` needs for ``channel`` of a recording, or None.
 
-    ``channel=None`` picks the channel with the largest mean output.
+    ``channel=None`` picks the channel with the largest mean output (the engine's
+    ``recording.top_channel``).  Only NumPy: the engine made the values.
     """
-    from engine.mosaic import to_channels
-
-    kind, maps = to_channels(recording.output[None], layout="nchw")
+    kind, values = recording.kind, recording.values
     if channel is None:
-        channel = int(maps.reshape(maps.shape[0], -1).float().nan_to_num().mean(dim=1).argmax())
-    if not 0 <= channel < maps.shape[0]:
+        channel = recording.top_channel
+    if channel is None or not 0 <= channel < values.shape[0]:
         return None
-    channel_map = maps[channel].reshape(1, 1) if kind == "vector" else maps[channel]
+    channel_map = values[channel].reshape(1, 1) if kind == "vector" else values[channel]
     field = None
     name, _, call = recording.layer.partition("#")
     node = anatomy.by_name.get(name) if anatomy is not None and kind == "maps" else None
@@ -574,6 +685,6 @@ def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict |
     if node is not None and k <= len(node.calls):
         field = node.calls[k - 1].field
     weights = recording.conv_weights
-    return {"channel_map": channel_map.cpu().numpy(), "input_image": recording.input_image,
+    return {"channel_map": channel_map, "input_image": recording.input_image,
             "field": field, "channel": channel, "layer": recording.layer,
-            "weights": weights[channel].numpy() if weights is not None and channel < len(weights) else None}
+            "weights": weights[channel] if weights is not None and channel < len(weights) else None}

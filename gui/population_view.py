@@ -22,8 +22,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QToolButton, QVBoxLayout,
                                QWidget)
 
-from gui.analysis_requests import (STIMULUS_SETS, Compare, ComparisonSnapshot, Population,
-                                   PopulationSnapshot)
+from engine.jobs.comparison import Compare, ComparisonSnapshot
+from engine.jobs.population import STIMULUS_SETS, Population, PopulationSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class PopulationView(QWidget):
         """The layer chosen to compare with (as typed)."""
         return self.compare_combo.currentText().strip()
 
-    def make_compare_request(self, layer: str, image_paths: list[str]) -> Compare:
+    def make_compare_job(self, layer: str, image_paths: list[str]) -> Compare:
         """The comparison of ``layer`` with the chosen one, over the stimulus set and view chosen."""
         return Compare(layer, self.compare_layer(), self.set_combo.currentData(), tuple(image_paths),
                        self.view_combo.currentData())
@@ -220,14 +220,14 @@ class PopulationView(QWidget):
             ci.removeItem(self.rdm_b_plot)
             ci.addItem(self.scatter_plot, row=0, col=0)
 
-    def make_request(self, layer: str, image_paths: list[str]) -> Population:
+    def make_job(self, layer: str, image_paths: list[str]) -> Population:
         """The request for ``layer`` with the stimulus set and population vector chosen."""
         return Population(layer, self.set_combo.currentData(), tuple(image_paths),
                           self.view_combo.currentData())
 
     def started(self, request: Population) -> None:
         """Empty the plots for a new analysis of ``request``."""
-        self.clear_plots()
+        self.clear()
         compare = isinstance(request, Compare)
         self._show_second_rdm(compare)
         self.compare_label.setVisible(compare)
@@ -292,16 +292,16 @@ class PopulationView(QWidget):
             text += f" Skipped {len(snapshot.skipped)}: " + "; ".join(snapshot.skipped[:3])
         self.status_label.setText(text)
 
-    def mark_cancelled(self) -> None:
+    def cancelled(self) -> None:
         """Say the analysis was cancelled; what it had computed stays."""
         done = f" after {self._last.done} of {self._last.total} stimuli" if self._last else ""
         self.status_label.setText(f"Cancelled{done}: the plots show what was recorded.")
 
-    def mark_failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:
         """Say the analysis failed (the window shows the details)."""
         self.status_label.setText(f"Failed: {text}")
 
-    def clear_plots(self) -> None:
+    def clear(self) -> None:
         """Remove the scatter, the RDM and the numbers."""
         self._last = None
         self.scatter.setData([])

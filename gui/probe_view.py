@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListW
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine.unit import Unit
-from gui.analysis_requests import PROBE_SEQUENCES, ProbePlay, ProbeSnapshot
+from engine.jobs.probe import PROBE_SEQUENCES, ProbePlay, ProbeSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -139,17 +139,17 @@ class ProbeView(QWidget):
         """Unpin every unit and clear the plot."""
         self.units = []
         self.units_list.clear()
-        self.clear_plot()
+        self.clear()
         self._update_actions()
 
-    def make_request(self, stimuli) -> ProbePlay:
+    def make_job(self, stimuli) -> ProbePlay:
         """The request for the pinned units with the sequence chosen (``stimuli``: the strip's)."""
         return ProbePlay(tuple(self.units), self.sequence_combo.currentData(),
                          tuple((s.kind, s.value) for s in stimuli), self.orientations_spin.value())
 
     def started(self, request: ProbePlay) -> None:
         """Empty the plot for a new sequence."""
-        self.clear_plot()
+        self.clear()
         self.status_label.setText(request.describe())
 
     def show_snapshot(self, snapshot: ProbeSnapshot) -> None:
@@ -179,15 +179,15 @@ class ProbeView(QWidget):
         self.status_label.setText(f"Done: {snapshot.total} stimuli played to "
                                   f"{len(snapshot.labels)} unit(s).")
 
-    def mark_cancelled(self) -> None:
+    def cancelled(self) -> None:
         """Say the sequence was cancelled; the responses recorded so far stay."""
         done = f" after {self._last.done} of {self._last.total} stimuli" if self._last else ""
         self.status_label.setText(f"Cancelled{done}: the plot shows what was recorded.")
 
-    def mark_failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:
         self.status_label.setText(f"Failed: {text}")
 
-    def clear_plot(self) -> None:
+    def clear(self) -> None:
         """Remove every line (the pinned units stay)."""
         self._last = None
         self._remove_curves()

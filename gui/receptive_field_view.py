@@ -1,7 +1,7 @@
 """A unit's receptive field three ways: the anatomy's box, the input gradient, sparse noise.
 
 The window maps the unit shown in the unit view
-(:class:`gui.analysis_requests.ReceptiveFieldMapping`): the engine averages
+(:class:`engine.jobs.receptive_field.ReceptiveFieldMapping`): the engine averages
 ``|d unit / d input|`` over the strip's inputs, then plays sparse noise and correlates
 the unit's responses with the pixels (ON minus OFF).  The view draws
 
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinB
                                QVBoxLayout, QWidget)
 
 from gui import colormaps
-from gui.analysis_requests import ReceptiveFieldMapping, ReceptiveFieldSnapshot
+from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,11 @@ class ReceptiveFieldView(QWidget):
         self.unit_label.setText(f"Unit: {label}" if label else NO_UNIT)
         self.run_action.setEnabled(label is not None)
 
-    def make_request(self, layer: str, channel: int, position: tuple[int, int] | None,
-                     stimuli, shown) -> ReceptiveFieldMapping:
+    def make_job(self, layer: str, channel: int, position: tuple[int, int] | None,
+                 stimuli, shown) -> ReceptiveFieldMapping:
         """The request for ``(layer, channel)`` at ``position`` or the map centre.
 
-        ``stimuli`` are the strip's inputs (:class:`gui.worker.Stimulus`), ``shown`` the
+        ``stimuli`` are the strip's inputs (:class:`engine.session.values.Stimulus`), ``shown`` the
         one drawn under the boxes.
         """
         use_box = position is not None and self.position_combo.currentData() == "box"
@@ -199,7 +199,7 @@ class ReceptiveFieldView(QWidget):
 
     def started(self, request: ReceptiveFieldMapping) -> None:
         """Empty the plots for a new mapping."""
-        self.clear_maps()
+        self.clear()
         self.status_label.setText(request.describe())
 
     def show_snapshot(self, snapshot: ReceptiveFieldSnapshot) -> None:
@@ -237,15 +237,15 @@ class ReceptiveFieldView(QWidget):
             text += " The gradient is zero on every input: no empirical box."
         self.status_label.setText(text)
 
-    def mark_cancelled(self) -> None:
+    def cancelled(self) -> None:
         """Say the mapping was cancelled; the maps made so far stay."""
         done = f" after {self._last.done} of {self._last.total}" if self._last else ""
         self.status_label.setText(f"Cancelled{done}: the maps show what was recorded.")
 
-    def mark_failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:
         self.status_label.setText(f"Failed: {text}")
 
-    def clear_maps(self) -> None:
+    def clear(self) -> None:
         """Remove every map and box (the unit and settings stay)."""
         self._last = None
         for plot in (self.input_plot, self.gradient_plot, self.rc_plot):

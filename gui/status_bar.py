@@ -47,12 +47,15 @@ class EngineStatusBar(QStatusBar):
         self._busy_timer.timeout.connect(lambda: self._set_busy_visible(True))
         self._set_busy_visible(False)
 
-    def set_model(self, device: str, weights_label: str, random_weights: bool) -> None:
-        """Show where the model runs and which weights it has."""
+    def set_model(self, device: str, weights_label: str, random_weights: bool,
+                  seed: int | None = None) -> None:
+        """Show where the model runs and which weights it has (random ones with their seed)."""
         self.device_label.setText(f"device: {device}")
-        self.weights_label.setText("weights: random" if random_weights else f"weights: {weights_label}")
+        random_text = "weights: random" if seed is None else f"weights: random, seed {seed}"
+        self.weights_label.setText(random_text if random_weights else f"weights: {weights_label}")
         self.weights_label.setToolTip(
             "No pretrained weights were found: the model is randomly initialised"
+            + ("" if seed is None else f" from seed {seed} (unitscope --seed N picks another)")
             if random_weights else f"Weights: {weights_label}")
 
     def set_time(self, what: str, ms: float) -> None:

@@ -1,7 +1,7 @@
 """The images that drive a unit most and least, as receptive-field crops, found while they stream.
 
 The window ranks the images of the input strip by the response of the unit shown in the
-unit view (:class:`gui.analysis_requests.TopImages`); after every batch the engine sends
+unit view (:class:`engine.jobs.topk.TopImages`); after every batch the engine sends
 the running top k and bottom k (:mod:`engine.topk`) as uint8 crops of the preprocessed
 images over the unit's theoretical receptive field, grey where the field runs past the
 image.  Each crop is drawn in a tile with the response under it; small fields are
@@ -19,7 +19,7 @@ from PySide6.QtGui import QAction, QFontMetrics, QPixmap
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QScrollArea,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
-from gui.analysis_requests import TopImages, TopImagesSnapshot
+from engine.jobs.topk import TopImages, TopImagesSnapshot
 from gui.input_strip import array_to_qimage
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,8 @@ class TopImagesView(QWidget):
         self.unit_label.setText(f"Unit: {label}" if label else NO_UNIT)
         self.run_action.setEnabled(label is not None)
 
-    def make_request(self, layer: str, channel: int, position: tuple[int, int] | None,
-                     image_paths: list[str]) -> TopImages:
+    def make_job(self, layer: str, channel: int, position: tuple[int, int] | None,
+                 image_paths: list[str]) -> TopImages:
         """The request for the unit ``(layer, channel)`` at ``position`` or the map centre."""
         use_box = position is not None and self.position_combo.currentData() == "box"
         y, x = position if use_box else (None, None)
@@ -172,7 +172,7 @@ class TopImagesView(QWidget):
 
     def started(self, request: TopImages) -> None:
         """Empty the grids for a new ranking."""
-        self.clear_grids(request.k)
+        self.clear(request.k)
         self.status_label.setText(request.describe())
 
     def show_snapshot(self, snapshot: TopImagesSnapshot) -> None:
@@ -201,15 +201,15 @@ class TopImagesView(QWidget):
             text += f" Skipped {len(snapshot.skipped)}: " + "; ".join(snapshot.skipped[:3])
         self.status_label.setText(text)
 
-    def mark_cancelled(self) -> None:
+    def cancelled(self) -> None:
         """Say the ranking was cancelled; the crops of the images ranked so far stay."""
         done = f" after {self._last.done} of {self._last.total} images" if self._last else ""
         self.status_label.setText(f"Cancelled{done}: the grids rank the images seen.")
 
-    def mark_failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:
         self.status_label.setText(f"Failed: {text}")
 
-    def clear_grids(self, k: int | None = None) -> None:
+    def clear(self, k: int | None = None) -> None:
         """Remove every crop (the unit and settings stay)."""
         self._last = None
         k = self.k_spin.value() if k is None else k

@@ -2,7 +2,7 @@
 
 The view only asks and shows.  Its actions ("Orientation tuning", "Spatial-frequency
 tuning") emit :attr:`TuningView.tuning_requested`; the window builds the request with
-:meth:`TuningView.make_request` and hands every snapshot the engine streams back to
+:meth:`TuningView.make_job` and hands every snapshot the engine streams back to
 :meth:`TuningView.show_snapshot`.  Conditions not recorded yet are left out of the plot,
 so a cancelled sweep keeps the part of the curve it has.
 """
@@ -19,7 +19,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from gui.analysis_requests import SF_SWEEP, Tuning, TuningSnapshot
+from engine.jobs.tuning import SF_SWEEP, Tuning, TuningSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ class TuningView(QWidget):
         for action in (self.orientation_action, self.sf_action):
             action.setEnabled(label is not None)
 
-    def make_request(self, layer: str, channel: int, position: tuple[int, int] | None,
-                     param: str) -> Tuning:
+    def make_job(self, layer: str, channel: int, position: tuple[int, int] | None,
+                 param: str) -> Tuning:
         """The request for a sweep of ``param`` with the settings shown.
 
         ``position`` is the unit in the unit view's RF box, or None for a unit without a
@@ -174,7 +174,7 @@ class TuningView(QWidget):
 
     def started(self, request: Tuning) -> None:
         """Empty the plot for a new sweep of ``request``."""
-        self.clear_curves()
+        self.clear()
         self._set_axis("orientation" if request.param == "orientation" else "sf_rf")
         self.plot.setTitle(request.unit_label, size="9pt", justify="left")
         self.status_label.setText(request.describe())
@@ -205,16 +205,16 @@ class TuningView(QWidget):
         if snapshot.param == "orientation" and preferred is not None:
             self.sf_orientation_spin.setValue(round(preferred, 1) % 180.0)
 
-    def mark_cancelled(self) -> None:
+    def cancelled(self) -> None:
         """Say the sweep was cancelled; the partial curve stays."""
         done = f" after {self._last.done} of {self._last.total} stimuli" if self._last else ""
         self.status_label.setText(f"Cancelled{done}: the curve shows what was recorded.")
 
-    def mark_failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:
         """Say the sweep failed (the window shows the details)."""
         self.status_label.setText(f"Failed: {text}")
 
-    def clear_curves(self) -> None:
+    def clear(self) -> None:
         """Remove the curves and metrics (the unit and settings stay)."""
         self._last = None
         self.f0_item.setData([], [])

@@ -36,11 +36,6 @@ _RF_PEN = pg.mkPen("#ffd60a", width=2, cosmetic=True)
 _CELL_PEN = pg.mkPen("w", width=1, style=Qt.PenStyle.DashLine, cosmetic=True)
 
 
-def _numpy(a) -> np.ndarray:
-    """A CPU numpy array of ``a`` (ndarray or torch tensor on any device)."""
-    return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-
-
 def _fmt(v: float) -> str:
     return f"{v:g}"
 
@@ -151,8 +146,8 @@ class UnitView(QtWidgets.QWidget):
             The channel's convolution kernel: shown as RGB when ``in == 3``, else the
             mean over input channels with a diverging colormap.
         """
-        channel_map = _numpy(channel_map).astype(np.float64)
-        input_image = _numpy(input_image)
+        channel_map = np.array(channel_map, dtype=np.float64)
+        input_image = np.asarray(input_image)
         if channel_map.ndim != 2:
             raise ValueError(f"channel_map must be (H, W), not {channel_map.shape}")
         keep = (self._pinned and self._map is not None and self._map.shape == channel_map.shape)
@@ -268,7 +263,7 @@ class UnitView(QtWidgets.QWidget):
         self._hist_plot.getViewBox().autoRange(padding=0.02)
 
     def _show_weights(self, weights) -> None:
-        w = None if weights is None else _numpy(weights).astype(np.float64)
+        w = None if weights is None else np.array(weights, dtype=np.float64)
         if w is None or w.ndim != 3:
             self._weights.clear()
             self._weights_plot.setTitle("no weights" if w is None else f"weights {w.shape}: not shown")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from gui.worker import Stimulus
+from engine.session.values import DEFAULT_SEED, Stimulus
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ class StartupChoices:
     layer: str | None = None
     image: str | None = None
     device: str = "auto"
+    seed: int = DEFAULT_SEED  # random weights are drawn from it
+    session: str | None = None  # a saved session to open instead
 
 
 def startup_choices(settings: QSettings, choices: StartupChoices):
@@ -52,7 +54,8 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
         last_layer = s.value("last/layer", "", type=str) or None
     kind, value = s.value("last/input_kind", "", type=str), s.value("last/input", "", type=str)
     last_input = Stimulus(kind, value) if kind and value else None
-    merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device)
+    merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device, choices.seed,
+                            choices.session)
     return merged, last_layer, last_input
 
 

@@ -2,7 +2,8 @@
 
 The GUI thread never runs a forward pass and never waits for one.  It drops requests
 into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open, one for
-a recording to make and one for an analysis to run (:mod:`gui.analysis_requests`): a
+a recording to make (the ``record`` job) and one for any other job
+(:mod:`engine.jobs`, run by ``job.run(session, cancelled)``): a
 newer request overwrites the pending one of its kind and gets a larger request id (a
 new model also clears the pending recording and analysis, which were for the old
 model).  The thread takes what is pending, model first, runs it and emits the result
@@ -29,99 +30,20 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
-import numpy as np
 from PySide6.QtCore import QThread, Signal
 
-from gui.analysis_requests import Population, Tuning
+from engine.session.values import ModelSpec
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Stimulus:
-    """One input the user can choose: an image file or a procedural stimulus.
-
-    Attributes
-    ----------
-    kind : {"image", "procedural"}
-    value : str
-        The image path, or a key of :data:`engine.stimuli.PROCEDURAL`.
-    """
-
-    kind: str
-    value: str
-
-    @property
-    def label(self) -> str:
-        """Short name for status messages and tooltips."""
-        from pathlib import Path
-
-        return Path(self.value).name if self.kind == "image" else self.value
-
-
-@dataclass(frozen=True)
 class OpenModel:
-    """Build or load a model (``engine.sources.open_model`` syntax) and measure its anatomy."""
+    """Open a model (:class:`engine.session.values.ModelSpec`) and measure its anatomy."""
 
-    spec: str
-    weights: str | None = None
-    trust_pickle: bool = False  # the user agreed to run the code in a pickled model file
-
-
-@dataclass(frozen=True)
-class Record:
-    """Record one layer (``name`` or ``name#k``) for one stimulus."""
-
-    layer: str
-    stimulus: Stimulus
-
-
-@dataclass
-class ModelInfo:
-    """What the GUI needs to know about the model the engine has just opened."""
-
-    spec: str
-    name: str
-    weights_label: str
-    has_random_weights: bool
-    source: str
-    input_size: tuple[int, int]
-    device: str
-    anatomy: Any  # engine.anatomy.Anatomy (plain Python)
-    weights_file: str | None = None  # the weights file the user asked for, if any
-    provenance: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Recording:
-    """One layer's output for one stimulus, ready to display.
-
-    Attributes
-    ----------
-    layer : str
-        The layer reference as requested.
-    output : torch.Tensor
-        The layer's output for the stimulus, on the model's device, without the batch
-        dimension (the panel makes the mosaic there; take ``.cpu()`` for anything else).
-    input_image : ndarray of uint8, shape (H, W, 3)
-        The stimulus after the model's preprocessing, as it would look.
-    forward_s : float
-        Seconds spent in the (possibly truncated) forward pass.
-    stimulus : Stimulus
-    conv_weights : torch.Tensor or None
-        For a ``Conv2d`` layer its kernels, ``(out, in, kh, kw)``, on the CPU.
-    """
-
-    layer: str
-    output: Any
-    input_image: np.ndarray
-    forward_s: float
-    stimulus: Stimulus
-    conv_weights: Any = None
+    model: ModelSpec
 
 
 class _Interrupted(BaseException):
@@ -165,8 +87,8 @@ class EngineThread(QThread):
         self._device_name = device
         self._cond = threading.Condition()
         self._pending_open: tuple[int, OpenModel] | None = None
-        self._pending_record: tuple[int, Record] | None = None
-        self._pending_analysis: tuple[int, Tuning | Population] | None = None
+        self._pending_record: tuple[int, object] | None = None
+        self._pending_analysis: tuple[int, object] | None = None
         self._last_id = 0
         self._newest_open = 0
         self._newest_record = 0
@@ -174,12 +96,12 @@ class EngineThread(QThread):
         self._cancelled_upto = 0
         self._stopping = False
         self._current = 0  # id of the job running now (worker thread only)
-        self._session = None  # gui.engine_session.EngineSession (worker thread only)
+        self._session = None  # engine.session.session.Session (worker thread only)
         EngineThread.instances.add(self)
 
     # --- GUI-thread API ------------------------------------------------------------
 
-    def submit(self, request: OpenModel | Record | Tuning | Population) -> int:
+    def submit(self, request) -> int:
         """Put a request in the mailbox, replacing a pending one of the same kind.
 
         A new model also discards a pending recording and analysis (they were for the
@@ -197,7 +119,7 @@ class EngineThread(QThread):
                 self._pending_open, self._pending_record = (rid, request), None
                 self._pending_analysis = None
                 self._newest_open = rid
-            elif isinstance(request, Record):
+            elif getattr(request, "slot", None) == "record":
                 self._pending_record = (rid, request)
                 self._newest_record = rid
             else:
@@ -273,9 +195,7 @@ class EngineThread(QThread):
         log.debug("engine thread finished")
 
     def _catalogue(self) -> dict:
-        import torch  # noqa: F401 - the first import of torch happens here, off the GUI thread
-
-        from engine import zoo
+        from engine import zoo  # the first import of torch happens here, off the GUI thread
         from engine.cpu_threads import run_models_here
         from engine.device import resolve_device
         from engine.errors import UnitscopeError
@@ -294,16 +214,14 @@ class EngineThread(QThread):
         if self.is_stale(rid):
             return
         if isinstance(request, OpenModel):
-            what = f"Opening {request.spec}…"
-        elif isinstance(request, Record):
-            what = f"Recording {request.layer or 'the output'} for {request.stimulus.label}…"
+            what = f"Opening {request.model.spec}…"
         else:
             what = request.describe()
         self.job_started.emit(rid, what)
         try:
             if isinstance(request, OpenModel):
                 self._open(rid, request)
-            elif isinstance(request, Record):
+            elif getattr(request, "slot", None) == "record":
                 self._record(rid, request)
             else:
                 self._analyse(rid, request)
@@ -329,57 +247,45 @@ class EngineThread(QThread):
             raise _Interrupted()
 
     def _open(self, rid: int, request: OpenModel) -> None:
-        from gui.engine_session import EngineSession
+        from engine.session.session import Session
 
-        session = EngineSession.open(request.spec, request.weights, self._device_name,
-                                     self._interrupt_check, trust_pickle=request.trust_pickle)
+        model = request.model
+        if model.device == "auto":  # the thread's device, which falls back to the CPU
+            model = replace(model, device=self._device_name)
+        session = Session.open(model, self._interrupt_check)
         if self.is_stale(rid):
             session.close()
             return
         if self._session is not None:
             self._session.close()
         self._session = session
-        self.model_ready.emit(rid, session.info(request.spec, request.weights))
+        self.model_ready.emit(rid, session.info())
 
-    def _record(self, rid: int, request: Record) -> None:
-        import torch
-
+    def _session_or_fail(self):
         from engine.errors import UnitscopeError
 
         if self._session is None:
             raise UnitscopeError("No model is open yet.")
-        tensor, display = self._session.stimulus(request.stimulus)
+        return self._session
+
+    def _record(self, rid: int, request) -> None:
         started = time.perf_counter()
-        with torch.inference_mode():
-            # The output stays on the model's device: the panel makes its uint8 mosaic there
-            # and copies only that to the host.
-            batches = self._session.recorder.record([request.layer], [tensor[None]],
-                                                  cancelled=lambda: self.is_stale(rid), to_cpu=False)
-            recorded = next(iter(batches))
+        # The output stays on the model's device: the panel makes its uint8 mosaic there
+        # and copies only that to the host.
+        recording = next(iter(request.run(self._session_or_fail(), lambda: self.is_stale(rid))))
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
-        if self.is_stale(rid):
-            return
-        output = recorded.outputs[request.layer][0]
-        self.recording_finished.emit(rid, Recording(
-            layer=request.layer, output=output, input_image=display,
-            forward_s=recorded.forward_s, stimulus=request.stimulus,
-            conv_weights=self._session.conv_weights(request.layer)))
+        if not self.is_stale(rid):
+            self.recording_finished.emit(rid, recording)
 
-
-    def _analyse(self, rid: int, request: Tuning | Population) -> None:
-        from engine.errors import UnitscopeError
-
-        if self._session is None:
-            raise UnitscopeError("No model is open yet.")
-        run = getattr(self._session, request.kind)  # Tuning.kind "tuning" -> EngineSession.tuning, ...
+    def _analyse(self, rid: int, job) -> None:
         snapshot = None
-        for snapshot in run(request, lambda: self.is_stale(rid)):
+        for snapshot in job.run(self._session_or_fail(), lambda: self.is_stale(rid)):
             if self.is_stale(rid):
                 return
-            self.analysis_progress.emit(rid, request.kind, snapshot, snapshot.done, snapshot.total)
+            self.analysis_progress.emit(rid, job.kind, snapshot, snapshot.done, snapshot.total)
             self._serve_pending_record(rid)
         if snapshot is not None and not self.is_stale(rid):
-            self.analysis_finished.emit(rid, request.kind, snapshot)
+            self.analysis_finished.emit(rid, job.kind, snapshot)
 
     def _serve_pending_record(self, analysis_id: int) -> None:
         """Between two batches of an analysis, run the recording the user asked for meanwhile."""

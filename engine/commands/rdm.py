@@ -13,14 +13,10 @@ import sys
 
 from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments
+from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
 from engine.population import VIEWS, population_stream
-from engine.preprocess import Preprocess
 from engine.protocols import ImageFolder
-from engine.provenance import provenance
-from engine.recorder import Recorder
-from engine.sources import open_model
 from engine.writers import SUPPORTED_SUFFIXES, write_activations
 
 
@@ -41,10 +37,10 @@ def register(sub) -> None:
 def run(args) -> int:
     if not args.out.lower().endswith(SUPPORTED_SUFFIXES):
         raise UnitscopeError(f"Output '{args.out}' must end in one of {', '.join(SUPPORTED_SUFFIXES)}.")
-    model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half)
+    session = open_session(args)
+    recorder = session.recorder
     recorder.resolve([args.layer])
-    preprocess = Preprocess(model)
+    preprocess = session.preprocess
     images = ImageFolder(args.images, args.workers)
     images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
     state = None
@@ -55,8 +51,8 @@ def run(args) -> int:
     if state is None or state.rdm.n == 0:
         raise UnitscopeError("None of the images could be read; nothing was saved.")
     pca = state.pca(10)
-    meta = provenance(
-        model, preprocess.describe(), device=str(recorder.device), command="rdm", layer=args.layer,
+    meta = session.provenance(
+        command="rdm", layer=args.layer,
         view=args.view, measure="1 - Pearson r", n_units=int(state.rdm.rows.shape[1]),
         participation_ratio=state.participation_ratio(),
         explained_variance_ratio=[float(v) for v in pca.explained_variance_ratio],

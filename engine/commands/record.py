@@ -7,15 +7,10 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments
-from engine.device import resolve_device
+from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
 from engine.image_set import ImageSet, good_batches
 from engine.images import find_images
-from engine.preprocess import Preprocess
-from engine.provenance import provenance
-from engine.recorder import Recorder
-from engine.sources import open_model
 from engine.writers import SUPPORTED_SUFFIXES, write_activations
 
 
@@ -34,26 +29,18 @@ def register(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def channels_last(memory_format: str, device: str) -> bool:
-    """Whether ``--memory-format`` asks for NHWC convolutions on ``device``."""
-    if memory_format == "auto":
-        return resolve_device(device).type == "cpu"
-    return memory_format == "channels_last"
-
-
 def run(args) -> int:
     if not args.out.endswith(SUPPORTED_SUFFIXES):
         raise UnitscopeError(f"Output '{args.out}' must end in one of {', '.join(SUPPORTED_SUFFIXES)}.")
     if args.out.endswith(".npy") and len(args.layer) > 1:
         raise UnitscopeError(f"Output '{args.out}': .npy holds one layer; use .npz, .h5 or .mat for several.")
-    model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half,
-                        channels_last=channels_last(args.memory_format, args.device))
+    session = open_session(args, memory_format=args.memory_format)
+    recorder = session.recorder
     recorder.resolve(args.layer)
     paths = find_images(args.images)
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
-    preprocess = Preprocess(model)
+    preprocess = session.preprocess
     kept: list = []
     failed: list[str] = []
 
@@ -71,9 +58,8 @@ def run(args) -> int:
     if not kept:
         raise UnitscopeError("None of the images could be read; nothing was saved.")
     arrays = {layer: np.concatenate(parts) for layer, parts in chunks.items()}
-    meta = provenance(model, preprocess.describe(), layers=list(args.layer),
-                      image_paths=[str(p) for p in kept], skipped_paths=failed, device=str(recorder.device),
-                      memory_format="channels_last" if recorder.channels_last else "contiguous")
+    meta = session.provenance(layers=list(args.layer), image_paths=[str(p) for p in kept],
+                              skipped_paths=failed)
     out = write_activations(args.out, arrays, meta)
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
     print(f"saved {out}: {shapes}" + (f"; {len(failed)} file(s) skipped" if failed else ""))

@@ -15,15 +15,11 @@ import sys
 
 from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments
+from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
 from engine.population import VIEWS, PopulationSource, compare_stream
-from engine.preprocess import Preprocess
 from engine.protocols import ImageFolder
-from engine.provenance import provenance
-from engine.recorder import Recorder
-from engine.sources import open_model
-from engine.writers import atomic_write
+from engine.atomic_files import atomic_write
 
 
 def register(sub) -> None:
@@ -52,10 +48,10 @@ def run(args) -> int:
     if not args.out.lower().endswith(".json"):
         raise UnitscopeError(f"Output '{args.out}' must end in .json.")
     layer_a, layer_b = args.layer
-    model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half)
+    session = open_session(args)
+    recorder = session.recorder
     recorder.resolve([layer_a, layer_b])
-    preprocess = Preprocess(model)
+    preprocess = session.preprocess
     images = ImageFolder(args.images, args.workers)
     images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
     a = PopulationSource(recorder, layer_a, preprocess, args.view)
@@ -73,10 +69,9 @@ def run(args) -> int:
         "rsa": _finite(rsa_value), "rsa_measure": "Spearman correlation of the RDMs' upper triangles "
                                          "(RDM: 1 - Pearson r between stimuli)",
         "cka": _finite(cka_value), "cka_measure": "linear CKA",
-        "provenance": provenance(model, preprocess.describe(), device=str(recorder.device), command="rsa",
-                                 layers=[layer_a, layer_b], view=args.view,
-                                 image_paths=[str(p) for p in images.kept],
-                                 skipped_paths=[str(p) for p, _ in images.skipped]),
+        "provenance": session.provenance(command="rsa", layers=[layer_a, layer_b], view=args.view,
+                                         image_paths=[str(p) for p in images.kept],
+                                         skipped_paths=[str(p) for p, _ in images.skipped]),
     }
 
     def write(tmp):

@@ -16,14 +16,9 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from engine.anatomy import build_anatomy
-from engine.cli import add_device_arguments, add_model_arguments
+from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
-from engine.preprocess import Preprocess
 from engine.protocols import ImageFolder
-from engine.provenance import provenance
-from engine.recorder import Recorder
-from engine.sources import open_model
 from engine.topk import image_crop, topk_stream
 from engine.units import Unit, output_shape, unit_geometry
 from engine.writers import atomic_write, write_csv
@@ -52,11 +47,11 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UnitscopeError(f"Output '{args.out}' is a file; give a folder.")
-    model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half)
+    session = open_session(args)
+    recorder = session.recorder
     recorder.resolve([args.layer])
-    preprocess = Preprocess(model)
-    anatomy = build_anatomy(model.module, model.input_size)
+    preprocess = session.preprocess
+    anatomy = session.anatomy
     shape = output_shape(anatomy, args.layer)
     channels = args.channel if args.channel is not None else list(range(shape[1] if shape else 0))
     geometry = [unit_geometry(anatomy, Unit(args.layer, c, args.y, args.x)) for c in channels]
@@ -89,7 +84,7 @@ def run(args) -> int:
                     crops[index] = name
                 rows.append([channel, end, rank, value, str(path), crops[index]])
     write_csv(out / "topk.csv", ["channel", "end", "rank", "activation", "image", "crop"], rows)
-    meta = provenance(model, preprocess.describe(), device=str(recorder.device))
+    meta = session.provenance()
     record = {
         "command": "topk",
         "parameters": {"layer": args.layer, "k": args.k, "channels": channels, "y": args.y, "x": args.x,

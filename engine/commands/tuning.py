@@ -16,14 +16,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.anatomy import build_anatomy
-from engine.cli import add_device_arguments, add_model_arguments
+from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
-from engine.preprocess import Preprocess
 from engine.protocols import DEFAULT_PHASES, KINDS, Protocol, parse_param
-from engine.provenance import provenance
-from engine.recorder import Recorder
-from engine.sources import open_model
 from engine.tuning import MEASURES, tuning_stream
 from engine.units import Unit, unit_geometry
 from engine.writers import atomic_write, write_activations, write_csv
@@ -66,11 +61,11 @@ def run(args) -> int:
     if args.phases < 1:
         raise UnitscopeError("--phases must be at least 1.")
     params = dict(parse_param(text) for text in args.param)
-    model = open_model(args.model, args.weights, args.trust_pickle)
-    recorder = Recorder(model.module, args.device, args.half)
+    session = open_session(args)
+    recorder = session.recorder
     recorder.resolve([args.layer])
-    preprocess = Preprocess(model)
-    anatomy = build_anatomy(model.module, model.input_size)
+    preprocess = session.preprocess
+    anatomy = session.anatomy
     geometry = unit_geometry(anatomy, Unit(args.layer, args.channel, args.y, args.x))
     unit = geometry.unit
     protocol = Protocol(args.protocol, preprocess.crop_size, params, center=geometry.center,
@@ -90,7 +85,7 @@ def run(args) -> int:
         "metrics": metrics,
         "columns": header,
     }
-    meta = provenance(model, preprocess.describe(), device=str(recorder.device))
+    meta = session.provenance()
     if out.suffix.lower() == ".csv":
         write_csv(out, header, rows)
         text = json.dumps(_json_ready({**record, "provenance": meta}), indent=2)

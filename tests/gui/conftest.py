@@ -103,7 +103,7 @@ class Reference:
         self.recorder = Recorder(self.model.module, "cpu")
 
     def output(self, layer, stimulus):
-        """The output of ``layer`` for a ``gui.worker.Stimulus``, first sample."""
+        """The output of ``layer`` for a ``engine.session.values.Stimulus``, first sample."""
         from engine.images import load_image
         from engine.stimuli import PROCEDURAL
 

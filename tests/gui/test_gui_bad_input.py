@@ -20,7 +20,7 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
 from gui import file_menu
-from gui.worker import Stimulus
+from engine.session.values import Stimulus
 
 GRATING = Stimulus("procedural", "grating")
 
@@ -279,7 +279,7 @@ def test_an_existing_file_is_replaced_only_after_confirmation(open_window, qtbot
 
 def test_a_failed_save_is_one_message_and_leaves_no_partial_file(open_window, qtbot, tmp_path,
                                                                   save_dialogs, monkeypatch):
-    import engine.writers
+    import engine.atomic_files
 
     window = open_window()
     save_dialogs["path"] = tmp_path / "no such folder" / "acts.npz"
@@ -290,7 +290,7 @@ def test_a_failed_save_is_one_message_and_leaves_no_partial_file(open_window, qt
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(engine.writers, "_fsync_path", disk_full)
+    monkeypatch.setattr(engine.atomic_files, "_fsync_path", disk_full)
     folder = tmp_path / "full disk"
     folder.mkdir()
     for name, save in {"acts.npz": lambda: file_menu.save_activations(window),

@@ -19,7 +19,7 @@ from engine.stimuli import PROCEDURAL
 from gui import colormaps
 from gui.anatomy_model import LAYER_ROLE
 from gui.model_picker import SPEC_ROLE
-from gui.worker import Stimulus
+from engine.session.values import Stimulus
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
 

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 import resources
-from gui.worker import EngineThread, OpenModel, Record, Stimulus
+from engine.jobs.record import Record
+from engine.session.values import ModelSpec, Stimulus
+from gui.worker import EngineThread, OpenModel
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
 
@@ -23,7 +25,7 @@ def engine(qtbot):
 
 def open_model(qtbot, engine, spec, weights=None):
     with qtbot.waitSignal(engine.model_ready, timeout=30000) as ready:
-        rid = engine.submit(OpenModel(spec, weights))
+        rid = engine.submit(OpenModel(ModelSpec(spec, weights)))
     assert ready.args[0] == rid
     return ready.args[1]
 
@@ -57,7 +59,7 @@ def test_newest_request_wins(qtbot, engine):
 
 def test_errors_are_reported_and_the_thread_survives(qtbot, engine, model_file):
     with qtbot.waitSignal(engine.failed, timeout=10000) as failed:
-        rid = engine.submit(OpenModel("no_such_model"))
+        rid = engine.submit(OpenModel(ModelSpec("no_such_model")))
     assert failed.args == [rid, failed.args[1]] and "Unknown model 'no_such_model'" in failed.args[1]
 
     open_model(qtbot, engine, f"{model_file}:boom")
@@ -100,12 +102,12 @@ def test_cancel_drops_the_running_request_and_keeps_the_model(qtbot, engine, mod
 
 def test_staleness_rules():
     engine = EngineThread("cpu")  # never started: only the mailbox is used
-    first_model = engine.submit(OpenModel("resnet18"))
+    first_model = engine.submit(OpenModel(ModelSpec("resnet18")))
     record = engine.submit(Record("layer1", SAMPLE))
     assert not engine.is_stale(first_model)  # a recording does not make a model stale
     newer_record = engine.submit(Record("layer2", SAMPLE))
     assert engine.is_stale(record) and not engine.is_stale(newer_record)
-    second_model = engine.submit(OpenModel("alexnet"))
+    second_model = engine.submit(OpenModel(ModelSpec("alexnet")))
     assert engine.is_stale(first_model) and engine.is_stale(newer_record)
     assert not engine.is_stale(second_model)
     engine.cancel()

@@ -1,0 +1,56 @@
+"""``unitscope run JOB.json --out RESULT.npz|.json``: run a saved job headless.
+
+``JOB`` is a job file (the window's File ▸ Save job, or :meth:`engine.session.job.JobFile.save`)
+or a result written by this command, whose job is embedded: running it again reproduces
+the result.  The job names its model, weights (with their SHA-256) or random-weights seed,
+device and memory format; ``--device`` overrides the device.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+from tqdm import tqdm
+
+from engine.errors import UnitscopeError
+from engine.session.job import JobFile
+from engine.session.results import RESULT_SUFFIXES, load_job, write_result
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("run", help="run a saved job (or a result's job) and write its result")
+    parser.add_argument("job", metavar="JOB", help="job file (.json), or a result (.npz/.json) to run again")
+    parser.add_argument("--out", required=True, metavar="FILE", help=f"result: {' or '.join(RESULT_SUFFIXES)}")
+    parser.add_argument("--device", default=None, help="run on this device instead of the job's")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow a job whose model is a pickled file (runs code from it)")
+    parser.add_argument("--trust-code", action="store_true",
+                        help="allow a job whose model is FILE.py:FACTORY (runs that file)")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from engine.session.session import Session
+
+    if not args.out.lower().endswith(RESULT_SUFFIXES):
+        raise UnitscopeError(f"Output '{args.out}' must end in {' or '.join(RESULT_SUFFIXES)}.")
+    job_file = load_job(args.job)
+    model = job_file.model
+    if ".py:" in model.spec and not args.trust_code:
+        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
+                             "only if you trust that file.")
+    model = replace(model, trust_pickle=args.trust_pickle,
+                    device=args.device if args.device else model.device)
+    session = Session.open(model)
+    job = job_file.job
+    with tqdm(total=None, unit="stim", desc=job.kind, file=sys.stderr, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        snapshot = session.result(job, progress=progress)
+    out = write_result(args.out, JobFile(session.model, job), snapshot, session.provenance())
+    print(f"saved {out}: {job.kind} job, {snapshot.done} of {snapshot.total} done ({job.describe().rstrip('…')})")
+    return 0

@@ -1,0 +1,6 @@
+"""Job kinds: one module each, holding the job (a frozen, serialisable dataclass that runs
+itself on a :class:`engine.session.session.Session`) and the snapshot it yields.
+
+The modules import torch only inside ``run``, so the window can build jobs and read
+snapshots without loading it.  :data:`engine.session.job.BUILT_IN` lists them.
+"""
