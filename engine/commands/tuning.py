@@ -18,9 +18,7 @@ from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
-from engine.protocols import DEFAULT_PHASES, KINDS, Protocol, parse_param
-from engine.tuning import MEASURES, tuning_stream
-from engine.units import Unit, unit_geometry
+from engine.protocols import DEFAULT_PHASES, KINDS, parse_param
 from engine.writers import atomic_write, write_activations, write_csv
 
 
@@ -55,35 +53,36 @@ def _json_ready(value):
 
 
 def run(args) -> int:
+    from engine.jobs.protocol_responses import ProtocolResponses
+    from engine.session.job import JobFile
+
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".h5"):
         raise UnitscopeError(f"Output '{args.out}' must end in .csv or .h5.")
     if args.phases < 1:
         raise UnitscopeError("--phases must be at least 1.")
-    params = dict(parse_param(text) for text in args.param)
+    params = tuple((name, tuple(float(v) for v in values))
+                   for name, values in (parse_param(text) for text in args.param))
+    job = ProtocolResponses(args.layer, args.channel, args.y, args.x, args.protocol, params, args.phases,
+                            args.batch_size)
     session = open_session(args)
-    recorder = session.recorder
-    recorder.resolve([args.layer])
-    preprocess = session.preprocess
-    anatomy = session.anatomy
-    geometry = unit_geometry(anatomy, Unit(args.layer, args.channel, args.y, args.x))
-    unit = geometry.unit
-    protocol = Protocol(args.protocol, preprocess.crop_size, params, center=geometry.center,
-                        rf_side=geometry.side, phases=args.phases)
-    with tqdm(total=len(protocol), unit="stim", desc="tuning", file=sys.stderr, disable=None) as bar:
-        for table, batch in tuning_stream(recorder, unit, protocol, preprocess, args.batch_size):
-            bar.update(batch.size)
-    header, rows = table.table()
-    metrics = {m: table.metrics(m) for m in MEASURES if m != "min"}
+    with tqdm(total=None, unit="stim", desc="tuning", file=sys.stderr, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        result = session.result(job, progress=progress)
+    header, rows, metrics = result.columns, result.rows, result.metrics
     record = {
         "command": "tuning",
         "parameters": {"layer": args.layer, "channel": args.channel, "y": args.y, "x": args.x,
-                       "protocol": protocol.kind, "param": list(args.param), "phases": args.phases,
-                       "batch_size": args.batch_size},
-        "unit": geometry.as_dict(),
-        "protocol": protocol.describe(),
+                       "protocol": result.protocol["protocol"],
+                       "param": list(args.param), "phases": args.phases, "batch_size": args.batch_size},
+        "unit": result.unit,
+        "protocol": result.protocol,
         "metrics": metrics,
         "columns": header,
+        "job": JobFile(session.model, job).to_dict(),  # unitscope run reproduces it
     }
     meta = session.provenance()
     if out.suffix.lower() == ".csv":
@@ -95,7 +94,7 @@ def run(args) -> int:
         flat = {key: json.dumps(_json_ready(value)) if isinstance(value, dict) else value
                 for key, value in record.items()}
         write_activations(out, columns, {**meta, **flat})
-    summary = f"saved {out}: {protocol.n_conditions} conditions x {len(protocol.phases)} phase(s)"
+    summary = f"saved {out}: {result.n_conditions} conditions x {result.n_phases} phase(s)"
     ori = metrics["f0"].get("orientation")
     if ori:
         summary += (f"; preferred orientation {ori['preferred_deg']:.1f} deg, OSI {ori['osi']:.2f}, "

@@ -36,6 +36,7 @@ BUILT_IN = {
     "topk": "engine.jobs.topk",
     "probe": "engine.jobs.probe",
     "receptive_field": "engine.jobs.receptive_field",
+    "protocol_responses": "engine.jobs.protocol_responses",
 }
 FORMAT = "unitscope-job/1"
 

@@ -54,7 +54,7 @@ class ChannelMeans:
         rows = []
         for name in self.stimuli:
             recording = session.record(self.layer, Stimulus("procedural", name), cancelled)
-            rows.append(np.asarray(recording.output.float().mean(dim=(-2, -1)).cpu()))
+            rows.append(np.asarray(recording.output, dtype=np.float32).mean(axis=(-2, -1)))
             yield ChannelMeansSnapshot(np.stack(rows), list(self.stimuli[:len(rows)]), len(rows),
                                        len(self.stimuli))
 
@@ -75,7 +75,7 @@ def reference_means(layer_name: str, seed: int) -> np.ndarray:
         for name in STIMULI:
             model(preprocess.array(PROCEDURAL[name](preprocess.crop_size))[None])
     handle.remove()
-    return np.stack([g[0].mean(dim=(-2, -1)).numpy() for g in got])
+    return np.stack([g[0].numpy().mean(axis=(-2, -1)) for g in got])
 
 
 def test_a_job_kind_defined_in_a_test_runs_through_unitscope_run(tmp_path, capsys):
@@ -106,6 +106,7 @@ def built_in_examples():
     from engine.jobs.comparison import Compare
     from engine.jobs.population import Population
     from engine.jobs.probe import ProbePlay
+    from engine.jobs.protocol_responses import ProtocolResponses
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
     from engine.jobs.topk import TopImages
@@ -117,7 +118,8 @@ def built_in_examples():
             Compare("layer2", "layer4", "gratings", (), "centre"),
             TopImages("layer4", 7, None, None, ("/x/1.jpg",), 3),
             ProbePlay((Unit("layer1", 1), Unit("layer2", 2, 3, 4)), "strip", (("image", "/a.png"), ("procedural", "x"))),
-            ReceptiveFieldMapping("conv1", 0, 5, 6, (("image", "/a.png"),), ("image", "/a.png"), 10, 4, 2, 7)]
+            ReceptiveFieldMapping("conv1", 0, 5, 6, (("image", "/a.png"),), ("image", "/a.png"), 10, 4, 2, 7),
+            ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():
@@ -232,3 +234,19 @@ def test_the_command_line_and_a_session_give_the_same_numbers(tmp_path, capsys):
     meta = json.loads((tmp_path / "t.csv.json").read_text())["provenance"]
     assert meta["random_seed"] == 4
 
+
+
+def test_unitscope_tuning_writes_the_job_that_reproduces_its_table(tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    assert main(["tuning", "resnet18", "--layer", "layer1", "--channel", "2", "--param",
+                 "orientation=0:180:3", "--phases", "2", "--seed", "5", "--out", str(out)]) == 0
+    sidecar = json.loads((tmp_path / "t.csv.json").read_text())
+    job_file = tmp_path / "from_cli.json"
+    job_file.write_text(json.dumps(sidecar["job"]))
+    assert JobFile.load(job_file).model.seed == 5
+    assert main(["run", str(job_file), "--out", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())["result"]
+    lines = [line.split(",") for line in out.read_text().splitlines()]
+    assert lines[0] == again["columns"] and len(again["rows"]) == len(lines) - 1 == 3
+    f0 = lines[0].index("f0")
+    assert [float(row[f0]) for row in lines[1:]] == [row[f0] for row in again["rows"]]
