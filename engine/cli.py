@@ -60,6 +60,18 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, metavar="N")
 
 
+def run_with_progress(session, job, desc: str, unit: str):
+    """Run ``job`` on ``session`` with a progress bar on stderr; return its last snapshot."""
+    from tqdm import tqdm
+
+    with tqdm(total=None, unit=unit, desc=desc, file=sys.stderr, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        return session.result(job, progress=progress)
+
+
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 

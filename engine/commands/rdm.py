@@ -9,14 +9,13 @@ explained by its first principal components.
 
 from __future__ import annotations
 
+import json
 import sys
 
-from tqdm import tqdm
-
-from engine.cli import add_device_arguments, add_model_arguments, open_session
+from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
 from engine.errors import UnitscopeError
-from engine.population import VIEWS, population_stream
-from engine.protocols import ImageFolder
+from engine.images import find_images
+from engine.population import VIEWS
 from engine.writers import SUPPORTED_SUFFIXES, write_activations
 
 
@@ -35,30 +34,28 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from engine.jobs.rdm import LayerRDM
+    from engine.session.job import JobFile
+
     if not args.out.lower().endswith(SUPPORTED_SUFFIXES):
         raise UnitscopeError(f"Output '{args.out}' must end in one of {', '.join(SUPPORTED_SUFFIXES)}.")
     session = open_session(args)
-    recorder = session.recorder
-    recorder.resolve([args.layer])
-    preprocess = session.preprocess
-    images = ImageFolder(args.images, args.workers)
-    images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-    state = None
-    with tqdm(total=len(images), unit="img", desc="rdm", file=sys.stderr, disable=None) as bar:
-        for state in population_stream(recorder, args.layer, images, preprocess, args.view,
-                                       batch_size=args.batch_size):
-            bar.update(state.rdm.n - bar.n)
-    if state is None or state.rdm.n == 0:
-        raise UnitscopeError("None of the images could be read; nothing was saved.")
-    pca = state.pca(10)
+    session.recorder.resolve([args.layer])
+    paths = find_images(args.images)
+    if not paths:
+        raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
+    job = LayerRDM(args.layer, tuple(str(p) for p in paths), args.view, args.batch_size, args.workers)
+    result = run_with_progress(session, job, "rdm", "img")
+    for _path, message in result.skipped:
+        print(f"unitscope: skipped: {message}", file=sys.stderr)
     meta = session.provenance(
-        command="rdm", layer=args.layer,
-        view=args.view, measure="1 - Pearson r", n_units=int(state.rdm.rows.shape[1]),
-        participation_ratio=state.participation_ratio(),
-        explained_variance_ratio=[float(v) for v in pca.explained_variance_ratio],
-        image_paths=[str(p) for p in images.kept], skipped_paths=[str(p) for p, _ in images.skipped])
-    out = write_activations(args.out, {args.layer: state.rdm.rdm}, meta)
-    print(f"saved {out}: {state.rdm.n} x {state.rdm.n} RDM of '{args.layer}' ({args.view}, "
-          f"{state.rdm.rows.shape[1]} units)"
-          + (f"; {len(images.skipped)} file(s) skipped" if images.skipped else ""))
+        command="rdm", layer=args.layer, view=args.view, measure="1 - Pearson r", n_units=result.n_units,
+        participation_ratio=result.participation_ratio,
+        explained_variance_ratio=result.explained_variance_ratio,
+        image_paths=result.image_paths, skipped_paths=[path for path, _message in result.skipped],
+        job=json.dumps(JobFile(session.model, job).to_dict()))
+    out = write_activations(args.out, {args.layer: result.rdm}, meta)
+    n = len(result.image_paths)
+    print(f"saved {out}: {n} x {n} RDM of '{args.layer}' ({args.view}, {result.n_units} units)"
+          + (f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""))
     return 0

@@ -13,13 +13,14 @@ import json
 import math
 import sys
 
-from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments, open_session
-from engine.errors import UnitscopeError
-from engine.population import VIEWS, PopulationSource, compare_stream
-from engine.protocols import ImageFolder
 from engine.atomic_files import atomic_write
+from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
+from engine.errors import UnitscopeError
+from engine.images import find_images
+from engine.jobs.comparison import Compare
+from engine.population import VIEWS
+from engine.session.job import JobFile
 
 
 def register(sub) -> None:
@@ -49,29 +50,27 @@ def run(args) -> int:
         raise UnitscopeError(f"Output '{args.out}' must end in .json.")
     layer_a, layer_b = args.layer
     session = open_session(args)
-    recorder = session.recorder
-    recorder.resolve([layer_a, layer_b])
-    preprocess = session.preprocess
-    images = ImageFolder(args.images, args.workers)
-    images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-    a = PopulationSource(recorder, layer_a, preprocess, args.view)
-    b = PopulationSource(recorder, layer_b, preprocess, args.view)
-    result = None
-    with tqdm(total=len(images), unit="img", desc="rsa", file=sys.stderr, disable=None) as bar:
-        for result in compare_stream(a, b, images, batch_size=args.batch_size):
-            bar.update(result.rdm_a.n - bar.n)
-    if result is None or result.rdm_a.n < 3:
+    session.recorder.resolve([layer_a, layer_b])
+    paths = find_images(args.images)
+    if not paths:
+        raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
+    job = Compare(layer_a, layer_b, "images", tuple(str(p) for p in paths), args.view, args.batch_size,
+                  args.workers)
+    result = run_with_progress(session, job, "rsa", "img")
+    for line in result.skipped:
+        print(f"unitscope: skipped: {line}", file=sys.stderr)
+    if result.done < 3:
         raise UnitscopeError("RSA needs at least 3 readable images; nothing was saved.")
-    rsa_value, cka_value = result.rsa(), result.cka()
+    rsa_value, cka_value = result.rsa, result.cka
     doc = {
-        "layers": [layer_a, layer_b], "view": args.view, "n_stimuli": result.rdm_a.n,
-        "n_units": [int(result.rdm_a.rows.shape[1]), int(result.rdm_b.rows.shape[1])],
+        "layers": [layer_a, layer_b], "view": args.view, "n_stimuli": result.done,
+        "n_units": [result.n_units, result.n_units_b],
         "rsa": _finite(rsa_value), "rsa_measure": "Spearman correlation of the RDMs' upper triangles "
                                          "(RDM: 1 - Pearson r between stimuli)",
         "cka": _finite(cka_value), "cka_measure": "linear CKA",
         "provenance": session.provenance(command="rsa", layers=[layer_a, layer_b], view=args.view,
-                                         image_paths=[str(p) for p in images.kept],
-                                         skipped_paths=[str(p) for p, _ in images.skipped]),
+                                         image_paths=result.image_paths, skipped_paths=result.skipped_paths),
+        "job": JobFile(session.model, job).to_dict(),
     }
 
     def write(tmp):
@@ -80,7 +79,7 @@ def run(args) -> int:
             f.write("\n")
 
     out = atomic_write(args.out, write)
-    print(f"saved {out}: {layer_a} vs {layer_b} over {result.rdm_a.n} images ({args.view}): "
+    print(f"saved {out}: {layer_a} vs {layer_b} over {result.done} images ({args.view}): "
           f"RSA = {rsa_value:.4f}, linear CKA = {cka_value:.4f}"
-          + (f"; {len(images.skipped)} file(s) skipped" if images.skipped else ""))
+          + (f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""))
     return 0

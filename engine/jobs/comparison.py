@@ -19,7 +19,8 @@ class Compare:
 
     Both layers are recorded in one forward pass per batch
     (:func:`engine.population.compare_stream`).  Fields as :class:`Population`, with
-    ``layer_b`` the layer compared with ``layer``.
+    ``layer_b`` the layer compared with ``layer`` and ``workers`` the image decoding processes
+    (0: in this thread, as the window runs it; None: chosen from the cores).
     """
 
     layer: str
@@ -28,6 +29,7 @@ class Compare:
     paths: tuple[str, ...] = ()
     view: str = "flat"
     batch_size: int = 16
+    workers: int | None = 0
 
 
     def describe(self) -> str:
@@ -40,7 +42,7 @@ class Compare:
         from engine.population import PopulationSource, compare_stream
         from engine.session.stimulus_sets import labels_and_groups, population_stimuli, skipped
 
-        stimuli = population_stimuli(session, self.stimuli, self.paths)
+        stimuli = population_stimuli(session, self.stimuli, self.paths, self.workers)
         session.recorder.resolve([self.layer, self.layer_b])  # unknown names fail before any pass
         a = PopulationSource(session.recorder, self.layer, session.preprocess, self.view)
         b = PopulationSource(session.recorder, self.layer_b, session.preprocess, self.view)
@@ -53,7 +55,9 @@ class Compare:
                 rdm_b=np.array(result.rdm_b.rdm, copy=True),
                 rsa=result.rsa(), cka=result.cka(), n_units=int(result.rdm_a.rows.shape[1]),
                 n_units_b=int(result.rdm_b.rows.shape[1]), done=n, total=len(stimuli),
-                stimuli=self.stimuli, skipped=skipped(stimuli))
+                stimuli=self.stimuli, skipped=skipped(stimuli),
+                image_paths=[str(p) for p in getattr(stimuli, "kept", [])],
+                skipped_paths=[str(p) for p, _ in getattr(stimuli, "skipped", [])])
 
 
 @dataclass
@@ -96,3 +100,5 @@ class ComparisonSnapshot:
     total: int
     stimuli: str = "images"
     skipped: list[str] = field(default_factory=list)
+    image_paths: list[str] = field(default_factory=list)
+    skipped_paths: list[str] = field(default_factory=list)

@@ -37,6 +37,7 @@ BUILT_IN = {
     "probe": "engine.jobs.probe",
     "receptive_field": "engine.jobs.receptive_field",
     "protocol_responses": "engine.jobs.protocol_responses",
+    "rdm": "engine.jobs.rdm",
 }
 FORMAT = "unitscope-job/1"
 

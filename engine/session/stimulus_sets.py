@@ -14,12 +14,14 @@ GRATING_SET_SF = (4.0, 8.0, 16.0, 32.0)  # cycles per image
 GRATING_SET_ORIENTATIONS = 12
 
 
-def population_stimuli(session, stimuli: str, paths) -> ImageFolder | Protocol:
-    """The images in ``paths`` (``stimuli="images"``) or the grating set (``"gratings"``)."""
+def population_stimuli(session, stimuli: str, paths, workers: int | None = 0) -> ImageFolder | Protocol:
+    """The images in ``paths`` (``stimuli="images"``) or the grating set (``"gratings"``).
+
+    ``workers`` decoding processes for images; the window's jobs use none (forking from
+    a thread of a Qt application is unsafe, and a strip holds few images).
+    """
     if stimuli == "images":
-        # No decoding processes: forking from a thread of a Qt application is unsafe,
-        # and a strip holds few images.
-        return ImageFolder(list(paths), workers=0)
+        return ImageFolder(list(paths), workers=workers)
     n = GRATING_SET_ORIENTATIONS
     return Protocol("gratings", session.preprocess.crop_size,
                     {"orientation": 180.0 * np.arange(n) / n, "sf": GRATING_SET_SF, "phase": [0.0]})

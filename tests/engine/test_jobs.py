@@ -107,6 +107,7 @@ def built_in_examples():
     from engine.jobs.population import Population
     from engine.jobs.probe import ProbePlay
     from engine.jobs.protocol_responses import ProtocolResponses
+    from engine.jobs.rdm import LayerRDM
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
     from engine.jobs.topk import TopImages
@@ -119,7 +120,8 @@ def built_in_examples():
             TopImages("layer4", 7, None, None, ("/x/1.jpg",), 3),
             ProbePlay((Unit("layer1", 1), Unit("layer2", 2, 3, 4)), "strip", (("image", "/a.png"), ("procedural", "x"))),
             ReceptiveFieldMapping("conv1", 0, 5, 6, (("image", "/a.png"),), ("image", "/a.png"), 10, 4, 2, 7),
-            ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3)]
+            ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3),
+            LayerRDM("layer4", ("/i/1.png", "/i/2.png"), "centre", 4, None)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():
@@ -250,3 +252,32 @@ def test_unitscope_tuning_writes_the_job_that_reproduces_its_table(tmp_path, cap
     assert lines[0] == again["columns"] and len(again["rows"]) == len(lines) - 1 == 3
     f0 = lines[0].index("f0")
     assert [float(row[f0]) for row in lines[1:]] == [row[f0] for row in again["rows"]]
+
+
+def test_unitscope_rdm_and_rsa_write_jobs_that_reproduce_them(tmp_path, capsys):
+    import shutil
+
+    from engine.writers import read_activations, read_provenance
+    from resources import sample_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in sample_images()[:3]:
+        shutil.copy(path, folder / path.name)
+    assert main(["rdm", "resnet18", "--layer", "layer3", "--images", str(folder), "--view", "channels",
+                 "--out", str(tmp_path / "rdm.npz"), "--workers", "0"]) == 0
+    rdm = read_activations(tmp_path / "rdm.npz")["layer3"]
+    (tmp_path / "rdm.job.json").write_text(read_provenance(tmp_path / "rdm.npz")["job"])
+    assert main(["run", str(tmp_path / "rdm.job.json"), "--out", str(tmp_path / "rdm_again.npz")]) == 0
+    again = read_result(tmp_path / "rdm_again.npz")[1]
+    assert rdm.shape == (3, 3)
+    np.testing.assert_array_equal(rdm, again["rdm"].astype(np.float32))  # activations files are float32
+
+    assert main(["rsa", "resnet18", "--layer", "layer2", "--layer", "layer4", "--images", str(folder),
+                 "--out", str(tmp_path / "rsa.json")]) == 0
+    doc = json.loads((tmp_path / "rsa.json").read_text())
+    (tmp_path / "rsa.job.json").write_text(json.dumps(doc["job"]))
+    assert main(["run", str(tmp_path / "rsa.job.json"), "--out", str(tmp_path / "rsa_again.json")]) == 0
+    result = json.loads((tmp_path / "rsa_again.json").read_text())["result"]
+    assert doc["n_stimuli"] == result["done"] == 3
+    assert doc["rsa"] == result["rsa"] and doc["cka"] == result["cka"]
