@@ -89,7 +89,6 @@ def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
             _wait(window.feature_maps_painted, lambda name, ms, want=layer: name == want)
             window.panel.repaint()
             clicks[layer].append(time.perf_counter() - t0)
-            on_device = window.recording.output.device.type
             cpu0 = time.thread_time()
             _idle(BETWEEN_CLICKS_MS // 2)  # the unit view and the input preview fill in
             details.append(time.thread_time() - cpu0)
@@ -98,8 +97,8 @@ def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
     window.close()
     floor.close()
     if device != "cpu":
-        fig.notes.append(f"The last recording reached the panel on `{on_device}`: the mosaic is made there "
-                         "and only its uint8 image is copied to the host.")
+        fig.notes.append(f"Recordings run on `{device}`, and the engine thread makes the mosaics there "
+                         "(the values themselves are copied to the host once, for the unit view and hover read-out).")
     for layer in LAYERS:
         click, reference = Sample(clicks[layer][1:]), Sample(floors[layer][1:])
         target = 1.2 * reference.median + 0.040
@@ -117,16 +116,16 @@ def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
 
 
 def mosaic(repeats: int) -> Figure:
-    """Figure 3: build the mosaic and paint it, for three typical output shapes.
+    """Figure 3: build the mosaics and paint one, for three typical output shapes.
 
-    Measured as in the window: the GUI thread runs its torch operators single-threaded.
+    The build is the engine thread's share of a recording (:func:`engine.mosaic.display_values`:
+    the values on the host and four uint8 mosaics, per channel and shared, plain and
+    zero-centred); the paint is the window's.  Both run here in one thread.
     """
-    from engine.cpu_threads import stay_single_threaded
     from gui.app import make_application
     from gui.feature_map_panel import FeatureMapPanel
 
-    fig = Figure("3", "Mosaic: build + paint all channels of one output (CPU, offscreen, GUI thread)")
-    stay_single_threaded()
+    fig = Figure("3", "Mosaic: build (engine) + paint (window) all channels of one output (CPU, offscreen)")
     make_application()
     panel = FeatureMapPanel()
     panel.resize(900, 900)

@@ -2,6 +2,9 @@
 
 Normalisation and tiling run with torch on the tensor's own device (GPU when the
 recording ran there); only the finished uint8 mosaic is copied to the host.
+:func:`display_values` does all of it for one recorded output in the engine thread -- the
+mosaic of every normalisation the window offers (:data:`MOSAIC_VARIANTS`), the display
+values as NumPy and the most active channel -- so that the window runs no torch.
 
 Mapping to 0..255 rounds half up: a value ``v`` in ``[lo, hi]`` becomes
 ``floor((v - lo) * 255 / (hi - lo) + 0.5)``.  With ``symmetric=True`` the range is

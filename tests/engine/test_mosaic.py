@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import UnitscopeError
-from engine.mosaic import Mosaic, make_mosaic, to_channels
+from engine.mosaic import (MOSAIC_VARIANTS, DisplayValues, Mosaic, display_values, make_mosaic, make_mosaics,
+                           to_channels)
 
 P = 7  # pad value, distinct from every data pixel below
 
@@ -208,3 +209,154 @@ def test_mosaic_of_tokens_is_square_enough():
     m = make_mosaic(grid)
     assert m.cols == math.ceil(math.sqrt(768))
     assert 0.8 < m.image.shape[0] / m.image.shape[1] < 1.25
+
+
+# -- several normalisations at once, and what the window is handed -------------------------
+
+def _same_mosaic(a: Mosaic, b: Mosaic) -> None:
+    assert a.image.dtype == b.image.dtype == np.uint8
+    np.testing.assert_array_equal(a.image, b.image)
+    assert (a.rows, a.cols, a.tile_h, a.tile_w, a.gap, a.n_channels) == \
+        (b.rows, b.cols, b.tile_h, b.tile_w, b.gap, b.n_channels)
+    np.testing.assert_array_equal(a.vmin, b.vmin)
+    np.testing.assert_array_equal(a.vmax, b.vmax)
+    assert a.value_range == b.value_range
+
+
+def test_make_mosaics_gives_every_variant_as_make_mosaic_does():
+    assert MOSAIC_VARIANTS == (("channel", False), ("channel", True), ("shared", False), ("shared", True))
+    mosaics = make_mosaics(KNOWN, pad_value=P)
+    assert set(mosaics) == set(MOSAIC_VARIANTS)
+    for (mode, symmetric), m in mosaics.items():
+        _same_mosaic(m, make_mosaic(KNOWN, normalize=mode, symmetric=symmetric, pad_value=P))
+    # the known pixels of test_known_values_per_channel_exact_pixels, from the batch
+    np.testing.assert_array_equal(mosaics[("channel", False)].image[0:2, 0:2], [[0, 85], [170, 255]])
+    np.testing.assert_array_equal(mosaics[("shared", False)].image[3:5, 0:2], [[43, 43], [43, 43]])
+    only = make_mosaics(KNOWN, variants=(("shared", True),), gap=0, cols=3)
+    assert list(only) == [("shared", True)]
+    _same_mosaic(only[("shared", True)], make_mosaic(KNOWN, normalize="shared", symmetric=True, gap=0, cols=3))
+    with pytest.raises(ValueError):
+        make_mosaics(KNOWN, variants=(("global", False),))
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(1, 40), h=st.integers(1, 7), w=st.integers(1, 7), gap=st.integers(0, 2),
+       specials=st.lists(st.sampled_from([float("nan"), float("inf"), float("-inf"), 0.0]), max_size=4))
+def test_property_make_mosaics_equals_make_mosaic(c, h, w, gap, specials):
+    fmap = torch.randn(c, h, w)
+    flat = fmap.view(-1)
+    for i, v in enumerate(specials):
+        flat[(i * 7919) % flat.numel()] = v
+    for key, m in make_mosaics(fmap, gap=gap).items():
+        _same_mosaic(m, make_mosaic(fmap, normalize=key[0], symmetric=key[1], gap=gap))
+
+
+def test_display_values_of_maps_are_numpy_with_ready_mosaics():
+    fmap = torch.randn(6, 5, 4)
+    fmap[3] += 10.0  # the most active channel
+    shown = display_values(fmap)
+    assert isinstance(shown, DisplayValues)
+    assert shown.kind == "maps"
+    assert isinstance(shown.values, np.ndarray) and shown.values.dtype == np.float32
+    np.testing.assert_array_equal(shown.values, fmap.numpy())
+    assert shown.top_channel == 3
+    assert set(shown.mosaics) == set(MOSAIC_VARIANTS)
+    for (mode, symmetric), m in shown.mosaics.items():
+        assert isinstance(m.image, np.ndarray) and isinstance(m.vmin, np.ndarray)
+        _same_mosaic(m, make_mosaic(fmap, normalize=mode, symmetric=symmetric))
+    # from NumPy, and with the values taken from a host copy, the same
+    again = display_values(fmap.numpy(), host=fmap.clone())
+    np.testing.assert_array_equal(again.values, shown.values)
+    assert again.top_channel == 3
+    with pytest.raises(ValueError, match="host"):
+        display_values(fmap, host=torch.zeros(6, 5, 5))
+
+
+def test_display_values_top_channel_counts_nan_as_zero_like_the_window_did():
+    fmap = torch.zeros(4, 2, 2)
+    fmap[0] = float("nan")
+    fmap[1, 0, 0] = 0.5
+    fmap[2, 0, 0] = float("nan")
+    fmap[2, 1, 1] = 1.0
+    fmap[3] = -1.0
+    shown = display_values(fmap)
+    reference = int(fmap.reshape(4, -1).float().nan_to_num().mean(dim=1).argmax())
+    assert shown.top_channel == reference == 2
+    values = np.zeros((3, 1, 1), np.float32)
+    values[1] = np.inf
+    assert display_values(values).top_channel == 1
+
+
+def test_display_values_of_tokens_vectors_batches_and_containers():
+    tokens = torch.randn(1 + 16, 8)
+    shown = display_values(tokens)
+    assert shown.kind == "tokens"
+    np.testing.assert_array_equal(shown.values, tokens[1:].T.reshape(8, 4, 4).numpy())
+    _same_mosaic(shown.mosaics[("channel", False)], make_mosaic(tokens[1:].T.reshape(8, 4, 4)))
+
+    logits = torch.tensor([3.0, -1.0, 7.0, 0.5])
+    shown = display_values(logits)
+    assert shown.kind == "vector" and shown.mosaics == {} and shown.top_channel == 2
+    np.testing.assert_array_equal(shown.values, logits.numpy())
+    assert display_values(np.zeros(0, np.float32)).top_channel is None
+
+    batch = torch.randn(2, 3, 4, 4)
+    np.testing.assert_array_equal(display_values(batch).values, batch[0].numpy())
+    nhwc = torch.randn(4, 4, 3)
+    np.testing.assert_array_equal(display_values(nhwc, layout="nhwc").values,
+                                  nhwc.permute(2, 0, 1).numpy())
+    assert display_values((torch.randn(1, 5), None)).kind == "vector"
+    assert display_values(torch.arange(8, dtype=torch.int32).reshape(2, 2, 2)).values.dtype == np.float32
+
+
+FACTORY = '''
+from torch import nn
+
+
+def make():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, 5))
+'''
+
+
+def test_a_recording_holds_numpy_only_made_in_the_engine(tmp_path):
+    import dataclasses
+
+    from engine.session.session import Session
+    from engine.session.values import ModelSpec, Stimulus
+
+    factory = tmp_path / "tiny.py"
+    factory.write_text(FACTORY)
+    session = Session.open(ModelSpec(f"{factory}:make", device="cpu"))
+    stimulus = Stimulus("procedural", "gabor")
+    x = session.stimulus(stimulus)[0][None]
+    try:
+        conv = session.record("0", stimulus, lambda: False)
+        reference = session.recorder.record_one(["0", "4"], x).outputs
+        fc = session.record("4", stimulus, lambda: False)
+    finally:
+        session.close()
+
+    for recording in (conv, fc):
+        for f in dataclasses.fields(recording):
+            value = getattr(recording, f.name)
+            assert not isinstance(value, torch.Tensor), f.name
+        for m in recording.mosaics.values():
+            assert not any(isinstance(getattr(m, f.name), torch.Tensor) for f in dataclasses.fields(m))
+
+    expected = reference["0"][0]
+    assert conv.kind == "maps" and isinstance(conv.output, np.ndarray)
+    assert conv.output.shape == tuple(expected.shape)
+    np.testing.assert_array_equal(conv.output, expected.numpy())
+    np.testing.assert_array_equal(conv.values, expected.numpy())
+    assert conv.top_channel == int(expected.reshape(4, -1).nan_to_num().mean(dim=1).argmax())
+    for (mode, symmetric), m in conv.mosaics.items():
+        _same_mosaic(m, make_mosaic(expected, normalize=mode, symmetric=symmetric))
+    weight = session.loaded.module[0].weight
+    assert isinstance(conv.conv_weights, np.ndarray) and conv.conv_weights.dtype == np.float32
+    np.testing.assert_array_equal(conv.conv_weights, weight.detach().numpy())
+    assert not np.shares_memory(conv.conv_weights, weight.detach().numpy())  # a copy, not the module's
+
+    assert fc.kind == "vector" and fc.mosaics == {} and fc.conv_weights is None
+    np.testing.assert_array_equal(fc.values, reference["4"][0].numpy())
+    assert fc.top_channel == int(reference["4"][0].argmax())

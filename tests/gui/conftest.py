@@ -6,6 +6,8 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
+import gc
+
 import pytest
 import shiboken6
 from PySide6.QtCore import QSettings
@@ -145,3 +147,7 @@ def open_window(qtbot, resnet18_weights):
     yield _open
     for window in windows:
         window.close()
+    windows.clear()
+    # Free the closed windows' Qt objects here, in the GUI thread: left to a later
+    # collection, that could run in the next test's engine thread.
+    gc.collect()

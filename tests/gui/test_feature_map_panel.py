@@ -1,4 +1,8 @@
-"""FeatureMapPanel: what the user sees for known feature maps, clicks and hovers."""
+"""FeatureMapPanel: what the user sees for known feature maps, clicks and hovers.
+
+The panel paints what the engine made ready (:func:`engine.mosaic.display_values`, as the
+engine thread does for a recording): NumPy values and uint8 mosaics, no tensors.
+"""
 
 import os
 
@@ -7,12 +11,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pyqtgraph as pg
 import pytest
-import torch
 from PySide6 import QtCore, QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from engine.mosaic import make_mosaic
+from engine.mosaic import MOSAIC_VARIANTS, display_values, make_mosaic
 from gui import colormaps
 from gui.feature_map_panel import FeatureMapPanel, tile_grid
 
@@ -35,6 +38,14 @@ def _viewport_point(panel, y, x):
     return panel._map_view.mapFromScene(scene)
 
 
+def show(panel, output, layer):
+    """Show ``output`` as the window does: values made ready by the engine, then painted."""
+    shown = display_values(output)
+    assert isinstance(shown.values, np.ndarray)
+    panel.show_values(shown, layer)
+    return shown
+
+
 def _image_items(panel):
     return [i for i in panel.export_target().getViewBox().addedItems if isinstance(i, pg.ImageItem)]
 
@@ -43,7 +54,7 @@ def test_mosaic_is_make_mosaic_image_and_on_screen(panel):
     fmap = np.arange(4 * 5 * 5, dtype=np.float32).reshape(4, 5, 5) ** 1.5
     with_signal = []
     panel.render_finished.connect(with_signal.append)
-    panel.show_output(fmap, "conv1")
+    show(panel, fmap, "conv1")
     expected = make_mosaic(fmap).image
     np.testing.assert_array_equal(panel.mosaic_image(), expected)
     np.testing.assert_array_equal(panel._image.image, expected)
@@ -54,23 +65,26 @@ def test_mosaic_is_make_mosaic_image_and_on_screen(panel):
 
 
 def test_shared_normalization_matches_engine(panel):
-    fmap = torch.tensor([[[0.0, 1.0], [2.0, 3.0]], [[0.0, 10.0], [20.0, 30.0]], [[5.0, 5.0], [5.0, 5.0]]])
+    fmap = np.array([[[0.0, 1.0], [2.0, 3.0]], [[0.0, 10.0], [20.0, 30.0]], [[5.0, 5.0], [5.0, 5.0]]],
+                    dtype=np.float32)
     panel.set_normalization("shared")
-    panel.show_output(fmap, "x")
+    shown = show(panel, fmap, "x")
     np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(fmap, normalize="shared").image)
     panel.set_normalization("channel")
     np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(fmap).image)
+    # switching the scale paints the engine's other ready mosaic; nothing is computed here
+    assert panel.mosaic_image() is shown.mosaics[("channel", False)].image
 
 
 def test_thousands_of_channels_use_one_image_item(panel):
-    panel.show_output(torch.rand(2048, 7, 7), "layer4")
+    show(panel, np.random.default_rng(0).random((2048, 7, 7), dtype=np.float32), "layer4")
     assert len(_image_items(panel)) == 1
     assert panel.current_mosaic.n_channels == 2048
-    assert panel.mosaic_image().shape == make_mosaic(torch.zeros(2048, 7, 7)).image.shape
+    assert panel.mosaic_image().shape == make_mosaic(np.zeros((2048, 7, 7))).image.shape
 
 
 def test_click_on_tile_emits_its_channel(panel, qtbot):
-    panel.show_output(torch.rand(16, 6, 6), "conv")
+    show(panel, np.random.default_rng(1).random((16, 6, 6), dtype=np.float32), "conv")
     mosaic = panel.current_mosaic
     for channel in (0, 5, 15):
         y0, x0 = mosaic.tile_origin(channel)
@@ -85,7 +99,7 @@ def test_click_on_tile_emits_its_channel(panel, qtbot):
 def test_hover_shows_raw_value(panel, qtbot):
     fmap = np.zeros((9, 4, 4), dtype=np.float32)
     fmap[7, 1, 2] = -3.25
-    panel.show_output(fmap, "conv")
+    show(panel, fmap, "conv")
     y0, x0 = panel.current_mosaic.tile_origin(7)
     with qtbot.waitSignal(panel.hovered, check_params_cb=lambda c, y, x: (c, y, x) == (7, 1, 2)):
         QTest.mouseMove(panel._map_view.viewport(), _viewport_point(panel, y0 + 1, x0 + 2))
@@ -94,7 +108,7 @@ def test_hover_shows_raw_value(panel, qtbot):
 
 def test_vector_is_a_bar_plot(panel):
     values = np.array([3.0, -1.0, 0.5, 2.0, 7.0], dtype=np.float32)
-    panel.show_output(torch.from_numpy(values), "fc")
+    show(panel, values, "fc")
     bars = [i for i in panel.export_target().items if isinstance(i, pg.BarGraphItem)]
     assert len(bars) == 1
     np.testing.assert_array_equal(bars[0].opts["height"], values)
@@ -105,8 +119,9 @@ def test_vector_is_a_bar_plot(panel):
 
 
 def test_tokens_are_shown_as_a_grid(panel):
-    tokens = torch.randn(1 + 16, 8)  # class token + 4x4 patch grid, 8 dims
-    panel.show_output(tokens, "encoder.layer_3")
+    # class token + 4x4 patch grid, 8 dims
+    tokens = np.random.default_rng(2).standard_normal((1 + 16, 8), dtype=np.float32)
+    show(panel, tokens, "encoder.layer_3")
     mosaic = panel.current_mosaic
     assert (mosaic.n_channels, mosaic.tile_h, mosaic.tile_w) == (8, 4, 4)
     grid = tokens[1:].T.reshape(8, 4, 4)
@@ -115,7 +130,7 @@ def test_tokens_are_shown_as_a_grid(panel):
 
 def test_diverging_colormap_maps_zero_to_the_middle(panel):
     fmap = np.array([[[-2.0, 0.0], [1.0, 0.5]], [[0.0, 4.0], [-1.0, 3.0]]], dtype=np.float32)
-    panel.show_output(fmap, "x")
+    show(panel, fmap, "x")
     panel.set_colormap(colormaps.DEFAULT_DIVERGING)
     assert colormaps.is_diverging(panel.colormap_name)
     image = panel.mosaic_image()
@@ -131,14 +146,14 @@ def test_diverging_colormap_maps_zero_to_the_middle(panel):
 
 
 def test_clear_shows_nothing(panel):
-    panel.show_output(torch.rand(3, 2, 2), "x")
+    show(panel, np.random.default_rng(3).random((3, 2, 2), dtype=np.float32), "x")
     panel.clear()
     assert panel.mosaic_image() is None and panel.current_mosaic is None
     assert panel._image.image is None
 
 
 def test_grid_covers_exactly_the_pixels_without_data(panel):
-    panel.show_output(np.random.default_rng(0).random((7, 3, 4)), "x")
+    show(panel, np.random.default_rng(0).random((7, 3, 4)), "x")
     m = panel.current_mosaic
     assert (m.rows, m.cols) == (3, 3)  # two empty tiles at the end
     path, empty = tile_grid(m)
@@ -152,7 +167,7 @@ def test_grid_covers_exactly_the_pixels_without_data(panel):
 
 
 def test_vector_hover_and_click(panel, qtbot):
-    panel.show_output(np.array([1.0, -2.5, 4.0]), "logits")
+    show(panel, np.array([1.0, -2.5, 4.0]), "logits")
     assert not panel._cmap_combo.isEnabled()
     panel._bar_view.viewport().repaint()
     vb = panel.export_target().getViewBox()
@@ -161,3 +176,42 @@ def test_vector_hover_and_click(panel, qtbot):
     qtbot.waitUntil(lambda: panel._readout.text() == "unit 1 = -2.5")
     with qtbot.waitSignal(panel.channel_clicked, check_params_cb=lambda c: c == 1):
         QTest.mouseClick(panel._bar_view.viewport(), Qt.MouseButton.LeftButton, pos=point)
+
+
+def test_every_scale_and_colormap_paints_a_mosaic_the_engine_made(panel):
+    fmap = np.random.default_rng(4).standard_normal((5, 3, 4)).astype(np.float32)
+    shown = show(panel, fmap, "x")
+    assert set(shown.mosaics) == set(MOSAIC_VARIANTS)
+    for mode in ("channel", "shared"):
+        for cmap in ("viridis", colormaps.DEFAULT_DIVERGING):
+            panel.set_normalization(mode)
+            panel.set_colormap(cmap)
+            symmetric = colormaps.is_diverging(cmap)
+            assert panel.mosaic_image() is shown.mosaics[(mode, symmetric)].image
+            np.testing.assert_array_equal(panel.mosaic_image(),
+                                          make_mosaic(fmap, normalize=mode, symmetric=symmetric).image)
+            np.testing.assert_array_equal(panel._image.lut, colormaps.lut(cmap))
+
+
+def test_show_recording_paints_the_recordings_mosaic_and_reads_its_values(panel, qtbot):
+    from engine.session.values import Recording, Stimulus
+
+    fmap = np.zeros((4, 3, 3), dtype=np.float32)
+    fmap[2, 0, 1] = 1.5
+    shown = display_values(fmap)
+    recording = Recording(layer="conv", output=fmap, input_image=np.zeros((6, 6, 3), np.uint8), forward_s=0.0,
+                          stimulus=Stimulus("procedural", "gabor"), kind=shown.kind, values=shown.values,
+                          mosaics=shown.mosaics, top_channel=shown.top_channel)
+    panel.show_recording(recording)
+    np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(fmap).image)
+    assert "conv: 4 channels, 3x3" in panel._info.text()
+    y0, x0 = panel.current_mosaic.tile_origin(2)
+    with qtbot.waitSignal(panel.hovered, check_params_cb=lambda c, y, x: (c, y, x) == (2, 0, 1)):
+        QTest.mouseMove(panel._map_view.viewport(), _viewport_point(panel, y0, x0 + 1))
+    assert panel._readout.text() == "channel 2, (0, 1) = 1.5"
+
+
+def test_show_output_makes_the_same_values_for_scripts(panel):
+    fmap = np.random.default_rng(5).random((6, 4, 4), dtype=np.float32)
+    panel.show_output(fmap, "conv")
+    np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(fmap).image)

@@ -40,7 +40,7 @@ def test_records_exactly_what_the_recorder_gives(qtbot, engine, resnet18_weights
     assert got_id == rid and recording.layer == "layer2.0.relu#2"
 
     expected = reference.output("layer2.0.relu#2", SAMPLE)
-    torch.testing.assert_close(recording.output, expected, rtol=0, atol=0)
+    torch.testing.assert_close(torch.from_numpy(recording.output), expected, rtol=0, atol=0)
     assert recording.input_image.shape == (224, 224, 3)
     assert recording.conv_weights is None
 
