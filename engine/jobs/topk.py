@@ -11,10 +11,6 @@ import numpy as np
 from engine.session.job import job_kind
 from engine.unit import Unit
 
-def unit_label(layer: str, channel: int, y: int | None = None, x: int | None = None) -> str:
-    """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.unit.Unit.label`."""
-    return Unit(layer, channel, y, x).label
-
 
 @job_kind("topk")
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class TopImages:
 
     @property
     def unit_label(self) -> str:
-        return unit_label(self.layer, self.channel, self.y, self.x)
+        return Unit(self.layer, self.channel, self.y, self.x).label
 
     def describe(self) -> str:
         """What the status bar says while it runs."""

@@ -58,9 +58,8 @@ class Tuning:
 
     @property
     def unit_label(self) -> str:
-        """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.units.Unit.label`."""
-        where = "" if self.y is None and self.x is None else f"({self.y},{self.x})"
-        return f"{self.layer}[{self.channel}]{where}"
+        """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.unit.Unit.label`."""
+        return Unit(self.layer, self.channel, self.y, self.x).label
 
     def describe(self) -> str:
         """What the status bar says while it runs."""
