@@ -31,8 +31,8 @@ def truncated_resnet(model, layer: str):
 
 
 def early_exit(repeats: int, device: str = "cpu") -> Figure:
-    from engine.device import synchronize
-    from engine.recorder import Recorder
+    from engine.models.device import synchronize
+    from engine.recording.recorder import Recorder
 
     fig = Figure("2", f"Early exit: recording conv1 of ResNet-101 vs a full forward pass ({device.upper()}, "
                       "1 image, 224 px)")
@@ -92,7 +92,7 @@ def extraction(repeats: int, n_images: int = 256, batch_size: int = 32, device: 
     from torchvision.models.feature_extraction import create_feature_extractor
 
     from engine.cli import main as cli_main
-    from engine.image_set import default_workers
+    from engine.stimuli.image_set import default_workers
 
     fig = Figure("5", f"Batch extraction: ResNet-50 layer3, {n_images} JPEG images from disk ({device.upper()})")
     tmp = Path(tempfile.mkdtemp(prefix="unitscope-bench-"))

@@ -31,7 +31,7 @@ def gpu(quick: bool) -> Figure:
 
 def mosaic_on_device(repeats: int) -> Figure:
     """The mosaic of a CUDA output: normalised and tiled on the GPU, one copy to the host."""
-    from engine.mosaic import make_mosaic
+    from engine.recording.mosaic import make_mosaic
 
     fig = Figure("mosaic", "")
     generator = torch.Generator(device="cuda").manual_seed(0)

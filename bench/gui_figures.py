@@ -118,7 +118,7 @@ def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
 def mosaic(repeats: int) -> Figure:
     """Figure 3: build the mosaics and paint one, for three typical output shapes.
 
-    The build is the engine thread's share of a recording (:func:`engine.mosaic.display_values`:
+    The build is the engine thread's share of a recording (:func:`engine.recording.mosaic.display_values`:
     the values on the host and four uint8 mosaics, per channel and shared, plain and
     zero-centred); the paint is the window's.  Both run here in one thread.
     """
@@ -148,7 +148,7 @@ def responsiveness(n_images: int = 64) -> Figure:
     """Figure 4: the GUI thread's longest heartbeat gap while layer4 is recorded."""
     from PySide6.QtCore import QElapsedTimer, QThread, QTimer
 
-    from engine.recorder import Recorder
+    from engine.recording.recorder import Recorder
     from gui.app import make_application
 
     fig = Figure("4", f"Responsiveness: longest gap between 10 ms GUI ticks while ResNet-101 layer4 is "

@@ -21,12 +21,12 @@ def sweep(n_stimuli: int) -> dict:
     import torch
     import torchvision
 
-    from engine.preprocess import Preprocess
-    from engine.protocols import Protocol
-    from engine.recorder import Recorder
-    from engine.tuning import run_tuning
-    from engine.units import Unit
-    from engine.zoo import LoadedModel
+    from engine.models.preprocess import Preprocess
+    from engine.stimuli.protocols import Protocol
+    from engine.recording.recorder import Recorder
+    from engine.analyses.tuning import run_tuning
+    from engine.analyses.units import Unit
+    from engine.models.zoo import LoadedModel
 
     torch.manual_seed(0)
     module = torchvision.models.resnet50().eval()

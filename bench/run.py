@@ -82,7 +82,7 @@ ran about 1.5 times slower than the same pass in a script. Two causes were found
    second thread while the main thread had not used torch (CPU/wall 1.98), 215–238 ms
    (CPU/wall 1.45) once the main thread had run one matrix product. `GOMP_SPINCOUNT` and
    `OMP_WAIT_POLICY` did not help; giving the other thread one torch thread did (166–178 ms,
-   CPU/wall 1.95). So the engine thread claims torch's pool (`engine/cpu_threads.py`; torch sets a
+   CPU/wall 1.95). So the engine thread claims torch's pool (`engine/recording/cpu_threads.py`; torch sets a
    thread's count up lazily from the last count asked for anywhere, which the module guards
    against), and the GUI thread runs no torch operator at all: the engine thread makes the
    uint8 mosaics and hands the window NumPy arrays.

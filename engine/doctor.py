@@ -16,8 +16,8 @@ import numpy
 import torch
 import torchvision
 
-from engine.weights import cached_files, format_size, list_weights
-from engine.zoo import hub_checkpoint_dir
+from engine.models.weights import cached_files, format_size, list_weights
+from engine.models.zoo import hub_checkpoint_dir
 
 
 def _version(distribution: str) -> str:

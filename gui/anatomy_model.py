@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 
 if TYPE_CHECKING:
-    from engine.anatomy import Anatomy, AnatomyNode
-    from engine.receptive_field import Field
+    from engine.anatomy.tree import Anatomy, AnatomyNode
+    from engine.anatomy.receptive_field import Field
 
 COLUMNS = ("Name", "Type", "Output shape", "Params", "RF")
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # the layer reference ("layer1.0.relu#2")
@@ -81,7 +81,7 @@ class _Row:
 
 
 class AnatomyModel(QAbstractItemModel):
-    """Read-only tree model of an :class:`engine.anatomy.Anatomy`.
+    """Read-only tree model of an :class:`engine.anatomy.tree.Anatomy`.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 All maps come with pyqtgraph (no matplotlib needed).  Sequential maps suit activations
 that are mostly of one sign (after a ReLU); diverging maps suit signed values and are
 always drawn with a symmetric range, so that zero falls on the middle entry of the
-table (index 128, see :mod:`engine.mosaic`).
+table (index 128, see :mod:`engine.recording.mosaic`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ as returned by ``FeatureMapPanel.export_target()``) or its ``GraphicsScene`` -- 
 with pyqtgraph's exporters, so images stay crisp -- or any ``QWidget``, which is
 rendered by Qt as it is drawn on screen (toolbars and labels included).
 
-Every file is written atomically (:func:`engine.writers.atomic_write`): a temporary
+Every file is written atomically (:func:`engine.files.writers.atomic_write`): a temporary
 file in the target folder is moved over the target only once it is complete.  Problems
 the user can fix raise :class:`engine.errors.UnitscopeError` with one line naming the
 file.
@@ -21,7 +21,7 @@ from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from engine.errors import UnitscopeError
-from engine.atomic_files import atomic_write
+from engine.files.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 

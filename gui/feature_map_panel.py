@@ -3,10 +3,10 @@
 The whole mosaic is one :class:`pyqtgraph.ImageItem` holding a uint8 image with a
 256-entry lookup table and fixed levels (0, 255), which is pyqtgraph's fast indexed-QImage
 path.  The panel runs no torch: the engine thread has already made the uint8 mosaic of
-every normalisation offered (:func:`engine.mosaic.display_values`, carried by
+every normalisation offered (:func:`engine.recording.mosaic.display_values`, carried by
 :class:`engine.session.values.Recording`), so switching the scale picks another ready
 image and switching the colormap only changes the lookup table.  A click or a hover is mapped
-to a channel by integer division (:meth:`engine.mosaic.Mosaic.channel_at`); the hover
+to a channel by integer division (:meth:`engine.recording.mosaic.Mosaic.channel_at`); the hover
 read-out shows the raw value, not the colour index.  A 1-D output (a vector of units,
 e.g. logits) is drawn as a bar plot instead.
 """
@@ -21,7 +21,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from engine.mosaic import Mosaic
+from engine.recording.mosaic import Mosaic
 from gui import colormaps
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
 
     @property
     def current_mosaic(self) -> Mosaic | None:
-        """The :class:`~engine.mosaic.Mosaic` shown, or None (nothing, or a vector)."""
+        """The :class:`~engine.recording.mosaic.Mosaic` shown, or None (nothing, or a vector)."""
         return self._mosaic
 
     @property
@@ -187,7 +187,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
 
         Parameters
         ----------
-        shown : Recording or engine.mosaic.DisplayValues
+        shown : Recording or engine.recording.mosaic.DisplayValues
             Anything with ``kind`` ("maps", "tokens" or "vector"), ``values`` (the display
             channels as a NumPy array: (C, H, W), or (D,) for a vector, drawn as a bar
             plot) and ``mosaics`` (``{(normalize, symmetric): Mosaic}`` for every
@@ -210,7 +210,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
     def show_output(self, output, layer: str, layout: str = "nchw") -> None:
         """Make the display values of ``output`` here and show them (scripts and tests).
 
-        This runs :func:`engine.mosaic.display_values` -- torch -- in the calling thread;
+        This runs :func:`engine.recording.mosaic.display_values` -- torch -- in the calling thread;
         the window never calls it: it shows what the engine thread made
         (:meth:`show_recording`).
 
@@ -224,7 +224,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         layout : {"nchw", "nhwc", "auto"}
             How to read a 3-D ``output``: (C, H, W) unless told otherwise.
         """
-        from engine.mosaic import display_values
+        from engine.recording.mosaic import display_values
 
         self.show_values(display_values(output, layout=layout), layer)
 

@@ -130,7 +130,7 @@ def open_model_file(window, path: str | None = None) -> None:
             return
         spec = f"{path}:{factory.strip()}"
     else:
-        from engine.sources import is_pickled_model  # imports torch: only once a file is chosen
+        from engine.models.sources import is_pickled_model  # imports torch: only once a file is chosen
 
         if is_pickled_model(path):
             answer = QMessageBox.question(
@@ -172,7 +172,7 @@ def open_weights_dialog(window):
 
 def refresh_catalogue(window) -> None:
     """Read again which zoo models have weights offline, and show it in the model picker."""
-    from engine import zoo  # torch is loaded: the dialog that asks for this imported it
+    from engine.models import zoo  # torch is loaded: the dialog that asks for this imported it
 
     catalogue = {family: [(name, zoo.weights_state(name).found) for name in names]
                  for family, names in zoo.families().items()}
@@ -248,7 +248,7 @@ def export_view(window, which: str) -> None:
 
 def save_activations(window) -> None:
     """Save the shown layer's output (one stimulus) with its provenance."""
-    from engine.writers import write_activations
+    from engine.files.writers import write_activations
 
     rec = window.recording
     if rec is None or window.info is None:

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLab
 
 import resources
 from engine.errors import UnitscopeError
-from engine.images import IMAGE_SUFFIXES, find_images
-from engine.stimuli import PROCEDURAL
+from engine.stimuli.images import IMAGE_SUFFIXES, find_images
+from engine.stimuli.procedural import PROCEDURAL
 from engine.session.values import Stimulus
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def array_to_qimage(rgb: np.ndarray) -> QImage:
 
 def _thumbnail(path: str) -> QPixmap:
     reader = QImageReader(path)
-    reader.setAutoTransform(True)  # EXIF orientation, as engine.images does
+    reader.setAutoTransform(True)  # EXIF orientation, as engine.stimuli.images does
     size = reader.size()
     if size.isValid() and max(size.width(), size.height()) > 2 * THUMB:
         reader.setScaledSize(size.scaled(2 * THUMB, 2 * THUMB, Qt.AspectRatioMode.KeepAspectRatio))

@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self.status.cancel_requested.connect(self.cancel)
 
     def _build_views(self) -> None:
-        # The panel's module imports engine.mosaic, which imports torch: only now, after the
+        # The panel's module imports engine.recording.mosaic, which imports torch: only now, after the
         # engine thread has loaded it.  The window thread runs no torch operator (the engine
         # makes the mosaics and values it shows), so it never starts an OpenMP pool.
         from gui.feature_map_panel import FeatureMapPanel
@@ -547,7 +547,7 @@ class MainWindow(QMainWindow):
 
     def pin_unit(self) -> None:
         """Pin the unit shown in the unit view (at its RF box's position) to the probe."""
-        from engine.unit import Unit
+        from engine.recording.unit import Unit
 
         if self.state.recording is None or self.state.unit_channel is None:
             return

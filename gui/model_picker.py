@@ -1,6 +1,6 @@
 """Choosing the model: a searchable list of torchvision's models grouped by family.
 
-The list comes from the engine thread (``engine.zoo`` imports torch, which the GUI
+The list comes from the engine thread (``engine.models.zoo`` imports torch, which the GUI
 thread must not do before the window is up), so the picker starts with only the model
 being opened and fills in once the engine has started.
 """

@@ -3,7 +3,7 @@
 The user pins the unit shown in the unit view ("Pin unit"), as many as wanted from any
 layers, then plays a stimulus sequence to all of them at once (the inputs in the strip,
 or a grating orientation sweep): the engine records every pinned unit's layer in the
-same forward pass (:class:`engine.units.Probe`) and the plot gains a point per unit
+same forward pass (:class:`engine.analyses.units.Probe`) and the plot gains a point per unit
 after every batch, one line per unit (x: stimulus index).  Responses of units in
 different layers can differ by orders of magnitude; "scale to peak" divides each line
 by its largest absolute response.
@@ -21,7 +21,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
-from engine.unit import Unit
+from engine.recording.unit import Unit
 from engine.jobs.probe import PROBE_SEQUENCES, ProbePlay, ProbeSnapshot
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ def box_size(box: Box | None) -> str:
 
 
 def clip_box(box: Box, height: int, width: int) -> Box:
-    """A box clipped to an image of ``height`` x ``width`` pixels (as :func:`engine.unit_rf.clip_box`,
+    """A box clipped to an image of ``height`` x ``width`` pixels (as :func:`engine.analyses.unit_rf.clip_box`,
     which this module cannot import: it loads torch)."""
     top, left, bottom, right = box
     return (max(top, 0.0), max(left, 0.0), min(bottom, height - 1.0), min(right, width - 1.0))

@@ -2,7 +2,7 @@
 
 The window ranks the images of the input strip by the response of the unit shown in the
 unit view (:class:`engine.jobs.topk.TopImages`); after every batch the engine sends
-the running top k and bottom k (:mod:`engine.topk`) as uint8 crops of the preprocessed
+the running top k and bottom k (:mod:`engine.analyses.topk`) as uint8 crops of the preprocessed
 images over the unit's theoretical receptive field, grey where the field runs past the
 image.  Each crop is drawn in a tile with the response under it; small fields are
 enlarged without smoothing, so the pixels the unit sees stay visible.

@@ -3,7 +3,7 @@
 Where a map is drawn on the input
 ---------------------------------
 Input pixel ``i`` covers ``[i, i + 1)`` in the view.  A unit's receptive field
-(:class:`engine.receptive_field.Field`) is centred on input pixel index
+(:class:`engine.anatomy.receptive_field.Field`) is centred on input pixel index
 ``field.start + (y, x) * field.jump``, i.e. at view coordinate ``start + y * jump + 0.5``.
 Each map unit ``(y, x)`` is drawn as a ``jump``-sized cell centred there, so the whole
 (H, W) map covers the rectangle
@@ -27,7 +27,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from engine.receptive_field import Field
+from engine.anatomy.receptive_field import Field
 from gui import colormaps
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The "Pretrained weights" dialog: which models have weights offline, and importing files.
 
 It shows what ``unitscope weights list`` prints and its "Import weights…" button does
-what ``unitscope weights import`` does (``engine.weights``), hashing and copying in a
+what ``unitscope weights import`` does (``engine.models.weights``), hashing and copying in a
 background thread so that a multi-gigabyte file from a drive does not freeze the window.
 """
 
@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogBut
 from superqt.utils import create_worker
 
 from engine.errors import UnitscopeError
-from engine.weights import ImportResult, WeightsRow, import_file, list_weights
-from engine.zoo import hub_checkpoint_dir
+from engine.models.weights import ImportResult, WeightsRow, import_file, list_weights
+from engine.models.zoo import hub_checkpoint_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ _IMPORT_DIR_KEY = "weights/import_dir"
 
 
 class WeightsTableModel(QAbstractTableModel):
-    """Rows of :class:`engine.weights.WeightsRow`: model, entry, file name, state."""
+    """Rows of :class:`engine.models.weights.WeightsRow`: model, entry, file name, state."""
 
     HEADERS = ("Model", "Weights entry", "File in the torch hub cache", "State")
 
@@ -91,7 +91,7 @@ class WeightsDialog(QDialog):
     Signals
     -------
     import_finished(list)
-        An import ended; the argument is the list of :class:`engine.weights.ImportResult`,
+        An import ended; the argument is the list of :class:`engine.models.weights.ImportResult`,
         one per file (``ok`` false for a refused file).  Connect it to refresh anything
         that shows whether a model has its weights.
     """

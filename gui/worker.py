@@ -195,9 +195,9 @@ class EngineThread(QThread):
         log.debug("engine thread finished")
 
     def _catalogue(self) -> dict:
-        from engine import zoo  # the first import of torch happens here, off the GUI thread
-        from engine.cpu_threads import run_models_here
-        from engine.device import resolve_device
+        from engine.models import zoo  # the first import of torch happens here, off the GUI thread
+        from engine.recording.cpu_threads import run_models_here
+        from engine.models.device import resolve_device
         from engine.errors import UnitscopeError
 
         run_models_here()  # this thread owns torch's CPU pool; the GUI thread stays single-threaded
@@ -229,7 +229,7 @@ class EngineThread(QThread):
             log.debug("request %d interrupted", rid)
         except Exception as exc:  # noqa: BLE001 - the worker must survive any model code
             from engine.errors import UnitscopeError
-            from engine.recorder import Cancelled
+            from engine.recording.recorder import Cancelled
 
             if isinstance(exc, Cancelled) or self.is_stale(rid):
                 log.debug("request %d dropped: %s", rid, exc)

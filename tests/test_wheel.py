@@ -29,7 +29,7 @@ RUNTIME_FILES = [
     "resources/unitscope.desktop",
     "resources/icons/unitscope.svg",
     "resources/icons/unitscope.png",
-    "engine/weights.py",
+    "engine/models/weights.py",
     "gui/weights_dialog.py",
     "gui/doctor.py",
 ]

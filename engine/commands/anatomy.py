@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.anatomy import build_anatomy, format_table
+from engine.anatomy.tree import build_anatomy, format_table
 from engine.cli import add_model_arguments, print_json
-from engine.sources import open_model
+from engine.models.sources import open_model
 
 
 def register(sub) -> None:

@@ -1,7 +1,7 @@
 """``unitscope rdm MODEL --layer L --images DIR --out rdm.npy``.
 
 The representational dissimilarity matrix (1 - Pearson r between the population vectors
-of every pair of images) of one layer, saved with :func:`engine.writers.write_activations`
+of every pair of images) of one layer, saved with :func:`engine.files.writers.write_activations`
 (``.npy`` with a ``.npy.json`` sidecar, ``.npz``, ``.h5`` or ``.mat``).  The provenance
 lists the images in row order and adds the layer's participation ratio and the variance
 explained by its first principal components.
@@ -14,9 +14,9 @@ import sys
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
 from engine.errors import UnitscopeError
-from engine.images import find_images
-from engine.population import VIEWS
-from engine.writers import SUPPORTED_SUFFIXES, write_activations
+from engine.stimuli.images import find_images
+from engine.analyses.population import VIEWS
+from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
 
 
 def register(sub) -> None:

@@ -3,7 +3,7 @@
 Compares two layers of one model over the same images: the RSA (Spearman correlation of
 the two RDMs' upper triangles, RDM = 1 - Pearson r between stimuli) and the linear CKA
 of the two populations.  Both layers are recorded in one forward pass per batch
-(:func:`engine.population.compare_stream`).  The JSON holds both numbers and the
+(:func:`engine.analyses.population.compare_stream`).  The JSON holds both numbers and the
 provenance (model, weights, preprocessing, versions, images in order).
 """
 
@@ -14,12 +14,12 @@ import math
 import sys
 
 
-from engine.atomic_files import atomic_write
+from engine.files.atomic import atomic_write
 from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
 from engine.errors import UnitscopeError
-from engine.images import find_images
+from engine.stimuli.images import find_images
 from engine.jobs.comparison import Compare
-from engine.population import VIEWS
+from engine.analyses.population import VIEWS
 from engine.session.job import JobFile
 
 

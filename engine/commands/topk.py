@@ -18,10 +18,10 @@ from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
-from engine.protocols import ImageFolder
-from engine.topk import image_crop, topk_stream
-from engine.units import Unit, output_shape, unit_geometry
-from engine.writers import atomic_write, write_csv
+from engine.stimuli.protocols import ImageFolder
+from engine.analyses.topk import image_crop, topk_stream
+from engine.analyses.units import Unit, output_shape, unit_geometry
+from engine.files.writers import atomic_write, write_csv
 
 
 def register(sub) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
-from engine.weights import WeightsRow, all_entries, cached_files, format_size, import_files, list_weights
-from engine.zoo import hub_checkpoint_dir
+from engine.models.weights import WeightsRow, all_entries, cached_files, format_size, import_files, list_weights
+from engine.models.zoo import hub_checkpoint_dir
 
 
 def register(sub) -> None:

@@ -18,7 +18,7 @@ class Compare:
     """Compare two layers' populations over a stimulus set: RSA and linear CKA.
 
     Both layers are recorded in one forward pass per batch
-    (:func:`engine.population.compare_stream`).  Fields as :class:`Population`, with
+    (:func:`engine.analyses.population.compare_stream`).  Fields as :class:`Population`, with
     ``layer_b`` the layer compared with ``layer`` and ``workers`` the image decoding processes
     (0: in this thread, as the window runs it; None: chosen from the cores).
     """
@@ -39,7 +39,7 @@ class Compare:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[ComparisonSnapshot]:
         """Record both layers in one pass per batch; yield both RDMs, RSA and CKA after every batch."""
-        from engine.population import PopulationSource, compare_stream
+        from engine.analyses.population import PopulationSource, compare_stream
         from engine.session.stimulus_sets import labels_and_groups, population_stimuli, skipped
 
         stimuli = population_stimuli(session, self.stimuli, self.paths, self.workers)

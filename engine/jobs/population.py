@@ -29,7 +29,7 @@ class Population:
         Image files, for ``stimuli="images"``.
     view : {"flat", "channels", "centre"}
         Population vector: every unit, each channel's spatial mean, or every channel
-        at the map centre (:func:`engine.population.population_vectors`).
+        at the map centre (:func:`engine.analyses.population.population_vectors`).
     batch_size : int
     """
 
@@ -46,7 +46,7 @@ class Population:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[PopulationSnapshot]:
         """Record the stimulus set; yield PCA, RDM, dimensionality and sparseness after every batch."""
-        from engine.population import participation_ratio, population_stream, sparseness
+        from engine.analyses.population import participation_ratio, population_stream, sparseness
         from engine.session.stimulus_sets import labels_and_groups, population_stimuli, skipped
 
         stimuli = population_stimuli(session, self.stimuli, self.paths)

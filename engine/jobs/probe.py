@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.session.job import job_kind
-from engine.unit import Unit
+from engine.recording.unit import Unit
 
 #: Stimulus sequences a probe can play.
 PROBE_SEQUENCES = {"strip": "inputs in the strip (images and procedural)",
@@ -24,7 +24,7 @@ class ProbePlay:
 
     Parameters
     ----------
-    units : tuple of engine.unit.Unit
+    units : tuple of engine.recording.unit.Unit
     sequence : {"strip", "orientations"}
         The inputs in ``stimuli``, or a full-field grating at ``orientations`` orientations.
     stimuli : tuple of (kind, value)
@@ -46,10 +46,10 @@ class ProbePlay:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[ProbeSnapshot]:
         """Play the sequence to the pinned units; yield all responses so far after every batch."""
-        from engine.protocols import Protocol
+        from engine.stimuli.protocols import Protocol
         from engine.session.stimulus_sets import StimulusList
         from engine.session.values import Stimulus
-        from engine.units import Probe, unit_geometry
+        from engine.analyses.units import Probe, unit_geometry
 
         probe = Probe(list(self.units))
         if self.sequence == "strip":

@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from engine.session.job import job_kind
-from engine.unit import Unit
+from engine.recording.unit import Unit
 
 
 @job_kind("protocol_responses")
 @dataclass(frozen=True)
 class ProtocolResponses:
-    """Record one unit's responses to a parametric protocol (:class:`engine.protocols.Protocol`).
+    """Record one unit's responses to a parametric protocol (:class:`engine.stimuli.protocols.Protocol`).
 
     Parameters
     ----------
     layer, channel, y, x
         The unit; ``y``/``x`` None means the map centre.
     protocol : str
-        A kind of :data:`engine.protocols.KINDS` (gratings, gabors, ...).
+        A kind of :data:`engine.stimuli.protocols.KINDS` (gratings, gabors, ...).
     params : tuple of (name, values)
         Values of each parameter set by the user; the others take the protocol's defaults.
     phases : int
@@ -51,9 +51,9 @@ class ProtocolResponses:
         import numpy as np
 
         from engine.errors import UnitscopeError
-        from engine.protocols import Protocol
-        from engine.tuning import MEASURES, tuning_stream
-        from engine.units import unit_geometry
+        from engine.stimuli.protocols import Protocol
+        from engine.analyses.tuning import MEASURES, tuning_stream
+        from engine.analyses.units import unit_geometry
 
         if self.phases < 1:
             raise UnitscopeError("--phases must be at least 1.")
@@ -84,9 +84,9 @@ class ProtocolSnapshot:
     ----------
     unit : dict
         The unit with its position made concrete and its receptive field
-        (:meth:`engine.units.UnitGeometry.as_dict`).
+        (:meth:`engine.analyses.units.UnitGeometry.as_dict`).
     protocol : dict
-        :meth:`engine.protocols.Protocol.describe`.
+        :meth:`engine.stimuli.protocols.Protocol.describe`.
     columns : list of str
         Parameter names, then ``f0``, ``f1``, ``max``, ``min``, ``n``.
     rows : list of list

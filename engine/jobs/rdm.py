@@ -28,7 +28,7 @@ class LayerRDM:
     paths : tuple of str
         Image files, in row order (unreadable ones are skipped and listed).
     view : {"flat", "channels", "centre"}
-        Population vector (:func:`engine.population.population_vectors`).
+        Population vector (:func:`engine.analyses.population.population_vectors`).
     batch_size : int
     workers : int or None
         Image decoding processes (None: chosen from the cores; 0: in this thread).
@@ -47,8 +47,8 @@ class LayerRDM:
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RDMSnapshot]:
         """Yield progress after every batch; the last snapshot holds the RDM and its summary."""
         from engine.errors import UnitscopeError
-        from engine.population import population_stream
-        from engine.protocols import ImageFolder
+        from engine.analyses.population import population_stream
+        from engine.stimuli.protocols import ImageFolder
 
         session.recorder.resolve([self.layer])
         images = ImageFolder(list(self.paths), self.workers)

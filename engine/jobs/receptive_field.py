@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.session.job import job_kind
-from engine.unit import Unit
+from engine.recording.unit import Unit
 
 
 @job_kind("receptive_field")
@@ -20,17 +20,17 @@ class ReceptiveFieldMapping:
     Parameters
     ----------
     layer, channel, y, x
-        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+        The unit (:class:`engine.analyses.units.Unit`); ``y``/``x`` None means the map centre.
     stimuli : tuple of (kind, value)
         The strip's inputs (:class:`engine.session.values.Stimulus` fields) the gradient is averaged over.
     shown : (kind, value) or None
         The input drawn under the boxes (the one the unit view shows).
     noise_frames, grid, n_on, seed
-        The ``sparse_noise`` protocol (:mod:`engine.protocols`): frames, cells per image
+        The ``sparse_noise`` protocol (:mod:`engine.stimuli.protocols`): frames, cells per image
         side, cells lit per frame, seed of frame 0.
     rel_threshold : float
         Fraction of the gradient map's peak that bounds the empirical box
-        (:func:`engine.unit_rf.empirical_box`).
+        (:func:`engine.analyses.unit_rf.empirical_box`).
     batch_size : int
     """
 
@@ -60,15 +60,15 @@ class ReceptiveFieldMapping:
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[ReceptiveFieldSnapshot]:
         """Map the field; yield a snapshot after every batch.
 
-        First the mean |input gradient| over the inputs (:func:`engine.unit_rf.gradient_rf`),
-        then sparse-noise reverse correlation (:func:`engine.unit_rf.reverse_correlation`).
+        First the mean |input gradient| over the inputs (:func:`engine.analyses.unit_rf.gradient_rf`),
+        then sparse-noise reverse correlation (:func:`engine.analyses.unit_rf.reverse_correlation`).
         """
         import torch
 
-        from engine.protocols import Protocol
+        from engine.stimuli.protocols import Protocol
         from engine.session.values import Stimulus
-        from engine.unit_rf import gradient_rf, reverse_correlation
-        from engine.units import unit_geometry
+        from engine.analyses.unit_rf import gradient_rf, reverse_correlation
+        from engine.analyses.units import unit_geometry
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         unit = geometry.unit

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.session.job import job_kind
-from engine.unit import Unit
+from engine.recording.unit import Unit
 
 
 @job_kind("topk")
@@ -20,7 +20,7 @@ class TopImages:
     Parameters
     ----------
     layer, channel, y, x
-        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+        The unit (:class:`engine.analyses.units.Unit`); ``y``/``x`` None means the map centre.
     paths : tuple of str
         The image files ranked.
     k : int
@@ -47,9 +47,9 @@ class TopImages:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[TopImagesSnapshot]:
         """Rank the images; yield the top and bottom crops after every batch."""
-        from engine.protocols import ImageFolder
-        from engine.topk import image_crop, topk_stream
-        from engine.units import unit_geometry
+        from engine.stimuli.protocols import ImageFolder
+        from engine.analyses.topk import image_crop, topk_stream
+        from engine.analyses.units import unit_geometry
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         unit = geometry.unit

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.session.job import job_kind
-from engine.unit import Unit
+from engine.recording.unit import Unit
 
 #: Spatial frequencies of an SF sweep, in cycles per receptive field: 1/4 to 8, half-octave steps.
 SF_SWEEP: tuple[float, ...] = tuple(float(2.0 ** e) for e in np.arange(-2.0, 3.25, 0.5))
@@ -23,7 +23,7 @@ class Tuning:
     Parameters
     ----------
     layer, channel, y, x
-        The unit (:class:`engine.units.Unit`); ``y``/``x`` None means the map centre.
+        The unit (:class:`engine.analyses.units.Unit`); ``y``/``x`` None means the map centre.
     param : {"orientation", "sf"}
         What is swept.
     stimulus : {"gratings", "gabors"}
@@ -58,7 +58,7 @@ class Tuning:
 
     @property
     def unit_label(self) -> str:
-        """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.unit.Unit.label`."""
+        """``layer[c]`` or ``layer[c](y,x)``, as :attr:`engine.recording.unit.Unit.label`."""
         return Unit(self.layer, self.channel, self.y, self.x).label
 
     def describe(self) -> str:
@@ -67,7 +67,7 @@ class Tuning:
         return f"{what} tuning of {self.unit_label}…"
 
     def protocol_params(self, sf_key: str) -> dict[str, np.ndarray]:
-        """Parameters of the :class:`engine.protocols.Protocol` (``sf_key``: "sf_rf" or "sf")."""
+        """Parameters of the :class:`engine.stimuli.protocols.Protocol` (``sf_key``: "sf_rf" or "sf")."""
         if self.param == "orientation":
             n = int(self.orientations)
             return {"orientation": 180.0 * np.arange(n) / n, sf_key: np.asarray(self.sf[:1], float)}
@@ -79,9 +79,9 @@ class Tuning:
         The protocol is centred on the unit's theoretical receptive field, and spatial
         frequency is in cycles per receptive field (per image for a unit without one).
         """
-        from engine.protocols import Protocol
-        from engine.tuning import tuning_stream
-        from engine.units import unit_geometry
+        from engine.stimuli.protocols import Protocol
+        from engine.analyses.tuning import tuning_stream
+        from engine.analyses.units import unit_geometry
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         sf_key = "sf_rf" if geometry.side else "sf"
@@ -111,7 +111,7 @@ class TuningSnapshot:
     f0, f1 : ndarray
         Mean response over phase, and amplitude of its first harmonic.
     metrics : dict
-        :meth:`engine.tuning.TuningTable.metrics` of F0.
+        :meth:`engine.analyses.tuning.TuningTable.metrics` of F0.
     done, total : int
         Stimuli recorded and in the sweep.
     rf_side : float or None

@@ -172,7 +172,7 @@ class JobFile:
 
     def save(self, path: str | Path) -> Path:
         """Write the job as JSON (atomically)."""
-        from engine.atomic_files import atomic_write_text
+        from engine.files.atomic import atomic_write_text
 
         return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic_files import atomic_write, atomic_write_text
+from engine.files.atomic import atomic_write, atomic_write_text
 from engine.errors import UnitscopeError
 from engine.session.job import JobFile, to_json
 

@@ -15,19 +15,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.anatomy import Anatomy, build_anatomy
-from engine.device import describe, resolve_device
+from engine.anatomy.tree import Anatomy, build_anatomy
+from engine.models.device import describe, resolve_device
 from engine.errors import UnitscopeError
-from engine.hashing import sha256_of
-from engine.images import load_image
-from engine.mosaic import display_values
-from engine.preprocess import Preprocess
-from engine.provenance import provenance
-from engine.recorder import Recorder
+from engine.files.hashing import sha256_of
+from engine.stimuli.images import load_image
+from engine.recording.mosaic import display_values
+from engine.models.preprocess import Preprocess
+from engine.models.provenance import provenance
+from engine.recording.recorder import Recorder
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
-from engine.sources import open_model
-from engine.stimuli import PROCEDURAL
-from engine.zoo import LoadedModel
+from engine.models.sources import open_model
+from engine.stimuli.procedural import PROCEDURAL
+from engine.models.zoo import LoadedModel
 
 MAX_CACHED_INPUTS = 32
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
@@ -91,6 +91,7 @@ class Session:
         model = model.with_weights_hash()
         loaded = open_model(model.spec, model.weights, trust_pickle=model.trust_pickle, seed=model.seed)
         anatomy = build_anatomy(loaded.module, loaded.input_size)
+        anatomy.cache_texts()  # the window reads the card's repr and source as strings
         recorder = Recorder(loaded.module, model.device, half,
                             channels_last=channels_last(model.memory_format, model.device))
         hooks = []
@@ -174,7 +175,7 @@ class Session:
 
         The mosaics (every normalisation the panel offers), the channel with the largest
         mean and the display values are made here, on the model's device, by
-        :func:`engine.mosaic.display_values`; the :class:`Recording` holds only NumPy data.
+        :func:`engine.recording.mosaic.display_values`; the :class:`Recording` holds only NumPy data.
         """
         tensor, display = self.stimulus(stimulus)
         with torch.inference_mode():

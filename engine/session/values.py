@@ -23,7 +23,7 @@ class ModelSpec:
     ----------
     spec : str
         A torchvision model name, a TorchScript file or ``FILE.py:FACTORY``
-        (:func:`engine.sources.open_model`).
+        (:func:`engine.models.sources.open_model`).
     weights : str or None
         A state_dict file loaded into the model.
     weights_sha256 : str or None
@@ -55,7 +55,7 @@ class ModelSpec:
         """This spec with the weights file's current SHA-256 filled in (if there is a file)."""
         if self.weights is None or self.weights_sha256 or not Path(self.weights).is_file():
             return self
-        from engine.hashing import sha256_of
+        from engine.files.hashing import sha256_of
 
         return replace(self, weights_sha256=sha256_of(Path(self.weights)))
 
@@ -74,7 +74,7 @@ class Stimulus:
     ----------
     kind : {"image", "procedural"}
     value : str
-        The image path, or a key of :data:`engine.stimuli.PROCEDURAL`.
+        The image path, or a key of :data:`engine.stimuli.procedural.PROCEDURAL`.
     """
 
     kind: str
@@ -97,7 +97,7 @@ class ModelInfo:
     source: str
     input_size: tuple[int, int]
     device: str
-    anatomy: Any  # engine.anatomy.Anatomy (plain Python)
+    anatomy: Any  # engine.anatomy.tree.Anatomy (plain Python)
     weights_file: str | None = None  # the weights file the user asked for, if any
     provenance: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -131,15 +131,15 @@ class Recording:
     conv_weights : ndarray or None
         For a ``Conv2d`` layer a copy of its kernels, ``(out, in, kh, kw)``, float32.
     kind : {"maps", "tokens", "vector"}
-        How the output is shown, decided once by :func:`engine.mosaic.to_channels`:
+        How the output is shown, decided once by :func:`engine.recording.mosaic.to_channels`:
         ``"maps"`` are spatial (C, H, W) maps, ``"tokens"`` a token grid, ``"vector"`` a
         (D,) vector of units.
     values : ndarray of float32
         The display channels on the host: (C, H, W) for maps and token grids, (D,) for a
         vector (hover read-out, unit view, histogram).
     mosaics : dict
-        ``{(normalize, symmetric): engine.mosaic.Mosaic}``, the uint8 mosaics for every
-        normalisation the panel offers (:data:`engine.mosaic.MOSAIC_VARIANTS`), made on
+        ``{(normalize, symmetric): engine.recording.mosaic.Mosaic}``, the uint8 mosaics for every
+        normalisation the panel offers (:data:`engine.recording.mosaic.MOSAIC_VARIANTS`), made on
         the model's device; empty for a vector.
     top_channel : int or None
         The channel with the largest mean output (NaN as 0), shown first in the unit view.

@@ -5,7 +5,7 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.anatomy import build_anatomy, format_table
+from engine.anatomy.tree import build_anatomy, format_table
 from engine.errors import UnitscopeError
 
 

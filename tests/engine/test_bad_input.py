@@ -22,13 +22,13 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.anatomy import build_anatomy
+from engine.anatomy.tree import build_anatomy
 from engine.cli import main
 from engine.errors import UnitscopeError
-from engine.images import load_image
-from engine.recorder import Cancelled, Recorder
-from engine.sources import open_model
-from engine.writers import read_activations, read_provenance
+from engine.stimuli.images import load_image
+from engine.recording.recorder import Cancelled, Recorder
+from engine.models.sources import open_model
+from engine.files.writers import read_activations, read_provenance
 
 FACTORIES = textwrap.dedent('''
     """Small models for the bad-input tests; every model built is kept in BUILT."""

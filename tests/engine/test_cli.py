@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from engine.cli import main
-from engine.images import load_image
-from engine.preprocess import Preprocess
-from engine.recorder import Recorder
-from engine.sources import open_model
-from engine.writers import read_activations
+from engine.stimuli.images import load_image
+from engine.models.preprocess import Preprocess
+from engine.recording.recorder import Recorder
+from engine.models.sources import open_model
+from engine.files.writers import read_activations
 from resources import sample_images
 
 

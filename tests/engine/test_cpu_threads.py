@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from engine.cpu_threads import DEFAULT_THREADS, run_models_here, stay_single_threaded, threads_here
+from engine.recording.cpu_threads import DEFAULT_THREADS, run_models_here, stay_single_threaded, threads_here
 
 
 def engine_thread_around(gui_step, claim: int) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine.cli import command_names, main
-from engine.writers import read_activations, read_provenance
+from engine.files.writers import read_activations, read_provenance
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from engine.anatomy import build_anatomy
+from engine.anatomy.tree import build_anatomy
 
 from rf_reference import clipped, gradient_box, make_additive
 

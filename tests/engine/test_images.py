@@ -11,7 +11,7 @@ from PIL import Image
 
 import resources
 from engine.errors import UnitscopeError
-from engine.images import (
+from engine.stimuli.images import (
     BACKGROUND,
     IMAGE_SUFFIXES,
     find_images,

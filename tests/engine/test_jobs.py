@@ -16,14 +16,14 @@ import torch
 import torchvision
 
 from engine.cli import main
-from engine.preprocess import Preprocess
+from engine.models.preprocess import Preprocess
 from engine.session.job import BUILT_IN, JobFile, job_class, job_kind
 from engine.session.results import read_result
 from engine.session.session import Session
 from engine.session.values import ModelSpec, Stimulus
-from engine.sources import open_model
-from engine.stimuli import PROCEDURAL
-from engine.unit import Unit
+from engine.models.sources import open_model
+from engine.stimuli.procedural import PROCEDURAL
+from engine.recording.unit import Unit
 
 
 @pytest.fixture(autouse=True)
@@ -257,7 +257,7 @@ def test_unitscope_tuning_writes_the_job_that_reproduces_its_table(tmp_path, cap
 def test_unitscope_rdm_and_rsa_write_jobs_that_reproduce_them(tmp_path, capsys):
     import shutil
 
-    from engine.writers import read_activations, read_provenance
+    from engine.files.writers import read_activations, read_provenance
     from resources import sample_images
 
     folder = tmp_path / "images"

@@ -129,3 +129,25 @@ def test_jobs_values_and_sessions_load_without_torch():
     from engine.session.job import BUILT_IN
 
     assert {f"engine.jobs.{m}" for m in jobs} == set(BUILT_IN.values())
+
+
+#: engine's subpackages from the bottom up: each imports only those before it.
+ENGINE_LAYERS = ["errors", "files", "models", "anatomy", "recording", "stimuli", "analyses", "session",
+                 "jobs", "cli", "commands", "doctor", "__main__"]
+
+
+def test_engine_subpackages_import_only_the_layers_below_them():
+    graph = _project_imports(pathlib.Path(engine.__file__).parent.parent)
+    rank = {name: i for i, name in enumerate(ENGINE_LAYERS)}
+    upward = []
+    for module, imports in graph.items():
+        if not module.startswith("engine."):
+            continue
+        here = module.split(".")[1]
+        assert here in rank, f"{module}: add its subpackage to ENGINE_LAYERS"
+        for target in imports:
+            there = target.split(".")[1] if target.startswith("engine.") else None
+            if there is not None and there != here and rank[there] > rank[here]:
+                if (here, there) != ("cli", "commands"):  # cli loads the command modules by name
+                    upward.append(f"{module} -> {target}")
+    assert upward == []

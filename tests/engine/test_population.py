@@ -7,7 +7,7 @@ from scipy.stats import ortho_group
 from torch import nn
 
 from engine.errors import UnitscopeError
-from engine.population import (
+from engine.analyses.population import (
     PopulationMoments,
     PopulationSource,
     RDMBuilder,
@@ -22,10 +22,10 @@ from engine.population import (
     rsa,
     sparseness,
 )
-from engine.preprocess import Preprocess
-from engine.protocols import Protocol
-from engine.recorder import Recorder
-from engine.zoo import LoadedModel
+from engine.models.preprocess import Preprocess
+from engine.stimuli.protocols import Protocol
+from engine.recording.recorder import Recorder
+from engine.models.zoo import LoadedModel
 
 
 def _data(n=60, d=7, seed=0):

@@ -6,12 +6,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from engine import stimuli
+from engine.stimuli import procedural as stimuli
 from engine.errors import UnitscopeError
-from engine.preprocess import Preprocess
-from engine.protocols import ImageFolder, Protocol, parse_param, parse_values, record_stimuli
-from engine.recorder import Cancelled, Recorder
-from engine.zoo import LoadedModel
+from engine.models.preprocess import Preprocess
+from engine.stimuli.protocols import ImageFolder, Protocol, parse_param, parse_values, record_stimuli
+from engine.recording.recorder import Cancelled, Recorder
+from engine.models.zoo import LoadedModel
 
 SIZE = 32
 

@@ -5,7 +5,7 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.anatomy import build_anatomy
+from engine.anatomy.tree import build_anatomy
 
 from rf_reference import clipped, gradient_box
 

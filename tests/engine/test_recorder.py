@@ -6,7 +6,7 @@ import torchvision
 from torch import nn
 
 from engine.errors import UnitscopeError
-from engine.recorder import Cancelled, LayerRef, Recorder
+from engine.recording.recorder import Cancelled, LayerRef, Recorder
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """``unitscope rsa``: two layers of resnet18 (random weights) over the bundled images,
-checked against engine.population.compare_stream recomputed here."""
+checked against engine.analyses.population.compare_stream recomputed here."""
 
 import json
 
@@ -8,11 +8,11 @@ import torch
 import torchvision
 
 from engine.cli import command_names, main
-from engine.population import PopulationSource, compare_stream
-from engine.preprocess import Preprocess
-from engine.protocols import ImageFolder
-from engine.recorder import Recorder
-from engine.sources import open_model
+from engine.analyses.population import PopulationSource, compare_stream
+from engine.models.preprocess import Preprocess
+from engine.stimuli.protocols import ImageFolder
+from engine.recording.recorder import Recorder
+from engine.models.sources import open_model
 from resources import sample_images
 
 

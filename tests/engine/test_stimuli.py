@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import UnitscopeError
-from engine.stimuli import (
+from engine.stimuli.procedural import (
     PROCEDURAL,
     SparseCell,
     bar,

@@ -9,12 +9,12 @@ from PIL import Image
 from torch import nn
 
 from engine.errors import UnitscopeError
-from engine.preprocess import Preprocess
-from engine.protocols import ImageFolder
-from engine.recorder import Recorder
-from engine.topk import TopK, image_crop, rf_crop, topk_stream
-from engine.units import channel_responses
-from engine.zoo import LoadedModel
+from engine.models.preprocess import Preprocess
+from engine.stimuli.protocols import ImageFolder
+from engine.recording.recorder import Recorder
+from engine.analyses.topk import TopK, image_crop, rf_crop, topk_stream
+from engine.analyses.units import channel_responses
+from engine.models.zoo import LoadedModel
 
 
 def _full_sort(values: np.ndarray, k: int):

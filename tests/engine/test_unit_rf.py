@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch import nn
 
-from engine.anatomy import build_anatomy
-from engine.preprocess import Preprocess
-from engine.protocols import Protocol
-from engine.recorder import Cancelled, Recorder
-from engine.unit_rf import ReverseCorrelation, clip_box, empirical_box, gradient_rf, reverse_correlation
-from engine.units import Unit, unit_geometry
-from engine.zoo import LoadedModel
+from engine.anatomy.tree import build_anatomy
+from engine.models.preprocess import Preprocess
+from engine.stimuli.protocols import Protocol
+from engine.recording.recorder import Cancelled, Recorder
+from engine.analyses.unit_rf import ReverseCorrelation, clip_box, empirical_box, gradient_rf, reverse_correlation
+from engine.analyses.units import Unit, unit_geometry
+from engine.models.zoo import LoadedModel
 
 SIZE = 24
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from engine import zoo
+from engine.models import zoo
 from engine.cli import main
 from engine.errors import UnitscopeError
-from engine.weights import (HASH_REGEX, all_entries, hash_prefix, import_file, import_files, list_weights,
+from engine.models.weights import (HASH_REGEX, all_entries, hash_prefix, import_file, import_files, list_weights,
                             sha256_of)
 
 

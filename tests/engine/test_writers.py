@@ -14,7 +14,7 @@ import scipy.io
 import torch
 
 from engine.errors import UnitscopeError
-from engine.writers import (
+from engine.files.writers import (
     SUPPORTED_SUFFIXES,
     atomic_write,
     matlab_names,

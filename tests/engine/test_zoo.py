@@ -8,10 +8,10 @@ import torch
 import torchvision
 from torch import nn
 
-from engine import zoo
+from engine.models import zoo
 from engine.errors import UnitscopeError
-from engine.model_files import read_state_dict
-from engine.sources import open_model
+from engine.models.model_files import read_state_dict
+from engine.models.sources import open_model
 
 
 @pytest.fixture

@@ -96,9 +96,9 @@ class Reference:
     """Layer outputs computed directly with the engine, outside the GUI."""
 
     def __init__(self, weights):
-        from engine.preprocess import Preprocess
-        from engine.recorder import Recorder
-        from engine.sources import open_model
+        from engine.models.preprocess import Preprocess
+        from engine.recording.recorder import Recorder
+        from engine.models.sources import open_model
 
         self.model = open_model("resnet18", weights)
         self.preprocess = Preprocess(self.model)
@@ -106,8 +106,8 @@ class Reference:
 
     def output(self, layer, stimulus):
         """The output of ``layer`` for a ``engine.session.values.Stimulus``, first sample."""
-        from engine.images import load_image
-        from engine.stimuli import PROCEDURAL
+        from engine.stimuli.images import load_image
+        from engine.stimuli.procedural import PROCEDURAL
 
         if stimulus.kind == "image":
             x = self.preprocess.image(load_image(stimulus.value))

@@ -1,6 +1,6 @@
 """FeatureMapPanel: what the user sees for known feature maps, clicks and hovers.
 
-The panel paints what the engine made ready (:func:`engine.mosaic.display_values`, as the
+The panel paints what the engine made ready (:func:`engine.recording.mosaic.display_values`, as the
 engine thread does for a recording): NumPy values and uint8 mosaics, no tensors.
 """
 
@@ -15,7 +15,7 @@ from PySide6 import QtCore, QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from engine.mosaic import MOSAIC_VARIANTS, display_values, make_mosaic
+from engine.recording.mosaic import MOSAIC_VARIANTS, display_values, make_mosaic
 from gui import colormaps
 from gui.feature_map_panel import FeatureMapPanel, tile_grid
 

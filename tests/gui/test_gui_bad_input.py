@@ -253,7 +253,7 @@ def save_dialogs(monkeypatch):
 
 
 def test_an_existing_file_is_replaced_only_after_confirmation(open_window, qtbot, tmp_path, save_dialogs):
-    from engine.writers import read_activations
+    from engine.files.writers import read_activations
 
     window = open_window()
     saves = {"acts.npz": lambda: file_menu.save_activations(window),
@@ -279,7 +279,7 @@ def test_an_existing_file_is_replaced_only_after_confirmation(open_window, qtbot
 
 def test_a_failed_save_is_one_message_and_leaves_no_partial_file(open_window, qtbot, tmp_path,
                                                                   save_dialogs, monkeypatch):
-    import engine.atomic_files
+    import engine.files.atomic
 
     window = open_window()
     save_dialogs["path"] = tmp_path / "no such folder" / "acts.npz"
@@ -290,7 +290,7 @@ def test_a_failed_save_is_one_message_and_leaves_no_partial_file(open_window, qt
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(engine.atomic_files, "_fsync_path", disk_full)
+    monkeypatch.setattr(engine.files.atomic, "_fsync_path", disk_full)
     folder = tmp_path / "full disk"
     folder.mkdir()
     for name, save in {"acts.npz": lambda: file_menu.save_activations(window),

@@ -14,8 +14,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 import resources
-from engine.mosaic import make_mosaic, to_channels
-from engine.stimuli import PROCEDURAL
+from engine.recording.mosaic import make_mosaic, to_channels
+from engine.stimuli.procedural import PROCEDURAL
 from gui import colormaps
 from gui.anatomy_model import LAYER_ROLE
 from gui.model_picker import SPEC_ROLE
@@ -225,7 +225,7 @@ def test_window_appears_before_torch_is_imported(tmp_path):
 
 
 def test_save_activations_writes_what_is_shown(open_window, qtbot, reference, tmp_path, monkeypatch):
-    from engine.writers import read_activations, read_provenance
+    from engine.files.writers import read_activations, read_provenance
     from gui import file_menu
 
     window = open_window()
@@ -283,7 +283,7 @@ def test_screenshot_mode_saves_the_window_and_exits_0(tmp_path):
 def test_the_engine_owns_torchs_cpu_pool(open_window):
     """The engine thread runs every torch operator (the window thread runs none, see
     test_no_torch_in_gui.py), with torch's whole CPU pool."""
-    from engine.cpu_threads import DEFAULT_THREADS
+    from engine.recording.cpu_threads import DEFAULT_THREADS
 
     window = open_window()
     assert window.status.device_label.text() == f"device: cpu ({DEFAULT_THREADS} threads)"

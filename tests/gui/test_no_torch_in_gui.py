@@ -1,9 +1,9 @@
 """The window runs no torch: no module of gui/ imports it, at the top or inside a function.
 
 The engine thread turns every result into NumPy and plain Python before it reaches the
-window (for a recording: :func:`engine.mosaic.display_values`), so the GUI thread never
+window (for a recording: :func:`engine.recording.mosaic.display_values`), so the GUI thread never
 runs a torch operator and never starts an OpenMP pool of its own
-(:mod:`engine.cpu_threads`).
+(:mod:`engine.recording.cpu_threads`).
 """
 
 import ast

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import resources
-from engine.population import PopulationSource, compare_stream
-from engine.protocols import ImageFolder
+from engine.analyses.population import PopulationSource, compare_stream
+from engine.stimuli.protocols import ImageFolder
 
 
 def compare(window, qtbot, layer_b: str) -> list[int]:

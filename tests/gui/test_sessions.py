@@ -17,7 +17,7 @@ from engine.cli import main as cli_main
 from engine.session.job import JobFile, job_kind
 from engine.session.results import read_result
 from engine.session.values import Stimulus
-from engine.stimuli import PROCEDURAL
+from engine.stimuli.procedural import PROCEDURAL
 from gui import file_menu
 from gui.session_file import read_session
 
@@ -160,3 +160,28 @@ def test_a_broken_session_file_is_one_message_and_the_window_goes_on(open_window
         file_menu.open_session(window, str(path))
     assert "broken.unitscope.json" in shown.args[0] and "seed" in shown.args[0]
     assert window.info.name == "resnet18" and window.recording is not None  # what was open stays
+
+
+def test_random_weights_come_from_the_seed_the_window_shows(open_window):
+    window = open_window(weights=None, seed=5)
+    assert window.status.weights_label.text() == "weights: random, seed 5"
+    assert window.info.seed == 5 and window.info.provenance["random_seed"] == 5
+    torch.manual_seed(5)
+    model = torchvision.models.resnet18(weights=None).eval()
+    got = []
+    model.layer1.register_forward_hook(lambda m, i, o: got.append(o.detach().clone()))
+    from engine.models.preprocess import Preprocess
+    from engine.models.sources import open_model
+    from engine.stimuli.images import load_image
+
+    preprocess = Preprocess(open_model("resnet18", seed=5))
+    with torch.inference_mode():
+        model(preprocess.image(load_image(window.recording.stimulus.value))[None])
+    np.testing.assert_array_equal(window.recording.output, got[0][0].numpy())
+
+
+def test_the_file_menu_offers_sessions_and_jobs(open_window):
+    window = open_window()
+    file_menu_actions = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    for text in ("Open sessio&n…", "Save sessi&on…", "Save last analysis as &job…"):
+        assert text in file_menu_actions

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 import resources
-from engine.protocols import ImageFolder
-from engine.topk import image_crop, topk_stream
-from engine.units import Unit, unit_geometry
+from engine.stimuli.protocols import ImageFolder
+from engine.analyses.topk import image_crop, topk_stream
+from engine.analyses.units import Unit, unit_geometry
 from gui.main_window import MainWindow, StartupChoices
 from gui.topk_view import value_text
 
@@ -48,7 +48,7 @@ def window(qtbot, resnet18_weights, extra_images):
 
 
 def engine_ranking(reference, paths, unit, k):
-    from engine.anatomy import build_anatomy
+    from engine.anatomy.tree import build_anatomy
 
     anatomy = build_anatomy(reference.model.module, reference.model.input_size)
     geometry = unit_geometry(anatomy, unit)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.stimuli import gabor_patch
+from engine.stimuli.procedural import gabor_patch
 
 
 def build():
@@ -55,13 +55,13 @@ def window(qtbot, gabor_spec):
 
 def engine_table(spec, orientations=12, phases=8):
     """The same sweep run with the engine alone."""
-    from engine.anatomy import build_anatomy
-    from engine.preprocess import Preprocess
-    from engine.protocols import Protocol
-    from engine.recorder import Recorder
-    from engine.sources import open_model
-    from engine.tuning import run_tuning
-    from engine.units import Unit, unit_geometry
+    from engine.anatomy.tree import build_anatomy
+    from engine.models.preprocess import Preprocess
+    from engine.stimuli.protocols import Protocol
+    from engine.recording.recorder import Recorder
+    from engine.models.sources import open_model
+    from engine.analyses.tuning import run_tuning
+    from engine.analyses.units import Unit, unit_geometry
 
     model = open_model(spec)
     preprocess = Preprocess(model)

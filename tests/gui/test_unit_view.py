@@ -10,7 +10,7 @@ import pytest
 from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
-from engine.receptive_field import Field
+from engine.anatomy.receptive_field import Field
 from gui.unit_view import UnitView
 
 # A 7x7 convolution, stride 2, padding 3 on a 16x16 input: an 8x8 map.

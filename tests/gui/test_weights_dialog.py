@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 import gui.weights_dialog as weights_dialog
-from engine.weights import all_entries, import_file
-from engine.zoo import model_names
+from engine.models.weights import all_entries, import_file
+from engine.models.zoo import model_names
 from gui.weights_dialog import WeightsDialog
 
 

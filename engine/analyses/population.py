@@ -38,9 +38,9 @@ import torch
 from scipy.stats import rankdata
 
 from engine.errors import UnitscopeError
-from engine.protocols import record_stimuli
-from engine.recorder import Recorder
-from engine.units import channel_responses
+from engine.stimuli.protocols import record_stimuli
+from engine.recording.recorder import Recorder
+from engine.analyses.units import channel_responses
 
 VIEWS = ("flat", "channels", "centre")
 MAX_COVARIANCE_DIM = 4096

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 
-from engine import model_files, zoo
+from engine.models import model_files, zoo
 from engine.errors import UnitscopeError
-from engine.session.values import DEFAULT_SEED
-from engine.zoo import LoadedModel
+from engine.models.zoo import LoadedModel
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -58,7 +57,7 @@ def is_pickled_model(path: str | Path) -> bool:
 
 
 def open_model(spec: str, weights: str | Path | None = None, trust_pickle: bool = False,
-               seed: int = DEFAULT_SEED) -> LoadedModel:
+               seed: int = 0) -> LoadedModel:
     """Build or load the model ``spec`` names, then load ``weights`` into it if given.
 
     Whatever the model draws at random while it is built (a zoo model without a

@@ -38,9 +38,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from engine.errors import UnitscopeError
-from engine.protocols import Protocol, StimulusBatch
-from engine.recorder import Recorder
-from engine.units import Probe, Unit
+from engine.stimuli.protocols import Protocol, StimulusBatch
+from engine.recording.recorder import Recorder
+from engine.analyses.units import Probe, Unit
 
 MEASURES = ("f0", "f1", "max", "min")
 """Response measures per condition; ``f0`` is the mean over phase."""
@@ -352,10 +352,10 @@ def tuning_stream(recorder: Recorder, units: Unit | Sequence[Unit], protocol: Pr
     units : Unit or sequence of Unit
         One unit, or several (a probe): column ``u`` of every measure is ``units[u]``.
     protocol : Protocol
-    preprocess : engine.preprocess.Preprocess
+    preprocess : engine.models.preprocess.Preprocess
     batch_size : int
     cancelled : callable
-        Checked between batches; raises :class:`engine.recorder.Cancelled`.
+        Checked between batches; raises :class:`engine.recording.recorder.Cancelled`.
 
     Yields
     ------

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.atomic_files import _reason, _remove_quietly, atomic_write
+from engine.files.atomic import _reason, _remove_quietly, atomic_write
 from engine.errors import UnitscopeError
 
 log = logging.getLogger(__name__)

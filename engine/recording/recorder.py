@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from engine.anatomy import first_tensor
-from engine.device import resolve_device, synchronize
+from engine.anatomy.tree import first_tensor
+from engine.models.device import resolve_device, synchronize
 from engine.errors import UnitscopeError
-from engine.zoo import suggest
+from engine.models.zoo import suggest
 
 log = logging.getLogger(__name__)
 

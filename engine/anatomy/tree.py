@@ -12,14 +12,15 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from engine.errors import UnitscopeError
-from engine.receptive_field import Field, FieldTracker
-from engine.zoo import suggest
+from engine.anatomy.receptive_field import Field, FieldTracker
+from engine.models.zoo import suggest
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,12 @@ class AnatomyNode:
         """Receptive field of the first call's output (plain ``NAME`` means the first call)."""
         return self.calls[0].field if self.calls else None
 
-    @property
+    @cached_property
     def module_repr(self) -> str:
+        """The module as PyTorch prints it (made once: see :meth:`Anatomy.cache_texts`)."""
         return repr(self.module)
 
-    @property
+    @cached_property
     def forward_source(self) -> str:
         """Source code of the ``forward`` of this module's class, where Python has it."""
         try:
@@ -118,6 +120,15 @@ class Anatomy:
         if name in self.by_name:
             return self.by_name[name]
         raise UnitscopeError(f"Unknown layer '{name}'.{suggest(name, self.by_name)}")
+
+    def cache_texts(self) -> None:
+        """Make every node's ``module_repr`` and ``forward_source`` now, in this thread.
+
+        The engine calls it before handing the anatomy to the window, so the window
+        reads strings and never touches a live module.
+        """
+        for node in self.nodes():
+            node.module_repr, node.forward_source  # noqa: B018 - filling the cached properties
 
     def nodes(self):
         return self.root.walk()

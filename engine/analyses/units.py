@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.anatomy import Anatomy
+from engine.anatomy.tree import Anatomy
 from engine.errors import UnitscopeError
-from engine.protocols import record_stimuli
-from engine.receptive_field import Field
-from engine.recorder import LayerRef, Recorder
-from engine.unit import Unit
+from engine.stimuli.protocols import record_stimuli
+from engine.anatomy.receptive_field import Field
+from engine.recording.recorder import LayerRef, Recorder
+from engine.recording.unit import Unit
 
 
 def default_position(height: int, width: int) -> tuple[int, int]:
@@ -144,8 +144,8 @@ class Probe:
                cancelled: Callable[[], bool] = lambda: False) -> Iterator[tuple[object, np.ndarray]]:
         """Record a stimulus set and yield ``(stimulus_batch, responses (B, U))`` per batch.
 
-        ``stimuli`` is a :class:`engine.protocols.Protocol` or
-        :class:`engine.protocols.ImageFolder`; the caller keeps what it wants to show, so
+        ``stimuli`` is a :class:`engine.stimuli.protocols.Protocol` or
+        :class:`engine.stimuli.protocols.ImageFolder`; the caller keeps what it wants to show, so
         the probe itself holds nothing per stimulus.
         """
         for batch, recorded in record_stimuli(recorder, self.layers, stimuli, preprocess,

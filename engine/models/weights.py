@@ -20,9 +20,9 @@ from pathlib import Path
 import torchvision
 
 from engine.errors import UnitscopeError
-from engine.hashing import sha256_of
-from engine.atomic_files import atomic_write
-from engine.zoo import hub_checkpoint_dir, model_names, weights_file_name
+from engine.files.hashing import sha256_of
+from engine.files.atomic import atomic_write
+from engine.models.zoo import hub_checkpoint_dir, model_names, weights_file_name
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def import_file(source: str | Path, expected_name: str | None = None,
         zoo weights file name, else the zoo file name whose hash prefix the file's SHA-256
         starts with.
     cache_dir : str or Path, optional
-        The hub cache's ``checkpoints`` folder (default: :func:`engine.zoo.hub_checkpoint_dir`);
+        The hub cache's ``checkpoints`` folder (default: :func:`engine.models.zoo.hub_checkpoint_dir`);
         created if missing.
 
     Returns

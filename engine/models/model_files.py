@@ -20,8 +20,7 @@ import torch
 from torch import nn
 
 from engine.errors import UnitscopeError
-from engine.hashing import sha256_of  # noqa: F401 - re-exported for callers
-from engine.zoo import LoadedModel
+from engine.models.zoo import LoadedModel
 
 log = logging.getLogger(__name__)
 

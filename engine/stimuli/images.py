@@ -3,7 +3,7 @@
 Every image comes back as an 8-bit ``"RGB"`` :class:`PIL.Image.Image`, turned upright by
 its EXIF orientation.  High bit-depth greyscale is rescaled (not clipped) to 8 bits, and
 transparent pixels are composited onto mid-grey (``BACKGROUND``), the same grey as the
-mean of the procedural stimuli in :mod:`engine.stimuli`, so a cut-out object sits on a
+mean of the procedural stimuli in :mod:`engine.stimuli.procedural`, so a cut-out object sits on a
 neutral field rather than on black or white.
 
 Anything that goes wrong with one file (not an image, empty, truncated, a decompression

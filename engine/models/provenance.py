@@ -9,8 +9,8 @@ from importlib import metadata
 import torch
 import torchvision
 
-from engine.model_files import sha256_of
-from engine.zoo import LoadedModel
+from engine.files.hashing import sha256_of
+from engine.models.zoo import LoadedModel
 
 
 def package_version() -> str:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms._presets import ImageClassification
 
-from engine.zoo import LoadedModel
+from engine.models.zoo import LoadedModel
 
 
 class Preprocess:

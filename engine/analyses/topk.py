@@ -7,7 +7,7 @@ sort of all responses.  Ties are broken by the stimulus index (earlier first), a
 responses are never ranked.
 
 Crops show the receptive field of the unit: the theoretical box of
-:func:`engine.units.unit_geometry` cut from the preprocessed image, padded with mid-grey
+:func:`engine.analyses.units.unit_geometry` cut from the preprocessed image, padded with mid-grey
 where the box runs past the image edge so that every crop has the field's size.
 """
 
@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from engine.errors import UnitscopeError
-from engine.images import load_image
-from engine.protocols import ImageFolder, record_stimuli
-from engine.recorder import Recorder
-from engine.units import channel_responses
+from engine.stimuli.images import load_image
+from engine.stimuli.protocols import ImageFolder, record_stimuli
+from engine.recording.recorder import Recorder
+from engine.analyses.units import channel_responses
 
 GREY = 128
 
@@ -98,7 +98,7 @@ def topk_stream(recorder: Recorder, layer: str, images: ImageFolder, preprocess,
         The layer of the units.
     images : ImageFolder
         The images; stimulus index ``i`` is ``images.kept[i]``.
-    preprocess : engine.preprocess.Preprocess
+    preprocess : engine.models.preprocess.Preprocess
     k : int
     channels : sequence of int, optional
         The units' channels; every channel of the layer if None (unit ``u`` is then
@@ -107,7 +107,7 @@ def topk_stream(recorder: Recorder, layer: str, images: ImageFolder, preprocess,
         The units' position; the map centre if None.
     batch_size : int
     cancelled : callable
-        Checked between batches; raises :class:`engine.recorder.Cancelled`.
+        Checked between batches; raises :class:`engine.recording.recorder.Cancelled`.
     """
     ranking: TopK | None = None
     for batch, recorded in record_stimuli(recorder, [layer], images, preprocess, batch_size,

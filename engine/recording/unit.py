@@ -1,7 +1,7 @@
 """A unit, as a researcher names it: (layer, channel, y, x).
 
 Plain Python with no torch import, so the window can name units before torch loads;
-:mod:`engine.units` holds what is computed for units.
+:mod:`engine.analyses.units` holds what is computed for units.
 """
 
 from __future__ import annotations

@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import stimuli as stim
+from engine.stimuli import procedural as stim
 from engine.errors import UnitscopeError
-from engine.image_set import ImageSet, good_batches
-from engine.images import find_images
-from engine.recorder import RecordedBatch, Recorder
+from engine.stimuli.image_set import ImageSet, good_batches
+from engine.stimuli.images import find_images
+from engine.recording.recorder import RecordedBatch, Recorder
 
 DEFAULT_PHASES = 8
 
@@ -404,12 +404,12 @@ def record_stimuli(recorder: Recorder, layers: Sequence[str], stimuli, preproces
         Layers to record (``NAME`` or ``NAME#k``).
     stimuli : Protocol or ImageFolder
         Anything with ``batches(preprocess, batch_size)`` yielding :class:`StimulusBatch`.
-    preprocess : engine.preprocess.Preprocess
+    preprocess : engine.models.preprocess.Preprocess
         The model's preprocessing.
     batch_size : int
         Stimuli per forward pass.
     cancelled : callable
-        Checked before every batch; raises :class:`engine.recorder.Cancelled` when True.
+        Checked before every batch; raises :class:`engine.recording.recorder.Cancelled` when True.
 
     Yields
     ------

@@ -1,6 +1,6 @@
 """A unit's receptive field: theoretical box, gradient map and reverse-correlation map.
 
-* The **theoretical** box comes from the anatomy (:func:`engine.units.unit_geometry`):
+* The **theoretical** box comes from the anatomy (:func:`engine.analyses.units.unit_geometry`):
   every input pixel that any path of the network connects to the unit.
 * The **gradient** map is the mean over a stimulus set of ``|d unit / d input|``, summed
   over the colour channels (gradients with respect to the model's normalised input).
@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.anatomy import first_tensor
+from engine.anatomy.tree import first_tensor
 from engine.errors import UnitscopeError
-from engine.protocols import Protocol, record_stimuli
-from engine.recorder import Cancelled, LayerRef, Recorder
-from engine.units import Unit, unit_response
+from engine.stimuli.protocols import Protocol, record_stimuli
+from engine.recording.recorder import Cancelled, LayerRef, Recorder
+from engine.analyses.units import Unit, unit_response
 
 Box = tuple[float, float, float, float]
 
@@ -119,7 +119,7 @@ def gradient_rf(recorder: Recorder, unit: Unit, batches: Iterable[torch.Tensor],
         Preprocessed ``(B, 3, H, W)`` inputs, e.g. ``(b.inputs for b in
         protocol.batches(preprocess))``.
     cancelled : callable
-        Checked before every batch; raises :class:`engine.recorder.Cancelled`.
+        Checked before every batch; raises :class:`engine.recording.recorder.Cancelled`.
 
     Yields
     ------

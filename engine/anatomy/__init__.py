@@ -1,0 +1,1 @@
+"""A model's anatomy: the module tree with parameters, shapes, MACs and calls, and receptive fields."""

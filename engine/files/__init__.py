@@ -1,0 +1,1 @@
+"""Files: atomic writing, hashes, activation files with provenance."""

@@ -1,0 +1,1 @@
+"""Stimuli: procedural images, parametric protocols, image loading and image sets."""
