@@ -21,12 +21,12 @@ def sweep(n_stimuli: int) -> dict:
     import torch
     import torchvision
 
-    from engine.models.preprocess import Preprocess
-    from engine.stimuli.protocols import Protocol
-    from engine.recording.recorder import Recorder
     from engine.analyses.tuning import run_tuning
     from engine.analyses.units import Unit
+    from engine.models.preprocess import Preprocess
     from engine.models.zoo import LoadedModel
+    from engine.recording.recorder import Recorder
+    from engine.stimuli.protocols import Protocol
 
     torch.manual_seed(0)
     module = torchvision.models.resnet50().eval()

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
 
+from engine.errors import UnitscopeError
+from engine.recording.unit import LayerRef
+
 if TYPE_CHECKING:
-    from engine.anatomy.tree import Anatomy, AnatomyNode
     from engine.anatomy.receptive_field import Field
+    from engine.anatomy.tree import Anatomy, AnatomyNode
 
 COLUMNS = ("Name", "Type", "Output shape", "Params", "RF")
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # the layer reference ("layer1.0.relu#2")
@@ -114,7 +117,11 @@ class AnatomyModel(QAbstractItemModel):
         """The index (column 0) of a layer reference, or an invalid index."""
         if self._root is None:
             return QModelIndex()
-        name, _, call = layer.partition("#")
+        try:
+            ref = LayerRef.parse(layer)
+        except UnitscopeError:
+            return QModelIndex()
+        name, call = ref.name, ref.call
         if self._anatomy is None or name not in self._anatomy.by_name:
             return QModelIndex()
         path = []
@@ -125,8 +132,8 @@ class AnatomyModel(QAbstractItemModel):
         row = self._root
         for node in reversed(path[:-1]):
             row = next(r for r in row.children if r.node is node and r.call is None)
-        if call and call != "1":
-            match = [r for r in row.children if r.node is row.node and str(r.call) == call]
+        if call != 1:
+            match = [r for r in row.children if r.node is row.node and r.call == call]
             if not match:
                 return QModelIndex()
             row = match[0]

@@ -300,7 +300,8 @@ def open_session(window, path: str | None = None) -> None:
 
 def save_session(window, path: str | None = None) -> None:
     """Save the window as a session file (asks for the file unless ``path`` is given)."""
-    from gui.session_file import SUFFIX, save_session as write
+    from gui.session_file import SUFFIX
+    from gui.session_file import save_session as write
 
     saved = window.saved_session()
     if saved is None:

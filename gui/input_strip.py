@@ -13,14 +13,24 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QLabel, QListView,
-                               QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 import resources
 from engine.errors import UnitscopeError
+from engine.session.values import Stimulus
 from engine.stimuli.images import IMAGE_SUFFIXES, find_images
 from engine.stimuli.procedural import PROCEDURAL
-from engine.session.values import Stimulus
 
 log = logging.getLogger(__name__)
 

@@ -13,27 +13,27 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QDockWidget, QLabel, QMainWindow, QStackedWidget, QToolBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
 
+from engine.errors import UnitscopeError
+from engine.jobs.record import Record
+from engine.recording.unit import LayerRef
+from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
 from gui import file_menu, window_settings
 from gui.anatomy_card import AnatomyCard
-from gui.app_state import AppState, RunningJob
 from gui.anatomy_tree import AnatomyTree
-from engine.errors import UnitscopeError
+from gui.app_state import AppState, RunningJob
 from gui.input_strip import InputStrip
 from gui.job_view import JobView
 from gui.model_picker import ModelPicker
 from gui.population_view import PopulationView
 from gui.probe_view import ProbeView
-from gui.session_file import SavedSession, read_session
 from gui.receptive_field_view import ReceptiveFieldView
+from gui.session_file import SavedSession, read_session
 from gui.status_bar import EngineStatusBar
 from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
 from gui.window_settings import StartupChoices
-from engine.jobs.record import Record
-from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
 from gui.worker import EngineThread, OpenModel
 
 log = logging.getLogger(__name__)
@@ -679,9 +679,9 @@ def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict |
         return None
     channel_map = values[channel].reshape(1, 1) if kind == "vector" else values[channel]
     field = None
-    name, _, call = recording.layer.partition("#")
-    node = anatomy.by_name.get(name) if anatomy is not None and kind == "maps" else None
-    k = int(call) if call.isdigit() else 1
+    ref = LayerRef.parse(recording.layer)
+    node = anatomy.by_name.get(ref.name) if anatomy is not None and kind == "maps" else None
+    k = ref.call
     if node is not None and k <= len(node.calls):
         field = node.calls[k - 1].field
     weights = recording.conv_weights

@@ -23,11 +23,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
-from gui import colormaps
 from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
+from engine.recording.unit import Box, clip_box
+from gui import colormaps
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ NO_UNIT = "Click a channel in the feature maps, then map that unit's receptive f
 THEORETICAL_COLOUR = "#00c8ff"  # cyan: the anatomy's box
 EMPIRICAL_COLOUR = "#ff9f1a"  # orange: the gradient's box
 TITLE_HEIGHT = 40  # pixels: two lines of 9 pt
-Box = tuple[float, float, float, float]
 
 
 def box_size(box: Box | None) -> str:
@@ -43,13 +42,6 @@ def box_size(box: Box | None) -> str:
     if box is None:
         return "–"
     return f"{box[2] - box[0] + 1:g}×{box[3] - box[1] + 1:g} px"
-
-
-def clip_box(box: Box, height: int, width: int) -> Box:
-    """A box clipped to an image of ``height`` x ``width`` pixels (as :func:`engine.analyses.unit_rf.clip_box`,
-    which this module cannot import: it loads torch)."""
-    top, left, bottom, right = box
-    return (max(top, 0.0), max(left, 0.0), min(bottom, height - 1.0), min(right, width - 1.0))
 
 
 def to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -14,11 +14,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.files.atomic import atomic_write_text
 from engine.errors import UnitscopeError
+from engine.files.atomic import atomic_write_text
+from engine.recording.unit import Unit
 from engine.session.job import from_fields, job_from_dict, job_to_dict, to_json
 from engine.session.values import ModelSpec, Stimulus
-from engine.recording.unit import Unit
 
 FORMAT = "unitscope-session/1"
 SUFFIX = ".unitscope.json"

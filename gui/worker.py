@@ -195,10 +195,10 @@ class EngineThread(QThread):
         log.debug("engine thread finished")
 
     def _catalogue(self) -> dict:
-        from engine.models import zoo  # the first import of torch happens here, off the GUI thread
-        from engine.recording.cpu_threads import run_models_here
-        from engine.models.device import resolve_device
         from engine.errors import UnitscopeError
+        from engine.models import zoo  # the first import of torch happens here, off the GUI thread
+        from engine.models.device import resolve_device
+        from engine.recording.cpu_threads import run_models_here
 
         run_models_here()  # this thread owns torch's CPU pool; the GUI thread stays single-threaded
         try:

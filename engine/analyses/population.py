@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from engine.errors import UnitscopeError
-from engine.stimuli.protocols import record_stimuli
-from engine.recording.recorder import Recorder
 from engine.analyses.units import channel_responses
+from engine.errors import UnitscopeError
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import record_stimuli
 
 VIEWS = ("flat", "channels", "centre")
 MAX_COVARIANCE_DIM = 4096

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from engine.analyses.units import channel_responses
 from engine.errors import UnitscopeError
+from engine.recording.recorder import Recorder
 from engine.stimuli.images import load_image
 from engine.stimuli.protocols import ImageFolder, record_stimuli
-from engine.recording.recorder import Recorder
-from engine.analyses.units import channel_responses
 
 GREY = 128
 

@@ -37,10 +37,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from engine.errors import UnitscopeError
-from engine.stimuli.protocols import Protocol, StimulusBatch
-from engine.recording.recorder import Recorder
 from engine.analyses.units import Probe, Unit
+from engine.errors import UnitscopeError
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import Protocol, StimulusBatch
 
 MEASURES = ("f0", "f1", "max", "min")
 """Response measures per condition; ``f0`` is the mean over phase."""

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.analyses.units import Unit, unit_response
 from engine.anatomy.tree import first_tensor
 from engine.errors import UnitscopeError
+from engine.recording.recorder import Cancelled, Recorder
+from engine.recording.unit import Box, LayerRef
 from engine.stimuli.protocols import Protocol, record_stimuli
-from engine.recording.recorder import Cancelled, LayerRef, Recorder
-from engine.analyses.units import Unit, unit_response
-
-Box = tuple[float, float, float, float]
 
 
 class _Captured(Exception):
@@ -74,12 +73,6 @@ def empirical_box(grad_map: np.ndarray, rel_threshold: float = 0.01) -> Box | No
         return None
     rows, cols = np.nonzero(grad_map > rel_threshold * peak)
     return (float(rows.min()), float(cols.min()), float(rows.max()), float(cols.max()))
-
-
-def clip_box(box: Box, height: int, width: int) -> Box:
-    """A box clipped to an image of ``height`` x ``width`` pixels."""
-    top, left, bottom, right = box
-    return (max(top, 0.0), max(left, 0.0), min(bottom, height - 1.0), min(right, width - 1.0))
 
 
 def _unit_output(model: torch.nn.Module, ref: LayerRef, inputs: torch.Tensor) -> torch.Tensor:

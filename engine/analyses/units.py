@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.anatomy.receptive_field import Field
 from engine.anatomy.tree import Anatomy
 from engine.errors import UnitscopeError
-from engine.stimuli.protocols import record_stimuli
-from engine.anatomy.receptive_field import Field
 from engine.recording.recorder import LayerRef, Recorder
 from engine.recording.unit import Unit
+from engine.stimuli.protocols import record_stimuli
 
 
 def default_position(height: int, width: int) -> tuple[int, int]:

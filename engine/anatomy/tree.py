@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from engine.errors import UnitscopeError
 from engine.anatomy.receptive_field import Field, FieldTracker
+from engine.errors import UnitscopeError
 from engine.models.zoo import suggest
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import sys
 
+from engine.analyses.population import VIEWS
 from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
 from engine.errors import UnitscopeError
-from engine.stimuli.images import find_images
-from engine.analyses.population import VIEWS
 from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
+from engine.stimuli.images import find_images
 
 
 def register(sub) -> None:

@@ -9,9 +9,9 @@ from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
+from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
 from engine.stimuli.image_set import ImageSet, good_batches
 from engine.stimuli.images import find_images
-from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
 
 
 def register(sub) -> None:

@@ -13,14 +13,13 @@ import json
 import math
 import sys
 
-
-from engine.files.atomic import atomic_write
+from engine.analyses.population import VIEWS
 from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
 from engine.errors import UnitscopeError
-from engine.stimuli.images import find_images
+from engine.files.atomic import atomic_write
 from engine.jobs.comparison import Compare
-from engine.analyses.population import VIEWS
 from engine.session.job import JobFile
+from engine.stimuli.images import find_images
 
 
 def register(sub) -> None:

@@ -16,12 +16,12 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments, open_session
-from engine.errors import UnitscopeError
-from engine.stimuli.protocols import ImageFolder
 from engine.analyses.topk import image_crop, topk_stream
 from engine.analyses.units import Unit, output_shape, unit_geometry
+from engine.cli import add_device_arguments, add_model_arguments, open_session
+from engine.errors import UnitscopeError
 from engine.files.writers import atomic_write, write_csv
+from engine.stimuli.protocols import ImageFolder
 
 
 def register(sub) -> None:

@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
-from engine.stimuli.protocols import DEFAULT_PHASES, KINDS, parse_param
 from engine.files.writers import atomic_write, write_activations, write_csv
+from engine.stimuli.protocols import DEFAULT_PHASES, KINDS, parse_param
 
 
 def register(sub) -> None:

@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.files.atomic import _reason, _remove_quietly, atomic_write
 from engine.errors import UnitscopeError
+from engine.files.atomic import _reason, _remove_quietly, atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.session.job import job_kind
 from engine.jobs.population import STIMULUS_SETS
+from engine.session.job import job_kind
 
 
 @job_kind("comparison")

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.session.job import job_kind
 from engine.recording.unit import Unit
+from engine.session.job import job_kind
 
 #: Stimulus sequences a probe can play.
 PROBE_SEQUENCES = {"strip": "inputs in the strip (images and procedural)",
@@ -46,10 +46,10 @@ class ProbePlay:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[ProbeSnapshot]:
         """Play the sequence to the pinned units; yield all responses so far after every batch."""
-        from engine.stimuli.protocols import Protocol
+        from engine.analyses.units import Probe, unit_geometry
         from engine.session.stimulus_sets import StimulusList
         from engine.session.values import Stimulus
-        from engine.analyses.units import Probe, unit_geometry
+        from engine.stimuli.protocols import Protocol
 
         probe = Probe(list(self.units))
         if self.sequence == "strip":

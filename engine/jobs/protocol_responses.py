@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from engine.session.job import job_kind
 from engine.recording.unit import Unit
+from engine.session.job import job_kind
 
 
 @job_kind("protocol_responses")
@@ -50,10 +50,10 @@ class ProtocolResponses:
         """Yield progress after every batch; the last snapshot holds the table and metrics."""
         import numpy as np
 
-        from engine.errors import UnitscopeError
-        from engine.stimuli.protocols import Protocol
         from engine.analyses.tuning import MEASURES, tuning_stream
         from engine.analyses.units import unit_geometry
+        from engine.errors import UnitscopeError
+        from engine.stimuli.protocols import Protocol
 
         if self.phases < 1:
             raise UnitscopeError("--phases must be at least 1.")

@@ -46,8 +46,8 @@ class LayerRDM:
 
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RDMSnapshot]:
         """Yield progress after every batch; the last snapshot holds the RDM and its summary."""
-        from engine.errors import UnitscopeError
         from engine.analyses.population import population_stream
+        from engine.errors import UnitscopeError
         from engine.stimuli.protocols import ImageFolder
 
         session.recorder.resolve([self.layer])

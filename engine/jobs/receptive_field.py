@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.session.job import job_kind
 from engine.recording.unit import Unit
+from engine.session.job import job_kind
 
 
 @job_kind("receptive_field")
@@ -65,10 +65,10 @@ class ReceptiveFieldMapping:
         """
         import torch
 
-        from engine.stimuli.protocols import Protocol
-        from engine.session.values import Stimulus
         from engine.analyses.unit_rf import gradient_rf, reverse_correlation
         from engine.analyses.units import unit_geometry
+        from engine.session.values import Stimulus
+        from engine.stimuli.protocols import Protocol
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         unit = geometry.unit

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.session.job import job_kind
 from engine.recording.unit import Unit
+from engine.session.job import job_kind
 
 
 @job_kind("topk")
@@ -47,9 +47,9 @@ class TopImages:
 
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[TopImagesSnapshot]:
         """Rank the images; yield the top and bottom crops after every batch."""
-        from engine.stimuli.protocols import ImageFolder
         from engine.analyses.topk import image_crop, topk_stream
         from engine.analyses.units import unit_geometry
+        from engine.stimuli.protocols import ImageFolder
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         unit = geometry.unit

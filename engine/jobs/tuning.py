@@ -8,8 +8,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.session.job import job_kind
 from engine.recording.unit import Unit
+from engine.session.job import job_kind
 
 #: Spatial frequencies of an SF sweep, in cycles per receptive field: 1/4 to 8, half-octave steps.
 SF_SWEEP: tuple[float, ...] = tuple(float(2.0 ** e) for e in np.arange(-2.0, 3.25, 0.5))
@@ -79,9 +79,9 @@ class Tuning:
         The protocol is centred on the unit's theoretical receptive field, and spatial
         frequency is in cycles per receptive field (per image for a unit without one).
         """
-        from engine.stimuli.protocols import Protocol
         from engine.analyses.tuning import tuning_stream
         from engine.analyses.units import unit_geometry
+        from engine.stimuli.protocols import Protocol
 
         geometry = unit_geometry(session.anatomy, Unit(self.layer, self.channel, self.y, self.x))
         sf_key = "sf_rf" if geometry.side else "sf"

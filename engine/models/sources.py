@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from engine.models import model_files, zoo
 from engine.errors import UnitscopeError
+from engine.models import model_files, zoo
 from engine.models.zoo import LoadedModel
 
 

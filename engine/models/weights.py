@@ -20,8 +20,8 @@ from pathlib import Path
 import torchvision
 
 from engine.errors import UnitscopeError
-from engine.files.hashing import sha256_of
 from engine.files.atomic import atomic_write
+from engine.files.hashing import sha256_of
 from engine.models.zoo import hub_checkpoint_dir, model_names, weights_file_name
 
 log = logging.getLogger(__name__)

@@ -19,31 +19,12 @@ import torch
 from torch import nn
 
 from engine.anatomy.tree import first_tensor
-from engine.models.device import resolve_device, synchronize
 from engine.errors import UnitscopeError
+from engine.models.device import resolve_device, synchronize
 from engine.models.zoo import suggest
+from engine.recording.unit import LayerRef  # noqa: F401 - the recorder's layer names
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LayerRef:
-    """A module's dotted name and which of its calls (1-based) to record."""
-
-    name: str
-    call: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> LayerRef:
-        name, sep, k = text.partition("#")
-        if not sep:
-            return cls(name)
-        if not k.isdigit() or int(k) < 1:
-            raise UnitscopeError(f"Layer '{text}': the call after '#' must be a number from 1 up.")
-        return cls(name, int(k))
-
-    def __str__(self) -> str:
-        return self.name if self.call == 1 else f"{self.name}#{self.call}"
 
 
 class _EnoughRecorded(Exception):

@@ -1,4 +1,4 @@
-"""A unit, as a researcher names it: (layer, channel, y, x).
+"""A unit, as a researcher names it: (layer, channel, y, x); a layer reference ``NAME#k``; an input box.
 
 Plain Python with no torch import, so the window can name units before torch loads;
 :mod:`engine.analyses.units` holds what is computed for units.
@@ -65,3 +65,34 @@ class Unit:
             raise UnitscopeError(f"Position (y={y}, x={x}) is outside layer '{self.layer}', whose "
                                  f"map is {h} x {w}.")
         return Unit(self.layer, self.channel, y, x)
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A module's dotted name and which of its calls (1-based) to record."""
+
+    name: str
+    call: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> LayerRef:
+        """``NAME`` or ``NAME#k`` (k from 1); :class:`UnitscopeError` for a bad ``k``."""
+        name, sep, k = text.partition("#")
+        if not sep:
+            return cls(name)
+        if not k.isdigit() or int(k) < 1:
+            raise UnitscopeError(f"Layer '{text}': the call after '#' must be a number from 1 up.")
+        return cls(name, int(k))
+
+    def __str__(self) -> str:
+        return self.name if self.call == 1 else f"{self.name}#{self.call}"
+
+
+#: An input-pixel box: (top, left, bottom, right), inclusive.
+Box = tuple[float, float, float, float]
+
+
+def clip_box(box: Box, height: int, width: int) -> Box:
+    """A box clipped to an image of ``height`` x ``width`` pixels."""
+    top, left, bottom, right = box
+    return (max(top, 0.0), max(left, 0.0), min(bottom, height - 1.0), min(right, width - 1.0))

@@ -38,6 +38,7 @@ BUILT_IN = {
     "receptive_field": "engine.jobs.receptive_field",
     "protocol_responses": "engine.jobs.protocol_responses",
     "rdm": "engine.jobs.rdm",
+    "record_images": "engine.jobs.record_images",
 }
 FORMAT = "unitscope-job/1"
 

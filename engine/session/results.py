@@ -1,7 +1,7 @@
 """A job's result on disk, with the job that made it and its provenance.
 
-``.npz``: every array field of the last snapshot as an array (a list of arrays as
-``name.0``, ``name.1`` ...), the other fields as JSON in ``__result__``, the job file in
+``.npz``: every array field of the last snapshot as an array (a list or dict of arrays as
+``name.0``, ``name.1`` ..., a dict's keys kept in ``__result__``), the other fields as JSON in ``__result__``, the job file in
 ``__job__`` and the provenance in ``__provenance__`` (0-d unicode arrays: no pickle).
 ``.json``: one object ``{"job": ..., "result": ..., "provenance": ...}``.
 Either way ``unitscope run RESULT`` runs the embedded job again.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files.atomic import atomic_write, atomic_write_text
 from engine.errors import UnitscopeError
+from engine.files.atomic import atomic_write, atomic_write_text
 from engine.session.job import JobFile, to_json
 
 RESULT_SUFFIXES = (".npz", ".json")
@@ -55,6 +55,9 @@ def write_result(path: str | Path, job_file: JobFile, snapshot, provenance: dict
         elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
             arrays.update({f"{name}.{i}": v for i, v in enumerate(value)})
             rest[name] = {"arrays": len(value)}
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            arrays.update({f"{name}.{i}": v for i, v in enumerate(value.values())})
+            rest[name] = {"array_keys": [str(k) for k in value]}
         else:
             rest[name] = to_json(value)
     entries = {**arrays, "__result__": np.array(json.dumps(rest)), "__job__": np.array(job_json),
@@ -95,5 +98,7 @@ def read_result(path: str | Path) -> tuple[JobFile, dict, dict]:
     for name, value in list(result.items()):
         if isinstance(value, dict) and set(value) == {"arrays"}:
             result[name] = [files.pop(f"{name}.{i}") for i in range(value["arrays"])]
+        elif isinstance(value, dict) and set(value) == {"array_keys"}:
+            result[name] = {key: files.pop(f"{name}.{i}") for i, key in enumerate(value["array_keys"])}
     result.update(files)
     return job, result, provenance

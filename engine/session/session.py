@@ -16,18 +16,19 @@ import torch
 from torch import nn
 
 from engine.anatomy.tree import Anatomy, build_anatomy
-from engine.models.device import describe, resolve_device
 from engine.errors import UnitscopeError
 from engine.files.hashing import sha256_of
-from engine.stimuli.images import load_image
-from engine.recording.mosaic import display_values
+from engine.models.device import describe, resolve_device
 from engine.models.preprocess import Preprocess
 from engine.models.provenance import provenance
-from engine.recording.recorder import Recorder
-from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
 from engine.models.sources import open_model
-from engine.stimuli.procedural import PROCEDURAL
 from engine.models.zoo import LoadedModel
+from engine.recording.mosaic import display_values
+from engine.recording.recorder import Recorder
+from engine.recording.unit import LayerRef
+from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
+from engine.stimuli.images import load_image
+from engine.stimuli.procedural import PROCEDURAL
 
 MAX_CACHED_INPUTS = 32
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
@@ -165,7 +166,7 @@ class Session:
 
         A copy, so that the window never reads the live module's parameters.
         """
-        module = self._modules.get(layer.partition("#")[0])
+        module = self._modules.get(LayerRef.parse(layer).name)
         if not isinstance(module, nn.Conv2d):
             return None
         return module.weight.detach().to("cpu", torch.float32, copy=True).numpy()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from engine.stimuli.protocols import ImageFolder, Protocol, StimulusBatch
 from engine.session.values import Stimulus
+from engine.stimuli.protocols import ImageFolder, Protocol, StimulusBatch
 
 GRATING_SET_SF = (4.0, 8.0, 16.0, 32.0)  # cycles per image
 GRATING_SET_ORIENTATIONS = 12

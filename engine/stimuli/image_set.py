@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from engine.errors import UnitscopeError
-from engine.stimuli.images import load_image
 from engine.models.preprocess import Preprocess
+from engine.stimuli.images import load_image
 
 log = logging.getLogger(__name__)
 

@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.stimuli import procedural as stim
 from engine.errors import UnitscopeError
+from engine.recording.recorder import RecordedBatch, Recorder
+from engine.stimuli import procedural as stim
 from engine.stimuli.image_set import ImageSet, good_batches
 from engine.stimuli.images import find_images
-from engine.recording.recorder import RecordedBatch, Recorder
 
 DEFAULT_PHASES = 8
 

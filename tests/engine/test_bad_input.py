@@ -25,10 +25,10 @@ from PIL import Image
 from engine.anatomy.tree import build_anatomy
 from engine.cli import main
 from engine.errors import UnitscopeError
-from engine.stimuli.images import load_image
-from engine.recording.recorder import Cancelled, Recorder
-from engine.models.sources import open_model
 from engine.files.writers import read_activations, read_provenance
+from engine.models.sources import open_model
+from engine.recording.recorder import Cancelled, Recorder
+from engine.stimuli.images import load_image
 
 FACTORIES = textwrap.dedent('''
     """Small models for the bad-input tests; every model built is kept in BUILT."""

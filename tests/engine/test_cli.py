@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from engine.cli import main
-from engine.stimuli.images import load_image
-from engine.models.preprocess import Preprocess
-from engine.recording.recorder import Recorder
-from engine.models.sources import open_model
 from engine.files.writers import read_activations
+from engine.models.preprocess import Preprocess
+from engine.models.sources import open_model
+from engine.recording.recorder import Recorder
+from engine.stimuli.images import load_image
 from resources import sample_images
 
 

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from engine.stimuli import procedural as stimuli
 from engine.errors import UnitscopeError
+from engine.stimuli import procedural as stimuli
 from engine.stimuli.images import load_image
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,

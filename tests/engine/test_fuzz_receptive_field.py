@@ -32,11 +32,10 @@ import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rf_reference import clipped, gradient_box, make_additive
 from torch import nn
 
 from engine.anatomy.tree import build_anatomy
-
-from rf_reference import clipped, gradient_box, make_additive
 
 # torch warns (once per process) that an even 'same' kernel pads a copy of the input.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")

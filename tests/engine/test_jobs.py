@@ -17,13 +17,13 @@ import torchvision
 
 from engine.cli import main
 from engine.models.preprocess import Preprocess
+from engine.models.sources import open_model
+from engine.recording.unit import Unit
 from engine.session.job import BUILT_IN, JobFile, job_class, job_kind
 from engine.session.results import read_result
 from engine.session.session import Session
 from engine.session.values import ModelSpec, Stimulus
-from engine.models.sources import open_model
 from engine.stimuli.procedural import PROCEDURAL
-from engine.recording.unit import Unit
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import UnitscopeError
-from engine.recording.mosaic import (MOSAIC_VARIANTS, DisplayValues, Mosaic, display_values, make_mosaic, make_mosaics,
-                           to_channels)
+from engine.recording.mosaic import (
+    MOSAIC_VARIANTS,
+    DisplayValues,
+    Mosaic,
+    display_values,
+    make_mosaic,
+    make_mosaics,
+    to_channels,
+)
 
 P = 7  # pad value, distinct from every data pixel below
 

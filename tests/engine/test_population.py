@@ -6,7 +6,6 @@ import torch
 from scipy.stats import ortho_group
 from torch import nn
 
-from engine.errors import UnitscopeError
 from engine.analyses.population import (
     PopulationMoments,
     PopulationSource,
@@ -22,10 +21,11 @@ from engine.analyses.population import (
     rsa,
     sparseness,
 )
+from engine.errors import UnitscopeError
 from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import Protocol
-from engine.recording.recorder import Recorder
 from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import Protocol
 
 
 def _data(n=60, d=7, seed=0):

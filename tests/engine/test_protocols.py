@@ -6,12 +6,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from engine.stimuli import procedural as stimuli
 from engine.errors import UnitscopeError
 from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import ImageFolder, Protocol, parse_param, parse_values, record_stimuli
-from engine.recording.recorder import Cancelled, Recorder
 from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Cancelled, Recorder
+from engine.stimuli import procedural as stimuli
+from engine.stimuli.protocols import ImageFolder, Protocol, parse_param, parse_values, record_stimuli
 
 SIZE = 32
 

@@ -3,11 +3,10 @@
 import pytest
 import torch
 import torchvision
+from rf_reference import clipped, gradient_box
 from torch import nn
 
 from engine.anatomy.tree import build_anatomy
-
-from rf_reference import clipped, gradient_box
 
 ALEXNET = {  # layer: (size, jump), derived by hand from the layer table
     "features.0": (11, 4), "features.2": (19, 8), "features.3": (51, 8), "features.5": (67, 16),

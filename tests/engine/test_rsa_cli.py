@@ -7,12 +7,12 @@ import pytest
 import torch
 import torchvision
 
-from engine.cli import command_names, main
 from engine.analyses.population import PopulationSource, compare_stream
+from engine.cli import command_names, main
 from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import ImageFolder
-from engine.recording.recorder import Recorder
 from engine.models.sources import open_model
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import ImageFolder
 from resources import sample_images
 
 

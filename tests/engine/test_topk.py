@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from engine.errors import UnitscopeError
-from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import ImageFolder
-from engine.recording.recorder import Recorder
 from engine.analyses.topk import TopK, image_crop, rf_crop, topk_stream
 from engine.analyses.units import channel_responses
+from engine.errors import UnitscopeError
+from engine.models.preprocess import Preprocess
 from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import ImageFolder
 
 
 def _full_sort(values: np.ndarray, k: int):

@@ -9,13 +9,13 @@ import torch
 from scipy.special import i0, i1
 from torch import nn
 
-from engine.anatomy.tree import build_anatomy
-from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import Protocol
-from engine.recording.recorder import Recorder
 from engine.analyses.tuning import TuningTable, half_width, orientation_metrics, run_tuning, sf_metrics, tuning_stream
 from engine.analyses.units import Unit, unit_geometry
+from engine.anatomy.tree import build_anatomy
+from engine.models.preprocess import Preprocess
 from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Recorder
+from engine.stimuli.protocols import Protocol
 
 SIZE = 32
 KERNEL = 15

@@ -5,13 +5,14 @@ import pytest
 import torch
 from torch import nn
 
+from engine.analyses.unit_rf import ReverseCorrelation, empirical_box, gradient_rf, reverse_correlation
+from engine.analyses.units import Unit, unit_geometry
 from engine.anatomy.tree import build_anatomy
 from engine.models.preprocess import Preprocess
-from engine.stimuli.protocols import Protocol
-from engine.recording.recorder import Cancelled, Recorder
-from engine.analyses.unit_rf import ReverseCorrelation, clip_box, empirical_box, gradient_rf, reverse_correlation
-from engine.analyses.units import Unit, unit_geometry
 from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Cancelled, Recorder
+from engine.recording.unit import clip_box
+from engine.stimuli.protocols import Protocol
 
 SIZE = 24
 

@@ -13,11 +13,18 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models import zoo
 from engine.cli import main
 from engine.errors import UnitscopeError
-from engine.models.weights import (HASH_REGEX, all_entries, hash_prefix, import_file, import_files, list_weights,
-                            sha256_of)
+from engine.models import zoo
+from engine.models.weights import (
+    HASH_REGEX,
+    all_entries,
+    hash_prefix,
+    import_file,
+    import_files,
+    list_weights,
+    sha256_of,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.models import zoo
 from engine.errors import UnitscopeError
+from engine.models import zoo
 from engine.models.model_files import read_state_dict
 from engine.models.sources import open_model
 

@@ -97,8 +97,8 @@ class Reference:
 
     def __init__(self, weights):
         from engine.models.preprocess import Preprocess
-        from engine.recording.recorder import Recorder
         from engine.models.sources import open_model
+        from engine.recording.recorder import Recorder
 
         self.model = open_model("resnet18", weights)
         self.preprocess = Preprocess(self.model)

@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
-from gui import file_menu
 from engine.session.values import Stimulus
+from gui import file_menu
 
 GRATING = Stimulus("procedural", "grating")
 

@@ -15,11 +15,11 @@ from PySide6.QtWidgets import QApplication
 
 import resources
 from engine.recording.mosaic import make_mosaic, to_channels
+from engine.session.values import Stimulus
 from engine.stimuli.procedural import PROCEDURAL
 from gui import colormaps
 from gui.anatomy_model import LAYER_ROLE
 from gui.model_picker import SPEC_ROLE
-from engine.session.values import Stimulus
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
 

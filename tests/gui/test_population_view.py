@@ -8,8 +8,8 @@ import pytest
 
 import resources
 from engine.analyses.population import participation_ratio, population_stream
-from engine.stimuli.protocols import ImageFolder, Protocol
 from engine.session.stimulus_sets import GRATING_SET_ORIENTATIONS, GRATING_SET_SF
+from engine.stimuli.protocols import ImageFolder, Protocol
 from gui.main_window import MainWindow, StartupChoices
 from gui.population_view import explained_variance_text
 

@@ -9,9 +9,9 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from engine.analyses.units import Probe, Unit
 from engine.stimuli.images import load_image
 from engine.stimuli.procedural import PROCEDURAL
-from engine.analyses.units import Probe, Unit
 from gui.main_window import MainWindow, StartupChoices
 
 

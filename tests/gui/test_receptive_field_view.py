@@ -48,15 +48,15 @@ def window(qtbot, tmp_path):
 
 def engine_maps(spec, stimuli, unit_yx):
     """Theoretical box, gradient map and ON/OFF maps computed with the engine alone."""
-    from engine.anatomy.tree import build_anatomy
-    from engine.stimuli.images import load_image
-    from engine.models.preprocess import Preprocess
-    from engine.stimuli.protocols import Protocol
-    from engine.recording.recorder import Recorder
-    from engine.models.sources import open_model
-    from engine.stimuli.procedural import PROCEDURAL
     from engine.analyses.unit_rf import gradient_rf, reverse_correlation
     from engine.analyses.units import Unit, unit_geometry
+    from engine.anatomy.tree import build_anatomy
+    from engine.models.preprocess import Preprocess
+    from engine.models.sources import open_model
+    from engine.recording.recorder import Recorder
+    from engine.stimuli.images import load_image
+    from engine.stimuli.procedural import PROCEDURAL
+    from engine.stimuli.protocols import Protocol
 
     model = open_model(spec)
     preprocess = Preprocess(model)

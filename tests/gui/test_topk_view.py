@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 import resources
-from engine.stimuli.protocols import ImageFolder
 from engine.analyses.topk import image_crop, topk_stream
 from engine.analyses.units import Unit, unit_geometry
+from engine.stimuli.protocols import ImageFolder
 from gui.main_window import MainWindow, StartupChoices
 from gui.topk_view import value_text
 

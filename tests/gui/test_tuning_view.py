@@ -55,13 +55,13 @@ def window(qtbot, gabor_spec):
 
 def engine_table(spec, orientations=12, phases=8):
     """The same sweep run with the engine alone."""
-    from engine.anatomy.tree import build_anatomy
-    from engine.models.preprocess import Preprocess
-    from engine.stimuli.protocols import Protocol
-    from engine.recording.recorder import Recorder
-    from engine.models.sources import open_model
     from engine.analyses.tuning import run_tuning
     from engine.analyses.units import Unit, unit_geometry
+    from engine.anatomy.tree import build_anatomy
+    from engine.models.preprocess import Preprocess
+    from engine.models.sources import open_model
+    from engine.recording.recorder import Recorder
+    from engine.stimuli.protocols import Protocol
 
     model = open_model(spec)
     preprocess = Preprocess(model)

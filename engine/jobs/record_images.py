@@ -1,0 +1,83 @@
+"""The record-images job: layer outputs for a set of image files (what ``unitscope record`` runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from engine.session.job import job_kind
+
+
+@job_kind("record_images")
+@dataclass(frozen=True)
+class RecordImages:
+    """Record ``layers`` (``NAME`` or ``NAME#k``) for every readable image in ``paths``.
+
+    Parameters
+    ----------
+    layers : tuple of str
+    paths : tuple of str
+        Image files, in row order; unreadable ones are skipped and listed.
+    batch_size : int
+    workers : int or None
+        Image decoding processes (None: chosen from the cores; 0: in this thread).
+        How images are decoded, not what is recorded.
+    """
+
+    layers: tuple[str, ...]
+    paths: tuple[str, ...]
+    batch_size: int = 32
+    workers: int | None = 0
+
+    def describe(self) -> str:
+        return f"Recording {', '.join(self.layers)} for {len(self.paths)} images…"
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RecordingSet]:
+        """Yield progress after every batch; the last snapshot holds every layer's outputs."""
+        from pathlib import Path
+
+        import numpy as np
+
+        from engine.errors import UnitscopeError
+        from engine.stimuli.image_set import ImageSet, good_batches
+
+        session.recorder.resolve(list(self.layers))
+        kept: list = []
+        skipped: list[tuple[str, str]] = []
+        chunks: dict[str, list] = {layer: [] for layer in self.layers}
+        batches = good_batches(ImageSet([Path(p) for p in self.paths], session.preprocess), self.batch_size,
+                               lambda path, message: skipped.append((str(path), message)), kept, self.workers)
+        done = 0
+        for recorded in session.recorder.record(list(self.layers), batches, cancelled=cancelled):
+            for layer, out in recorded.outputs.items():
+                chunks[layer].append(out.numpy())
+            done = len(kept) + len(skipped)
+            if done < len(self.paths):
+                yield RecordingSet(done=done, total=len(self.paths))
+        if not kept:
+            raise UnitscopeError("None of the images could be read; nothing was saved.")
+        yield RecordingSet({layer: np.concatenate(parts) for layer, parts in chunks.items()},
+                           [str(p) for p in kept], skipped, len(self.paths), len(self.paths))
+
+
+@dataclass
+class RecordingSet:
+    """Progress of a recording; the final snapshot holds the outputs.
+
+    Attributes
+    ----------
+    outputs : dict of str to ndarray
+        Layer reference -> outputs of the images kept, first axis in ``image_paths`` order.
+    image_paths : list of str
+    skipped : list of (str, str)
+        Images that could not be read, each with the message saying why.
+    """
+
+    kind: ClassVar[str] = "record_images"
+
+    outputs: dict = field(default_factory=dict)
+    image_paths: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    done: int = 0
+    total: int = 0
