@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
-import numpy as np
 from tqdm import tqdm
 
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
 from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
-from engine.stimuli.image_set import ImageSet, good_batches
+from engine.jobs.record_images import RecordImages
+from engine.session.job import JobFile
 from engine.stimuli.images import find_images
 
 
@@ -35,32 +36,23 @@ def run(args) -> int:
     if args.out.endswith(".npy") and len(args.layer) > 1:
         raise UnitscopeError(f"Output '{args.out}': .npy holds one layer; use .npz, .h5 or .mat for several.")
     session = open_session(args, memory_format=args.memory_format)
-    recorder = session.recorder
-    recorder.resolve(args.layer)
+    session.recorder.resolve(args.layer)
     paths = find_images(args.images)
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
-    preprocess = session.preprocess
-    kept: list = []
-    failed: list[str] = []
-
-    def on_error(path, message):
-        failed.append(str(path))
-        tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-
-    chunks: dict[str, list[np.ndarray]] = {layer: [] for layer in args.layer}
-    batches = good_batches(ImageSet(paths, preprocess), args.batch_size, on_error, kept, args.workers)
+    job = RecordImages(tuple(args.layer), tuple(str(p) for p in paths), args.batch_size, args.workers)
+    result, reported = None, 0
     with tqdm(total=len(paths), unit="img", desc="recording", file=sys.stderr, disable=None) as bar:
-        for recorded in recorder.record(args.layer, batches):
-            for layer, out in recorded.outputs.items():
-                chunks[layer].append(out.numpy())
-            bar.update(recorded.size)
-    if not kept:
-        raise UnitscopeError("None of the images could be read; nothing was saved.")
-    arrays = {layer: np.concatenate(parts) for layer, parts in chunks.items()}
-    meta = session.provenance(layers=list(args.layer), image_paths=[str(p) for p in kept],
-                              skipped_paths=failed)
-    out = write_activations(args.out, arrays, meta)
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+        for result in session.run(job):
+            for _path, message in result.skipped[reported:]:  # each bad image as it is met
+                tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
+            reported = len(result.skipped)
+            bar.n = result.done
+            bar.refresh()
+    failed = [path for path, _message in result.skipped]
+    meta = session.provenance(layers=list(args.layer), image_paths=result.image_paths, skipped_paths=failed,
+                              job=json.dumps(JobFile(session.model, job).to_dict()))
+    out = write_activations(args.out, result.outputs, meta)
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in result.outputs.items())
     print(f"saved {out}: {shapes}" + (f"; {len(failed)} file(s) skipped" if failed else ""))
     return 0

@@ -34,7 +34,8 @@ class RecordImages:
         return f"Recording {', '.join(self.layers)} for {len(self.paths)} images…"
 
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[RecordingSet]:
-        """Yield progress after every batch; the last snapshot holds every layer's outputs."""
+        """Yield progress (with the images skipped so far) after every batch; the last snapshot
+        holds every layer's outputs."""
         from pathlib import Path
 
         import numpy as np
@@ -54,8 +55,9 @@ class RecordImages:
                 chunks[layer].append(out.numpy())
             done = len(kept) + len(skipped)
             if done < len(self.paths):
-                yield RecordingSet(done=done, total=len(self.paths))
+                yield RecordingSet(skipped=list(skipped), done=done, total=len(self.paths))
         if not kept:
+            yield RecordingSet(skipped=list(skipped), done=len(self.paths), total=len(self.paths))
             raise UnitscopeError("None of the images could be read; nothing was saved.")
         yield RecordingSet({layer: np.concatenate(parts) for layer, parts in chunks.items()},
                            [str(p) for p in kept], skipped, len(self.paths), len(self.paths))

@@ -108,6 +108,7 @@ def built_in_examples():
     from engine.jobs.probe import ProbePlay
     from engine.jobs.protocol_responses import ProtocolResponses
     from engine.jobs.rdm import LayerRDM
+    from engine.jobs.record_images import RecordImages
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
     from engine.jobs.topk import TopImages
@@ -121,7 +122,8 @@ def built_in_examples():
             ProbePlay((Unit("layer1", 1), Unit("layer2", 2, 3, 4)), "strip", (("image", "/a.png"), ("procedural", "x"))),
             ReceptiveFieldMapping("conv1", 0, 5, 6, (("image", "/a.png"),), ("image", "/a.png"), 10, 4, 2, 7),
             ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3),
-            LayerRDM("layer4", ("/i/1.png", "/i/2.png"), "centre", 4, None)]
+            LayerRDM("layer4", ("/i/1.png", "/i/2.png"), "centre", 4, None),
+            RecordImages(("conv1", "layer1.0.relu#2"), ("/i/1.png",), 8, 2)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():
@@ -281,3 +283,29 @@ def test_unitscope_rdm_and_rsa_write_jobs_that_reproduce_them(tmp_path, capsys):
     result = json.loads((tmp_path / "rsa_again.json").read_text())["result"]
     assert doc["n_stimuli"] == result["done"] == 3
     assert doc["rsa"] == result["rsa"] and doc["cka"] == result["cka"]
+
+
+def test_unitscope_record_writes_the_job_that_reproduces_its_activations(tmp_path, capsys):
+    import shutil
+
+    from engine.files.writers import read_activations, read_provenance
+    from resources import sample_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in sample_images()[:2]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.png").write_text("not an image")
+    out = tmp_path / "acts.h5"
+    assert main(["record", "resnet18", "--layer", "layer1.0.relu#2", "--layer", "avgpool", "--images",
+                 str(folder), "--out", str(out), "--workers", "0", "--memory-format", "contiguous"]) == 0
+    captured = capsys.readouterr()
+    assert "unitscope: skipped:" in captured.err and "1 file(s) skipped" in captured.out
+    saved = read_activations(out)
+    (tmp_path / "record.job.json").write_text(read_provenance(out)["job"])
+    assert main(["run", str(tmp_path / "record.job.json"), "--out", str(tmp_path / "again.npz")]) == 0
+    again = read_result(tmp_path / "again.npz")[1]
+    assert set(again["outputs"]) == {"layer1.0.relu#2", "avgpool"} and len(again["image_paths"]) == 2
+    for layer in ("layer1.0.relu#2", "avgpool"):
+        np.testing.assert_array_equal(saved[layer], again["outputs"][layer])
+    assert [p for p, _ in again["skipped"]][0].endswith("broken.png")
