@@ -31,8 +31,9 @@ def _plain(value):
 
 
 def result_fields(snapshot) -> dict:
-    """A snapshot's fields as plain values (arrays stay arrays)."""
-    return {f.name: _plain(getattr(snapshot, f.name)) for f in dataclasses.fields(snapshot)}
+    """A snapshot's fields as plain values (arrays stay arrays; display-only fields left out)."""
+    return {f.name: _plain(getattr(snapshot, f.name)) for f in dataclasses.fields(snapshot)
+            if f.metadata.get("saved", True)}
 
 
 def write_result(path: str | Path, job_file: JobFile, snapshot, provenance: dict) -> Path:

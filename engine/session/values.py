@@ -155,5 +155,5 @@ class Recording:
     total: int = 1
     kind: str = "maps"
     values: Any = None
-    mosaics: dict = field(default_factory=dict)
+    mosaics: dict = field(default_factory=dict, metadata={"saved": False})  # display only
     top_channel: int | None = None
