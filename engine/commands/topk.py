@@ -16,12 +16,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from engine.analyses.topk import image_crop, topk_stream
-from engine.analyses.units import Unit, output_shape, unit_geometry
+from engine.analyses.topk import image_crop
 from engine.cli import add_device_arguments, add_model_arguments, open_session
 from engine.errors import UnitscopeError
 from engine.files.writers import atomic_write, write_csv
-from engine.stimuli.protocols import ImageFolder
+from engine.jobs.topk_ranking import TopKRanking
+from engine.session.job import JobFile
+from engine.stimuli.images import find_images
 
 
 def register(sub) -> None:
@@ -48,56 +49,53 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UnitscopeError(f"Output '{args.out}' is a file; give a folder.")
     session = open_session(args)
-    recorder = session.recorder
-    recorder.resolve([args.layer])
-    preprocess = session.preprocess
-    anatomy = session.anatomy
-    shape = output_shape(anatomy, args.layer)
-    channels = args.channel if args.channel is not None else list(range(shape[1] if shape else 0))
-    geometry = [unit_geometry(anatomy, Unit(args.layer, c, args.y, args.x)) for c in channels]
-    if not geometry:
-        raise UnitscopeError(f"Layer '{args.layer}' has no channels to rank.")
-    box = geometry[0].box  # the same position, hence the same field, for every channel
-    images = ImageFolder(args.images, args.workers)
-    images.on_error = lambda path, message: tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-    ranking = None
-    with tqdm(total=len(images), unit="img", desc="ranking", file=sys.stderr, disable=None) as bar:
-        for ranking in topk_stream(recorder, args.layer, images, preprocess, args.k, channels,
-                                   geometry[0].unit.y, geometry[0].unit.x, args.batch_size):
-            bar.update(ranking.n - bar.n)
-    if ranking is None:
-        raise UnitscopeError("None of the images could be read; nothing was saved.")
+    session.recorder.resolve([args.layer])
+    paths = find_images(args.images)
+    if not paths:
+        raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
+    job = TopKRanking(args.layer, tuple(str(p) for p in paths), tuple(args.channel or ()), args.y, args.x,
+                      args.k, args.batch_size, args.workers)
+    result, reported = None, 0
+    with tqdm(total=len(paths), unit="img", desc="ranking", file=sys.stderr, disable=None) as bar:
+        for result in session.run(job):
+            for _path, message in result.skipped[reported:]:  # each bad image as it is met
+                tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
+            reported = len(result.skipped)
+            bar.n = result.done
+            bar.refresh()
     try:
         (out / "crops").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnitscopeError(f"Could not create folder '{out}': {exc.strerror or exc}.") from exc
+    box = tuple(result.rf_box) if result.rf_box else None  # one position, one field for every channel
     crops: dict[int, str] = {}
     rows = []
-    for u, channel in enumerate(channels):
-        for end, entries in (("top", ranking.top(u)), ("bottom", ranking.bottom(u))):
+    for u, channel in enumerate(result.channels):
+        for end, entries in (("top", result.top[u]), ("bottom", result.bottom[u])):
             for rank, (value, index) in enumerate(entries, start=1):
-                path = images.kept[index]
+                path = Path(result.image_paths[index])
                 if index not in crops:
-                    crop = image_crop(path, preprocess, box)
+                    crop = image_crop(path, session.preprocess, box)
                     name = f"crops/{index:06d}_{path.stem}.png"
                     atomic_write(out / name, lambda tmp, c=crop: Image.fromarray(c).save(tmp, format="PNG"))
                     crops[index] = name
                 rows.append([channel, end, rank, value, str(path), crops[index]])
     write_csv(out / "topk.csv", ["channel", "end", "rank", "activation", "image", "crop"], rows)
-    meta = session.provenance()
+    n = len(result.image_paths)
     record = {
         "command": "topk",
-        "parameters": {"layer": args.layer, "k": args.k, "channels": channels, "y": args.y, "x": args.x,
+        "parameters": {"layer": args.layer, "k": args.k, "channels": result.channels, "y": args.y, "x": args.x,
                        "batch_size": args.batch_size, "images": list(args.images)},
-        "position": {"y": geometry[0].unit.y, "x": geometry[0].unit.x},
-        "rf_box": list(box) if box else None,
-        "n_images": ranking.n,
-        "image_paths": [str(p) for p in images.kept],
-        "skipped_paths": [str(p) for p, _ in images.skipped],
-        "provenance": meta,
+        "position": {"y": result.y, "x": result.x},
+        "rf_box": result.rf_box,
+        "n_images": n,
+        "image_paths": result.image_paths,
+        "skipped_paths": [p for p, _ in result.skipped],
+        "provenance": session.provenance(),
+        "job": JobFile(session.model, job).to_dict(),  # unitscope run reproduces the ranking
     }
     text = json.dumps(record, indent=2)
     atomic_write(out / "topk.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    print(f"saved {out}: top and bottom {args.k} of {ranking.n} images for {len(channels)} channel(s), "
-          f"{len(crops)} crops" + (f"; {len(images.skipped)} file(s) skipped" if images.skipped else ""))
+    print(f"saved {out}: top and bottom {args.k} of {n} images for {len(result.channels)} channel(s), "
+          f"{len(crops)} crops" + (f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""))
     return 0

@@ -39,6 +39,7 @@ BUILT_IN = {
     "protocol_responses": "engine.jobs.protocol_responses",
     "rdm": "engine.jobs.rdm",
     "record_images": "engine.jobs.record_images",
+    "topk_ranking": "engine.jobs.topk_ranking",
 }
 FORMAT = "unitscope-job/1"
 

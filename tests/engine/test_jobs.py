@@ -109,6 +109,7 @@ def built_in_examples():
     from engine.jobs.protocol_responses import ProtocolResponses
     from engine.jobs.rdm import LayerRDM
     from engine.jobs.record_images import RecordImages
+    from engine.jobs.topk_ranking import TopKRanking
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
     from engine.jobs.topk import TopImages
@@ -123,7 +124,8 @@ def built_in_examples():
             ReceptiveFieldMapping("conv1", 0, 5, 6, (("image", "/a.png"),), ("image", "/a.png"), 10, 4, 2, 7),
             ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3),
             LayerRDM("layer4", ("/i/1.png", "/i/2.png"), "centre", 4, None),
-            RecordImages(("conv1", "layer1.0.relu#2"), ("/i/1.png",), 8, 2)]
+            RecordImages(("conv1", "layer1.0.relu#2"), ("/i/1.png",), 8, 2),
+            TopKRanking("layer3", ("/i/1.png", "/i/2.png"), (4, 7), 1, None, 3, 16, None)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():
@@ -309,3 +311,27 @@ def test_unitscope_record_writes_the_job_that_reproduces_its_activations(tmp_pat
     for layer in ("layer1.0.relu#2", "avgpool"):
         np.testing.assert_array_equal(saved[layer], again["outputs"][layer])
     assert [p for p, _ in again["skipped"]][0].endswith("broken.png")
+
+
+def test_unitscope_topk_writes_the_job_that_reproduces_its_ranking(tmp_path, capsys):
+    import csv
+    import shutil
+
+    from resources import sample_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for path in sample_images()[:4]:
+        shutil.copy(path, folder / path.name)
+    out = tmp_path / "top"
+    assert main(["topk", "resnet18", "--layer", "layer2", "--channel", "3", "--channel", "9", "--k", "2",
+                 "--images", str(folder), "--out", str(out), "--workers", "0"]) == 0
+    doc = json.loads((out / "topk.json").read_text())
+    (tmp_path / "topk.job.json").write_text(json.dumps(doc["job"]))
+    assert main(["run", str(tmp_path / "topk.job.json"), "--out", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())["result"]
+    with open(out / "topk.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    top3 = [(float(r["activation"]), r["image"]) for r in rows if r["channel"] == "3" and r["end"] == "top"]
+    assert top3 == [(v, again["image_paths"][i]) for v, i in again["top"][0]] and len(top3) == 2
+    assert again["channels"] == [3, 9] and doc["n_images"] == len(again["image_paths"]) == 4
