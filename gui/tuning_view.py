@@ -181,8 +181,10 @@ class TuningView(QWidget):
                       batch_size=self.phases_spin.value() * max(1, 16 // self.phases_spin.value()))
 
     def started(self, request: Tuning) -> None:
-        """Empty the plot for a new sweep of ``request``."""
+        """Empty the plot for a new sweep of ``request``; the controls show its settings
+        (a job from a reopened session may differ from what they showed)."""
         self.clear()
+        self._show_settings(request)
         self._set_axis("orientation" if request.param == "orientation" else "sf_rf")
         self.plot.setTitle(request.unit_label, size="9pt", justify="left")
         self.status_label.setText(request.describe())
@@ -238,6 +240,26 @@ class TuningView(QWidget):
         return self._last
 
     # --- internals ---------------------------------------------------------------------
+
+    def _show_settings(self, job: Tuning) -> None:
+        controls = (self.stimulus_combo, self.orientations_spin, self.sf_spin, self.phases_spin,
+                    self.sf_orientation_spin)
+        for control in controls:
+            control.blockSignals(True)
+        try:
+            index = self.stimulus_combo.findData(job.stimulus)
+            if index >= 0:
+                self.stimulus_combo.setCurrentIndex(index)
+            self.phases_spin.setValue(job.phases)
+            if job.param == "orientation":
+                self.orientations_spin.setValue(job.orientations)
+                if job.sf:
+                    self.sf_spin.setValue(job.sf[0])
+            else:
+                self.sf_orientation_spin.setValue(job.orientation)
+        finally:
+            for control in controls:
+                control.blockSignals(False)
 
     def _preferred(self, snapshot: TuningSnapshot) -> float | None:
         m = snapshot.metrics.get(snapshot.param)

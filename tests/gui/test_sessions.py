@@ -126,6 +126,7 @@ def test_a_session_reopens_in_a_fresh_window_with_the_same_numbers(open_window, 
     np.testing.assert_array_equal(second.f0, first.f0)
     np.testing.assert_array_equal(second.f1, first.f1)
     assert again.panel.colormap_name == "magma" and again.strip.current() == window.strip.current()
+    assert again.tuning_view.orientations_spin.value() == 6 and again.tuning_view.phases_spin.value() == 2
     assert [u.label for u in again.probe_view.units] == [u.label for u in window.probe_view.units]
 
     job_path = tmp_path / "tuning.job.json"
