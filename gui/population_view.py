@@ -225,7 +225,13 @@ class PopulationView(QWidget):
                           self.view_combo.currentData())
 
     def started(self, request: Population) -> None:
-        """Empty the plots for a new analysis of ``request``."""
+        """Empty the plots for a new analysis of ``request``; the controls show its settings."""
+        for combo, value in ((self.set_combo, request.stimuli), (self.view_combo, request.view)):
+            index = combo.findData(value)
+            if index >= 0:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(index)
+                combo.blockSignals(False)
         self.clear()
         compare = isinstance(request, Compare)
         self._show_second_rdm(compare)

@@ -181,7 +181,10 @@ class TopImagesView(QWidget):
         return TopImages(layer, channel, y, x, tuple(image_paths), k=self.k_spin.value())
 
     def started(self, request: TopImages) -> None:
-        """Empty the grids for a new ranking."""
+        """Empty the grids for a new ranking; the k control shows the job's."""
+        self.k_spin.blockSignals(True)
+        self.k_spin.setValue(request.k)
+        self.k_spin.blockSignals(False)
         self.clear(request.k)
         self.status_label.setText(request.describe())
 

@@ -186,3 +186,21 @@ def test_the_file_menu_offers_sessions_and_jobs(open_window):
     file_menu_actions = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
     for text in ("Open sessio&n…", "Save sessi&on…", "Save last analysis as &job…"):
         assert text in file_menu_actions
+
+
+def test_views_show_the_settings_of_the_job_they_run(qtbot):
+    from engine.jobs.population import Population
+    from engine.jobs.topk import TopImages
+    from gui.population_view import PopulationView
+    from gui.topk_view import TopImagesView
+
+    population = PopulationView()
+    qtbot.addWidget(population)
+    assert (population.set_combo.currentData(), population.view_combo.currentData()) != ("gratings", "centre")
+    population.started(Population("layer1", "gratings", (), "centre"))
+    assert (population.set_combo.currentData(), population.view_combo.currentData()) == ("gratings", "centre")
+    topk = TopImagesView()
+    qtbot.addWidget(topk)
+    assert topk.k_spin.value() != 4
+    topk.started(TopImages("layer1", 0, k=4))
+    assert topk.k_spin.value() == 4
