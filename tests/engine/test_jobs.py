@@ -108,11 +108,11 @@ def built_in_examples():
     from engine.jobs.probe import ProbePlay
     from engine.jobs.protocol_responses import ProtocolResponses
     from engine.jobs.rdm import LayerRDM
-    from engine.jobs.record_images import RecordImages
-    from engine.jobs.topk_ranking import TopKRanking
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
+    from engine.jobs.record_images import RecordImages
     from engine.jobs.topk import TopImages
+    from engine.jobs.topk_ranking import TopKRanking
     from engine.jobs.tuning import Tuning
 
     return [Record("layer1.0.relu#2", Stimulus("procedural", STIMULI[0])),
