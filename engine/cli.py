@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 
@@ -27,6 +28,56 @@ COMMAND_MODULES = (
     "engine.commands.rsa",
     "engine.commands.run",
 )
+
+
+# Argument types: argparse turns their ArgumentTypeError into "argument --OPTION: reason"
+# and exit status 2, before any model is opened.
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number from 1 up (batch size, k, phases)."""
+    value = _whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number from 0 up (worker processes; 0 decodes in this process)."""
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_name(text: str) -> str:
+    """An argparse type: a device the engine can run on (auto, cpu, cuda, cuda:N, mps).
+
+    Whether that device exists on this machine is checked when the model is opened
+    (:func:`engine.models.device.resolve_device`); ``meta`` and other torch devices that
+    hold no data are refused here.
+    """
+    name = text.strip().lower()
+    if not _DEVICE.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a device unitscope can run on; use {DEVICES}")
+    return name
+
+
+def layer_name(text: str) -> str:
+    """An argparse type: a layer name that is not empty (``NAME`` or ``NAME#k``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a layer name cannot be empty")
+    return text
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +106,16 @@ def open_session(args, memory_format: str = "contiguous"):
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     parser.add_argument("--half", action="store_true", help="float16 autocast on a GPU")
-    parser.add_argument("--batch-size", type=int, default=32, metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
+                        help="inputs per forward pass (at least 1; default 32)")
+
+
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=non_negative_int, default=None, metavar="N",
+                        help="image decoding processes (0: decode in this process)")
 
 
 def run_with_progress(session, job, desc: str, unit: str):

@@ -16,7 +16,13 @@ import numpy
 import torch
 import torchvision
 
-from engine.models.weights import cached_files, format_size, list_weights
+from engine.models.weights import (
+    cache_folder_problem,
+    cached_files,
+    file_problem,
+    format_size,
+    list_weights,
+)
 from engine.models.zoo import hub_checkpoint_dir
 
 
@@ -80,6 +86,23 @@ def weights_found() -> list[str]:
     return lines or ["none (every model runs with random weights)"]
 
 
+def weights_damaged() -> list[str]:
+    """One line per cached file that would not load as its name promises, and one if the
+    cache folder cannot be read."""
+    problem = cache_folder_problem()
+    if problem:
+        return [problem]
+    known = {e.file_name for e in (r.entry for r in list_weights(include_all_entries=True))}
+    lines = []
+    for name, _ in cached_files():
+        if name in known:
+            why = file_problem(hub_checkpoint_dir() / name, name)
+            if why:
+                lines.append(f"{name}: damaged, {why}; remove it or re-import a good copy with "
+                             "unitscope weights import FILE")
+    return lines
+
+
 def engine_report() -> list[tuple[str, str]]:
     """The engine's half of the doctor's report as (label, value) rows.
 
@@ -101,10 +124,15 @@ def engine_report() -> list[tuple[str, str]]:
         rows.append(("cuDNN", _cudnn()))
     rows += [(f"device {name}", value) for name, value in devices()]
     folder = hub_checkpoint_dir()
-    rows.append(("torch hub cache", f"{folder}{'' if folder.is_dir() else ' (does not exist yet)'}"))
+    try:
+        exists = folder.is_dir()
+    except OSError:
+        exists = True  # there, but not readable: said in the "damaged weights" row
+    rows.append(("torch hub cache", f"{folder}{'' if exists else ' (does not exist yet)'}"))
     if os.environ.get("TORCH_HOME"):
         rows.append(("TORCH_HOME", os.environ["TORCH_HOME"]))
     rows += [("weights", line) for line in weights_found()]
+    rows += [("damaged weights", line) for line in weights_damaged()]
     return rows
 
 

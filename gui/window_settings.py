@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine.files.hashing import sha256_of
 from engine.session.values import DEFAULT_SEED, Stimulus
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,31 @@ class StartupChoices:
     device: str = "auto"
     seed: int = DEFAULT_SEED  # random weights are drawn from it
     session: str | None = None  # a saved session to open instead
+    notice: str | None = None  # why the remembered model was not opened (shown in the banner)
+
+
+def _factory_file(spec: str) -> tuple[Path, str] | None:
+    """``(file, factory)`` of a ``FILE.py:FACTORY`` spec, else None."""
+    file_part, sep, factory = spec.rpartition(":")
+    return (Path(file_part), factory) if sep and file_part.endswith(".py") else None
+
+
+def _remembered_factory_problem(spec: str, sha: str) -> str | None:
+    """Why a remembered ``FILE.py:FACTORY`` must not run again (None when it may).
+
+    It runs only from the absolute path it was opened from and only while the file is
+    byte for byte the one that ran then.
+    """
+    file, _ = _factory_file(spec)
+    if not file.is_absolute() or not sha:
+        return f"the last model, {spec}, was not opened again: it was remembered without its location and hash"
+    try:
+        now = sha256_of(file)
+    except OSError:
+        return f"the last model, {spec}, was not opened again: {file} is gone or cannot be read"
+    if now != sha:
+        return f"the last model, {spec}, was not opened again: {file.name} has changed since it last ran"
+    return None
 
 
 def startup_choices(settings: QSettings, choices: StartupChoices):
@@ -48,6 +75,13 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
     last_model = s.value("last/model", "", type=str)
     model = choices.model or last_model or DEFAULT_MODEL
     restored = not choices.model and bool(last_model)
+    notice = None
+    if restored and _factory_file(last_model):
+        notice = _remembered_factory_problem(last_model, s.value("last/model_sha256", "", type=str))
+        if notice:
+            log.warning("%s", notice)
+            notice = f"Opened {DEFAULT_MODEL} instead: {notice}."
+            model, last_model, restored = DEFAULT_MODEL, "", False
     weights = choices.weights or (s.value("last/weights", "", type=str) if restored else None)
     last_layer = None
     if model == last_model and not choices.layer:
@@ -55,7 +89,7 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
     kind, value = s.value("last/input_kind", "", type=str), s.value("last/input", "", type=str)
     last_input = Stimulus(kind, value) if kind and value else None
     merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device, choices.seed,
-                            choices.session)
+                            choices.session, notice)
     return merged, last_layer, last_input
 
 
@@ -77,7 +111,17 @@ def save_settings(window) -> None:
     s.setValue("window/geometry", window.saveGeometry())
     s.setValue("window/state", window.saveState())
     if window.info is not None:
-        s.setValue("last/model", window.info.spec)
+        spec, sha = window.info.spec, ""
+        factory = _factory_file(spec)
+        if factory:  # remembered with its absolute path and hash: never re-run relative to another folder
+            file = factory[0].resolve()
+            spec = f"{file}:{factory[1]}"
+            try:
+                sha = sha256_of(file)
+            except OSError as exc:
+                log.info("could not hash %s: %s", file, exc)
+        s.setValue("last/model", spec)
+        s.setValue("last/model_sha256", sha)
         s.setValue("last/weights", window.info.weights_file or "")
     layer = window.tree.current_layer()
     if layer is not None:
@@ -94,6 +138,17 @@ def save_settings(window) -> None:
 def restore_panel_settings(window) -> None:
     """Give the feature-map panel the last colormap and normalisation."""
     s = window.settings
+    choices = getattr(window, "_choices", None)
+    notice = getattr(choices, "notice", None)
+    if notice:  # why the remembered model did not open: shown now and again over the first feature maps
+        choices.notice = None
+
+        def show_once(_layer: str) -> None:
+            window.layer_shown.disconnect(show_once)
+            window.show_problem(notice)
+
+        window.layer_shown.connect(show_once)
+        window.show_problem(notice)
     try:
         if s.contains("display/colormap"):
             window.panel.set_colormap(s.value("display/colormap", type=str))

@@ -227,6 +227,10 @@ class EngineThread(QThread):
                 self._analyse(rid, request)
         except _Interrupted:
             log.debug("request %d interrupted", rid)
+        except SystemExit as exc:  # model code called sys.exit: the thread must not end
+            log.warning("request %d: model code called sys.exit(%r)", rid, exc.code)
+            if not self.is_stale(rid):
+                self.failed.emit(rid, f"Model code called sys.exit({exc.code!r}); the request was stopped.")
         except Exception as exc:  # noqa: BLE001 - the worker must survive any model code
             from engine.errors import UnitscopeError
             from engine.recording.recorder import Cancelled

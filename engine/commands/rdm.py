@@ -13,22 +13,29 @@ import json
 import sys
 
 from engine.analyses.population import VIEWS
-from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
+from engine.cli import (
+    add_device_arguments,
+    add_model_arguments,
+    add_workers_argument,
+    layer_name,
+    open_session,
+    run_with_progress,
+)
 from engine.errors import UnitscopeError
-from engine.files.writers import SUPPORTED_SUFFIXES, write_activations
+from engine.files.writers import SUPPORTED_SUFFIXES, output_suffix, write_activations
 from engine.stimuli.images import find_images
 
 
 def register(sub) -> None:
     parser = sub.add_parser("rdm", help="representational dissimilarity matrix of a layer over images")
     add_model_arguments(parser)
-    parser.add_argument("--layer", required=True, metavar="NAME", help="module name, or NAME#k")
+    parser.add_argument("--layer", required=True, type=layer_name, metavar="NAME", help="module name, or NAME#k")
     parser.add_argument("--images", nargs="+", required=True, metavar="PATH", help="image files or folders")
     parser.add_argument("--view", default="flat", choices=VIEWS,
                         help="population vector: every unit (flat), channel means over space "
                              "(channels) or the channels at the map centre (centre)")
     parser.add_argument("--out", required=True, metavar="FILE", help=f"output file: {', '.join(SUPPORTED_SUFFIXES)}")
-    parser.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    add_workers_argument(parser)
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -37,11 +44,10 @@ def run(args) -> int:
     from engine.jobs.rdm import LayerRDM
     from engine.session.job import JobFile
 
-    if not args.out.lower().endswith(SUPPORTED_SUFFIXES):
-        raise UnitscopeError(f"Output '{args.out}' must end in one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    output_suffix(args.out)
     session = open_session(args)
     session.recorder.resolve([args.layer])
-    paths = find_images(args.images)
+    paths = find_images(args.images, refuse_broken_links=True)
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = LayerRDM(args.layer, tuple(str(p) for p in paths), args.view, args.batch_size, args.workers)

@@ -14,9 +14,17 @@ import math
 import sys
 
 from engine.analyses.population import VIEWS
-from engine.cli import add_device_arguments, add_model_arguments, open_session, run_with_progress
+from engine.cli import (
+    add_device_arguments,
+    add_model_arguments,
+    add_workers_argument,
+    layer_name,
+    open_session,
+    run_with_progress,
+)
 from engine.errors import UnitscopeError
 from engine.files.atomic import atomic_write
+from engine.files.writers import output_suffix
 from engine.jobs.comparison import Compare
 from engine.session.job import JobFile
 from engine.stimuli.images import find_images
@@ -25,14 +33,14 @@ from engine.stimuli.images import find_images
 def register(sub) -> None:
     parser = sub.add_parser("rsa", help="compare two layers over images: RSA of their RDMs and linear CKA")
     add_model_arguments(parser)
-    parser.add_argument("--layer", action="append", required=True, metavar="NAME",
+    parser.add_argument("--layer", action="append", required=True, type=layer_name, metavar="NAME",
                         help="module name, or NAME#k; give it twice (the two layers compared)")
     parser.add_argument("--images", nargs="+", required=True, metavar="PATH", help="image files or folders")
     parser.add_argument("--view", default="flat", choices=VIEWS,
                         help="population vector: every unit (flat), channel means over space "
                              "(channels) or the channels at the map centre (centre)")
     parser.add_argument("--out", required=True, metavar="FILE", help="output JSON file")
-    parser.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    add_workers_argument(parser)
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -45,12 +53,11 @@ def _finite(value: float) -> float | None:
 def run(args) -> int:
     if len(args.layer) != 2:
         raise UnitscopeError(f"Give --layer exactly twice (the two layers compared), got {len(args.layer)}.")
-    if not args.out.lower().endswith(".json"):
-        raise UnitscopeError(f"Output '{args.out}' must end in .json.")
+    output_suffix(args.out, (".json",))
     layer_a, layer_b = args.layer
     session = open_session(args)
     session.recorder.resolve([layer_a, layer_b])
-    paths = find_images(args.images)
+    paths = find_images(args.images, refuse_broken_links=True)
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = Compare(layer_a, layer_b, "images", tuple(str(p) for p in paths), args.view, args.batch_size,

@@ -17,7 +17,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from engine.analyses.topk import image_crop
-from engine.cli import add_device_arguments, add_model_arguments, open_session
+from engine.cli import (
+    add_device_arguments,
+    add_model_arguments,
+    add_workers_argument,
+    layer_name,
+    open_session,
+    positive_int,
+)
 from engine.errors import UnitscopeError
 from engine.files.writers import atomic_write, write_csv
 from engine.jobs.topk_ranking import TopKRanking
@@ -29,28 +36,26 @@ def register(sub) -> None:
     parser = sub.add_parser("topk", help="the k most and least activating images of units, with "
                                          "receptive-field crops")
     add_model_arguments(parser)
-    parser.add_argument("--layer", required=True, metavar="NAME", help="module name, or NAME#k")
+    parser.add_argument("--layer", required=True, type=layer_name, metavar="NAME", help="module name, or NAME#k")
     parser.add_argument("--images", nargs="+", required=True, metavar="PATH", help="image files or folders")
-    parser.add_argument("--k", type=int, default=9, help="images kept at each end (default 9)")
+    parser.add_argument("--k", type=positive_int, default=9, help="images kept at each end (default 9)")
     parser.add_argument("--channel", type=int, action="append", default=None, metavar="C",
                         help="channel to rank (repeat for several; default: every channel)")
     parser.add_argument("--y", type=int, default=None, help="row in the feature map (default: centre)")
     parser.add_argument("--x", type=int, default=None, help="column in the feature map (default: centre)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for topk.csv, topk.json, crops/")
-    parser.add_argument("--workers", type=int, default=None, help="image decoding processes")
+    add_workers_argument(parser)
     add_device_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    if args.k < 1:
-        raise UnitscopeError("--k must be at least 1.")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UnitscopeError(f"Output '{args.out}' is a file; give a folder.")
     session = open_session(args)
     session.recorder.resolve([args.layer])
-    paths = find_images(args.images)
+    paths = find_images(args.images, refuse_broken_links=True)
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = TopKRanking(args.layer, tuple(str(p) for p in paths), tuple(args.channel or ()), args.y, args.x,

@@ -16,16 +16,26 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.cli import add_device_arguments, add_model_arguments, open_session
-from engine.errors import UnitscopeError
-from engine.files.writers import atomic_write, write_activations, write_csv
+from engine.cli import (
+    add_device_arguments,
+    add_model_arguments,
+    layer_name,
+    open_session,
+    positive_int,
+)
+from engine.files.writers import (
+    atomic_write,
+    output_suffix,
+    write_activations,
+    write_csv,
+)
 from engine.stimuli.protocols import DEFAULT_PHASES, KINDS, parse_param
 
 
 def register(sub) -> None:
     parser = sub.add_parser("tuning", help="tuning curves of one unit to a stimulus protocol")
     add_model_arguments(parser)
-    parser.add_argument("--layer", required=True, metavar="NAME", help="module name, or NAME#k")
+    parser.add_argument("--layer", required=True, type=layer_name, metavar="NAME", help="module name, or NAME#k")
     parser.add_argument("--channel", type=int, required=True, metavar="C")
     parser.add_argument("--y", type=int, default=None, help="row in the feature map (default: centre)")
     parser.add_argument("--x", type=int, default=None, help="column in the feature map (default: centre)")
@@ -33,7 +43,7 @@ def register(sub) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
                         help="values of a parameter: start:stop:count (stop excluded), a,b,c or "
                              "one value; e.g. orientation=0:180:36; repeat for several")
-    parser.add_argument("--phases", type=int, default=DEFAULT_PHASES,
+    parser.add_argument("--phases", type=positive_int, default=DEFAULT_PHASES,
                         help="phases per condition, averaged over (gratings, Gabors)")
     parser.add_argument("--out", required=True, metavar="FILE", help="tuning.csv or tuning.h5")
     add_device_arguments(parser)
@@ -57,10 +67,7 @@ def run(args) -> int:
     from engine.session.job import JobFile
 
     out = Path(args.out)
-    if out.suffix.lower() not in (".csv", ".h5"):
-        raise UnitscopeError(f"Output '{args.out}' must end in .csv or .h5.")
-    if args.phases < 1:
-        raise UnitscopeError("--phases must be at least 1.")
+    output_suffix(out, (".csv", ".h5"))
     params = tuple((name, tuple(float(v) for v in values))
                    for name, values in (parse_param(text) for text in args.param))
     job = ProtocolResponses(args.layer, args.channel, args.y, args.x, args.protocol, params, args.phases,

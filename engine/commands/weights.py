@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 
 from engine.cli import print_json
-from engine.models.weights import WeightsRow, all_entries, cached_files, format_size, import_files, list_weights
+from engine.models.weights import (
+    WeightsRow,
+    all_entries,
+    cache_folder_problem,
+    cached_files,
+    file_problem,
+    format_size,
+    import_files,
+    list_weights,
+)
 from engine.models.zoo import hub_checkpoint_dir
 
 
@@ -49,12 +58,29 @@ def _others_in_cache(rows: list[WeightsRow]) -> list[str]:
     return lines
 
 
+def damaged(rows: list[WeightsRow]) -> list[tuple[str, str]]:
+    """(file name, reason) for each found file that would not load as its name promises."""
+    found = []
+    for row in rows:
+        if row.found:
+            problem = file_problem(row.path, row.entry.file_name)
+            if problem:
+                found.append((row.entry.file_name, problem))
+    return found
+
+
 def run_list(args) -> int:
     rows = list_weights(include_all_entries=args.all_entries)
+    unreadable = cache_folder_problem()
+    bad = damaged(rows)
     if args.json:
-        print_json({"hub_checkpoint_dir": str(hub_checkpoint_dir()), "weights": [r.as_dict() for r in rows]})
+        print_json({"hub_checkpoint_dir": str(hub_checkpoint_dir()), "weights": [r.as_dict() for r in rows],
+                    "damaged": [{"file_name": n, "reason": why} for n, why in bad],
+                    "cache_problem": unreadable})
         return 0
     print(f"torch hub cache: {hub_checkpoint_dir()}")
+    if unreadable:
+        print(f"Warning: {unreadable}; every model runs with random weights until it can be read.")
     for line in format_rows(rows):
         print(line)
     if args.all_entries:
@@ -63,6 +89,10 @@ def run_list(args) -> int:
     found = {r.entry.model for r in rows if r.found and r.entry.is_default}
     print(f"{len(found)} of {len(models)} models have their pretrained weights; the others run "
           f"with random weights.  Add files with: unitscope weights import FILE...")
+    if bad:
+        print("Damaged (these models fail to open until the file is removed or re-imported with "
+              "unitscope weights import FILE):")
+        print("\n".join(f"  {name}: damaged, {why}" for name, why in bad))
     others = _others_in_cache(rows)
     if others:
         print("Also in the cache:")

@@ -19,6 +19,9 @@ from engine.errors import UnitscopeError
 
 log = logging.getLogger(__name__)
 
+TEMP_PREFIX = ".us-"
+"""Start of the hidden temporary file's name (then 8 random characters and the suffix)."""
+
 _REASONS = {
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is exceeded",
@@ -81,9 +84,11 @@ def atomic_write(path: str | Path, write_fn: Callable[[Path], Any]) -> Path:
     path : str or Path
         The file to create or replace.
     write_fn : callable
-        Called with the path of a temporary file in the same folder (its name ends
-        with the same suffix as ``path``, which numpy, h5py and scipy rely on); it
-        must write the whole content there and close the file.
+        Called with the path of a temporary file in the same folder, named
+        ``.us-XXXXXXXX`` plus the suffix of ``path`` exactly as given (case kept); it
+        must write the whole content there and close the file.  Write through an open
+        file where a library would otherwise change the name (``np.save`` appends
+        ``.npy`` to a name not ending in lower-case ``.npy``).
 
     Returns
     -------
@@ -99,8 +104,9 @@ def atomic_write(path: str | Path, write_fn: Callable[[Path], Any]) -> Path:
     """
     path = Path(path)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix,
-                                        dir=path.parent)
+        # A short name whatever the target's length (a 250-character name still fits the
+        # file system's 255), ending in the target's own suffix.
+        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
     os.close(fd)

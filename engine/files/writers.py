@@ -49,10 +49,43 @@ from engine.files.atomic import _reason, _remove_quietly, atomic_write
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".npy", ".npz", ".h5", ".mat")
+"""Activation file types, lower case; a file's suffix matches them in any case (``R.NPY``)."""
 
 PROVENANCE_KEY = "__provenance__"
 _MAT_RESERVED = ("provenance", "provenance_json", "layer_names")
 _MAT_MAX_NAME = 63
+
+
+def output_suffix(path: str | Path, suffixes: Sequence[str] = SUPPORTED_SUFFIXES) -> str:
+    """The file type ``path`` names: its suffix in lower case, one of ``suffixes``.
+
+    The one check of an output file's suffix that every command and writer uses, so that
+    they all agree: the case does not matter (``R.NPY`` is a ``.npy`` file).
+
+    Raises
+    ------
+    UnitscopeError
+        ``Output 'path' must end in one of ...`` when the suffix is not in ``suffixes``.
+    """
+    suffix = known_suffix(path, suffixes)
+    if suffix is None:
+        found = f"'{Path(path).suffix}'" if Path(path).suffix else "no file type"
+        raise UnitscopeError(f"Output '{path}' must end in one of {', '.join(suffixes)} "
+                             f"(any case), not {found}.")
+    return suffix
+
+
+def known_suffix(path: str | Path, suffixes: Sequence[str] = SUPPORTED_SUFFIXES) -> str | None:
+    """The suffix of ``path`` in lower case if it is one of ``suffixes`` (any case), else None."""
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in suffixes else None
+
+
+def _save_npy(tmp: Path, arr: np.ndarray) -> None:
+    # Through an open file: given a name, np.save appends ".npy" unless the name ends in
+    # exactly ".npy" (lower case), and the array would land in another file.
+    with open(tmp, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
@@ -197,7 +230,7 @@ def write_activations(path: str | Path, arrays: Mapping[str, np.ndarray | torch.
     Parameters
     ----------
     path : str or Path
-        Target file; its extension (one of ``SUPPORTED_SUFFIXES``) picks the format,
+        Target file; its extension (one of ``SUPPORTED_SUFFIXES``, in any case) picks the format,
         as described in the module docstring.
     arrays : mapping of str to ndarray or Tensor
         Layer name to activations; tensors may be on any device.  Saved as float32.
@@ -216,11 +249,11 @@ def write_activations(path: str | Path, arrays: Mapping[str, np.ndarray | torch.
         cannot hold, or a failed write (the target is then left as it was).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = known_suffix(path)
     provenance = dict(provenance or {})
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise UnitscopeError(f"Could not save '{path.name}': unknown file type "
-                             f"'{path.suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    if suffix is None:
+        raise UnitscopeError(f"Could not save '{path.name}': unknown file type '{path.suffix}'; "
+                             f"use one of {', '.join(SUPPORTED_SUFFIXES)} (any case).")
     if not arrays:
         raise UnitscopeError(f"Could not save '{path.name}': there are no activations to save.")
     if suffix == ".npy" and len(arrays) != 1:
@@ -239,7 +272,7 @@ def write_activations(path: str | Path, arrays: Mapping[str, np.ndarray | torch.
 
     if suffix == ".npy":
         (name, arr), = data.items()
-        atomic_write(path, lambda tmp: np.save(tmp, arr, allow_pickle=False))
+        atomic_write(path, lambda tmp: _save_npy(tmp, arr))
         sidecar = path.with_name(path.name + ".json")
         text = _to_json({"layer_name": name, "provenance": provenance})
         try:
@@ -296,7 +329,7 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def _read_checked(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     path = Path(path)
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+    if known_suffix(path) is None:
         raise UnitscopeError(f"Could not read '{path.name}': unknown file type "
                              f"'{path.suffix}'; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
     if not path.is_file():

@@ -7,7 +7,6 @@ a whole pickled module (only with ``trust_pickle``).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import torch
@@ -15,14 +14,6 @@ import torch
 from engine.errors import UnitscopeError
 from engine.models import model_files, zoo
 from engine.models.zoo import LoadedModel
-
-
-def _is_torchscript(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return any(n.endswith("/code/__torch__.py") or "/code/" in n for n in archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
 
 
 def _refuse_untrusted(path: Path) -> None:
@@ -47,7 +38,12 @@ def is_pickled_model(path: str | Path) -> bool:
     TorchScript archives and Python files are not pickled models.
     """
     path = Path(path)
-    if path.suffix in (".py", ".ts", ".jit") or not path.is_file() or _is_torchscript(path):
+    if path.suffix in (".py", ".ts", ".jit") or not path.is_file():
+        return False
+    try:
+        if model_files.file_kind(path) not in ("pickle", "torch-zip"):
+            return False
+    except OSError:
         return False
     try:
         model_files.read_state_dict(path)
@@ -85,9 +81,10 @@ def _build(spec: str, trust_pickle: bool) -> LoadedModel:
         model = model_files.load_python_factory(spec)
     elif Path(spec).suffix in (".pt", ".pth", ".ts", ".jit", ".pkl") or Path(spec).is_file():
         path = Path(spec)
-        if not path.is_file():
-            raise UnitscopeError(f"Model file '{spec}' does not exist.")
-        if path.suffix in (".ts", ".jit") or _is_torchscript(path):
+        if path.suffix in (".ts", ".jit"):
+            return model_files.load_torchscript(path)
+        kind = model_files._kind_or_error(path, "Model file")  # an image or text file is named so
+        if kind == "torchscript":
             model = model_files.load_torchscript(path)
         elif trust_pickle:
             model = model_files.load_pickled_module(path, trust_pickle=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,12 +21,17 @@ import torchvision
 from engine.errors import UnitscopeError
 from engine.files.atomic import atomic_write
 from engine.files.hashing import sha256_of
-from engine.models.zoo import hub_checkpoint_dir, model_names, weights_file_name
+from engine.models.zoo import (  # noqa: F401 - HASH_REGEX and file_problem are this module's API too
+    HASH_REGEX,
+    file_problem,
+    hash_prefix,
+    hub_checkpoint_dir,
+    model_names,
+    weights_file_name,
+)
 
 log = logging.getLogger(__name__)
 
-# The same pattern torch.hub uses to find the hash prefix in a checkpoint's file name.
-HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
 _CHUNK = 4 * 2**20
 
 
@@ -111,12 +115,6 @@ def format_size(size: int | None) -> str:
     return ""  # not reached
 
 
-def hash_prefix(file_name: str) -> str | None:
-    """The hash prefix a checkpoint's file name carries, as ``torch.hub`` reads it (or None)."""
-    match = HASH_REGEX.search(file_name)
-    return match.group(1) if match else None
-
-
 @lru_cache(maxsize=1)
 def all_entries() -> tuple[WeightsEntry, ...]:
     """Every weights entry of every zoo model (not just the defaults), in zoo order."""
@@ -162,13 +160,37 @@ def list_weights(include_all_entries: bool = False) -> list[WeightsRow]:
     return rows
 
 
-def cached_files() -> list[tuple[str, int]]:
-    """Every file in the hub cache folder with its size, whether torchvision knows it or not."""
+def cache_folder_problem() -> str | None:
+    """Why the hub cache folder cannot be listed (None when it can, or does not exist)."""
     folder = hub_checkpoint_dir()
-    if not folder.is_dir():
+    try:
+        if folder.is_dir():
+            next(iter(folder.iterdir()), None)
+    except OSError as exc:
+        return f"the torch hub cache {folder} could not be read ({exc.strerror or exc})"
+    return None
+
+
+def cached_files() -> list[tuple[str, int]]:
+    """Every file in the hub cache folder with its size, whether torchvision knows it or not.
+
+    A folder or file that cannot be read is left out (see :func:`cache_folder_problem`).
+    """
+    folder = hub_checkpoint_dir()
+    files = []
+    try:
+        if not folder.is_dir():
+            return []
+        for p in folder.iterdir():
+            try:
+                if p.is_file() and not p.name.startswith("."):
+                    files.append((p.name, p.stat().st_size))
+            except OSError as exc:
+                log.warning("could not look at %s: %s", p, exc)
+    except OSError as exc:
+        log.warning("could not list %s: %s", folder, exc)
         return []
-    return sorted((p.name, p.stat().st_size) for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith("."))
+    return sorted(files)
 
 
 def _entries_for(file_name: str) -> tuple[WeightsEntry, ...]:

@@ -20,10 +20,14 @@ import torchvision
 from torch import nn
 
 from engine.errors import UnitscopeError
+from engine.files.hashing import sha256_of
 
 log = logging.getLogger(__name__)
 
 RANDOM_WEIGHTS = "random weights"
+
+# The same pattern torch.hub uses to find the hash prefix in a checkpoint's file name.
+HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
 
 # Family name -> regular expression on torchvision's model names, in display order.
 _FAMILIES: list[tuple[str, str]] = [
@@ -108,16 +112,74 @@ class WeightsState:
 
 
 def weights_state(name: str) -> WeightsState:
-    """Look for a zoo model's default weights file in the torch hub cache (never downloads)."""
+    """Look for a zoo model's default weights file in the torch hub cache (never downloads).
+
+    A cache folder that cannot be read counts as holding nothing (logged, never raised).
+    """
     entry = default_weights_entry(name)
     file_name = weights_file_name(entry)
     path = hub_checkpoint_dir() / file_name
+    try:
+        found = path.is_file()
+    except OSError as exc:
+        log.warning("could not look for %s: %s", path, exc)
+        found = False
     return WeightsState(
         model=name,
         entry_name=f"{type(entry).__name__}.{entry.name}",
         file_name=file_name,
-        path=path if path.is_file() else None,
+        path=path if found else None,
     )
+
+
+def hash_prefix(file_name: str) -> str | None:
+    """The hash prefix a checkpoint's file name carries, as ``torch.hub`` reads it (or None)."""
+    match = HASH_REGEX.search(file_name)
+    return match.group(1) if match else None
+
+
+@lru_cache(maxsize=256)
+def _sha_of(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(Path(path))
+
+
+def file_problem(path: str | Path, file_name: str | None = None) -> str | None:
+    """Why a weights file in the hub cache would not load, or None when it looks sound.
+
+    Cheap checks only: the file can be read, is not empty, and its SHA-256 starts with
+    the hash prefix its (torchvision) file name carries, as ``torch.hub`` checks after a
+    download.  The hash is remembered per path, size and modification time.
+    """
+    path = Path(path)
+    file_name = file_name or path.name
+    try:
+        info = path.stat()
+        if info.st_size == 0:
+            return "the file is empty"
+        with open(path, "rb"):
+            pass
+        prefix = hash_prefix(file_name)
+        if not prefix:
+            return None
+        sha = _sha_of(str(path), info.st_size, info.st_mtime_ns)
+    except OSError as exc:
+        return f"it could not be read ({exc.strerror or exc})"
+    if not sha.startswith(prefix):
+        return (f"its sha256 begins {sha[:len(prefix)]} but its name needs {prefix} "
+                f"(a truncated copy or another file under this name)")
+    return None
+
+
+def short_reason(exc: BaseException, most: int = 200) -> str:
+    """An exception's text as one short line: no terminal colour codes or pleas for bug
+    reports, the first sentence only if the line is long."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    first = re.sub(r"\s*\(Could this error message be improved\?.*$", "", first) or type(exc).__name__
+    if len(first) > most:
+        end = first.find(". ")
+        first = first[: end + 1] if 0 < end < most else first[:most].rstrip() + "..."
+    return first
 
 
 @dataclass
@@ -158,6 +220,18 @@ def suggest(name: str, choices) -> str:
     return f" Did you mean {', '.join(close)}?" if close else ""
 
 
+def _damaged_cache_file(state: WeightsState, exc: BaseException) -> UnitscopeError:
+    """The one-line error for a cached pretrained file that torchvision could not load."""
+    reason = file_problem(state.path, state.file_name)
+    if reason is None and "Error(s) in loading state_dict" in str(exc):
+        reason = "its weights do not fit the model (another model's file under this name?)"
+    reason = reason or short_reason(exc)
+    return UnitscopeError(
+        f"The pretrained weights file '{state.path}' for {state.model} is damaged: {reason}. "
+        f"Remove it, or replace it with a good copy: unitscope weights import FILE."
+    )
+
+
 def build_zoo_model(name: str) -> LoadedModel:
     """Build a torchvision model with cached pretrained weights, or random weights.
 
@@ -173,7 +247,10 @@ def build_zoo_model(name: str) -> LoadedModel:
     if state.found:
         # The file is in the hub cache, so torchvision loads it from there without any
         # network access (load_state_dict_from_url only downloads a missing file).
-        module = torchvision.models.get_model(name, weights=entry)
+        try:
+            module = torchvision.models.get_model(name, weights=entry)
+        except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
+            raise _damaged_cache_file(state, exc) from None
         label, path = state.entry_name, state.path
     else:
         kwargs = {"aux_logits": False, "init_weights": True} if name in _AUX_MODELS else {}

@@ -7,14 +7,18 @@ mean of the procedural stimuli in :mod:`engine.stimuli.procedural`, so a cut-out
 neutral field rather than on black or white.
 
 Anything that goes wrong with one file (not an image, empty, truncated, a decompression
-bomb) raises :class:`~engine.errors.UnitscopeError` with one line naming the file.
+bomb, a symbolic link loop, not a regular file) raises :class:`~engine.errors.UnitscopeError`
+with one line naming the file.  Only regular files are ever opened: a FIFO (named pipe),
+socket or device named ``*.jpg`` is refused from its ``stat``, so it cannot hang a run.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
@@ -43,8 +47,29 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "it is a folder, not a file"),
+    (stat.S_ISFIFO, "it is a FIFO (named pipe), not a regular file"),
+    (stat.S_ISSOCK, "it is a socket, not a regular file"),
+    (stat.S_ISCHR, "it is a character device, not a regular file"),
+    (stat.S_ISBLK, "it is a block device, not a regular file"),
+)
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this ``st_mode`` is not read as an image, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, reason in _NOT_REGULAR:
+        if test(mode):
+            return reason
+    return "it is not a regular file"
+
+
 def _reason(exc: BaseException) -> str:
     """A short, one-line reason for a failed read, without Pillow's repeated file path."""
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "it is a symbolic link loop"
     if isinstance(exc, FileNotFoundError):
         return "the file does not exist"
     if isinstance(exc, IsADirectoryError):
@@ -127,15 +152,26 @@ def load_image(path: PathLike) -> Image.Image:
     path = Path(path)
     name = path.name or str(path)
     try:
-        if path.is_file() and path.stat().st_size == 0:
-            raise UnitscopeError(f"Image '{name}' could not be read: the file is empty.")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()  # decode now, so truncated or corrupt data fails here
-                upright = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(upright)
+        # stat before opening: opening a FIFO blocks until a writer comes, for ever.
+        not_regular = _not_regular(os.stat(path).st_mode)
+        if not_regular:
+            raise UnitscopeError(f"Image '{name}' could not be read: {not_regular}.")
+        # Non-blocking, and checked again on the open file, in case it changed since.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            not_regular = _not_regular(info.st_mode)
+            if not_regular:
+                raise UnitscopeError(f"Image '{name}' could not be read: {not_regular}.")
+            if info.st_size == 0:
+                raise UnitscopeError(f"Image '{name}' could not be read: the file is empty.")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(fh) as img:
+                    img.load()  # decode now, so truncated or corrupt data fails here
+                    upright = ImageOps.exif_transpose(img)
+                    rgb = _to_rgb(upright)
         for warning in caught:
             log.warning("Image '%s': %s", name, warning.message)
     except UnitscopeError:
@@ -160,13 +196,20 @@ def _natural_key(text: str) -> list[object]:
 
 
 def _walk(folder: Path) -> list[Path]:
-    """Image files under a folder, recursively, in natural order; hidden entries skipped."""
+    """Image files under a folder, recursively, in natural order; hidden entries skipped.
+
+    Symbolic links to folders are not followed (``os.walk(followlinks=False)``), so a
+    link loop (``folder/loop -> folder``) is never walked into.  Every entry with an image
+    suffix is listed, symbolic links to files, link loops and FIFOs included; those that
+    are not regular image files are refused by :func:`load_image`, one line each, which
+    the commands report as skipped.
+    """
     found = []
 
     def report(error: OSError) -> None:
         log.warning("Could not read folder '%s': %s", error.filename, error.strerror)
 
-    for root, dirs, files in os.walk(folder, onerror=report):
+    for root, dirs, files in os.walk(folder, onerror=report, followlinks=False):
         # Hidden folders and files ('.git', macOS '._photo.jpg') are never the user's images.
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for file in files:
@@ -175,7 +218,19 @@ def _walk(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: [_natural_key(part) for part in p.relative_to(folder).parts])
 
 
-def find_images(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+def _missing(path: Path) -> str:
+    """Why a path that is neither a folder nor an existing file cannot be used."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"Image path '{path}' is a symbolic link loop."
+        if os.path.islink(path):
+            return f"Image path '{path}' is a symbolic link to '{os.readlink(path)}', which does not exist."
+    return f"Image path '{path}' does not exist."
+
+
+def find_images(paths: PathLike | Iterable[PathLike], *, refuse_broken_links: bool = False) -> list[Path]:
     """Expand files and folders into a list of image files.
 
     Parameters
@@ -185,6 +240,11 @@ def find_images(paths: PathLike | Iterable[PathLike]) -> list[Path]:
         suffix is in ``IMAGE_SUFFIXES`` (any case), in natural order, skipping hidden
         files and folders.  Files named explicitly are kept whatever their suffix, so
         :func:`load_image` can report them if they are not images.
+    refuse_broken_links : bool
+        A path given here that is a symbolic link loop or a link to nothing: with True
+        (the commands, for the user's own ``--images``) an error saying so; with False
+        (the default, for lists already expanded, such as a job's files) it is kept, like
+        any named file, and :func:`load_image` reports it as unreadable.
 
     Returns
     -------
@@ -195,7 +255,8 @@ def find_images(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     Raises
     ------
     UnitscopeError
-        If a path does not exist.
+        If a path does not exist, or (with ``refuse_broken_links``) is a symbolic link
+        loop or a link to nothing.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -205,12 +266,12 @@ def find_images(paths: PathLike | Iterable[PathLike]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             candidates = _walk(path)
-        elif path.exists():
+        elif path.exists() or (os.path.islink(path) and not refuse_broken_links):
             candidates = [path]
         else:
-            raise UnitscopeError(f"Image path '{path}' does not exist.")
+            raise UnitscopeError(_missing(path))
         for candidate in candidates:
-            key = candidate.resolve()
+            key = Path(os.path.realpath(candidate))  # unlike Path.resolve, never raises on a loop
             if key not in seen:
                 seen.add(key)
                 result.append(candidate)

@@ -85,6 +85,17 @@ class StimulusBatch:
         return int(self.inputs.shape[0])
 
 
+MAX_STIMULI = 1_000_000
+"""Most stimuli (conditions x phases) a protocol may have: a larger grid is refused when it
+is built, with one line, instead of exhausting memory."""
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_STIMULI:
+        raise UnitscopeError(f"{what} would be {count:,} stimuli; the limit is {MAX_STIMULI:,}. "
+                             "Use fewer values.")
+
+
 def parse_values(text: str) -> np.ndarray:
     """Values from ``start:stop:count`` (stop excluded), ``a,b,c`` or a single number."""
     text = text.strip()
@@ -96,6 +107,7 @@ def parse_values(text: str) -> np.ndarray:
             start, stop, count = float(parts[0]), float(parts[1]), int(parts[2])
             if count < 1:
                 raise ValueError
+            _check_count(count, f"Parameter values '{text}'")
             return start + (stop - start) * np.arange(count) / count
         values = np.array([float(v) for v in text.split(",")])
     except ValueError:
@@ -246,6 +258,7 @@ class Protocol:
             count = given.pop("frames")
             if count.size != 1 or count[0] < 1 or count[0] != int(count[0]):
                 raise UnitscopeError("Parameter 'frames' must be one whole number from 1 up.")
+            _check_count(int(count[0]), "Parameter 'frames'")
             given.setdefault("frame", np.arange(float(count[0])))
         if "sf" in given and "sf_rf" in given:
             raise UnitscopeError("Give the spatial frequency as 'sf' or as 'sf_rf', not both.")
@@ -259,6 +272,11 @@ class Protocol:
         phase = given.pop("phase", None)
         axes.update(given)
         self.axes: dict[str, np.ndarray] = {p: axes[p] for p in spec.params if p in axes}
+        # Count before building anything the size of the grid (math.prod: exact, no overflow).
+        n_conditions = math.prod(int(values.size) for values in self.axes.values())
+        n_phases = (int(phase.size) if phase is not None else max(int(phases), 1)) if spec.phased else 1
+        _check_count(n_conditions * n_phases,
+                     f"The {self.kind} protocol's {n_conditions:,} conditions x {n_phases:,} phase(s)")
         if spec.phased:
             self.phases = phase if phase is not None else _sweep(int(phases), 360.0)
             if self.phases.size < 1:
