@@ -401,6 +401,9 @@ class MainWindow(QMainWindow):
         else:
             self.show_unit(clicked, quiet=True)
         self.layer_shown.emit(recording.layer)
+        if self._choices.notice:  # why the remembered model was not opened, over the first maps
+            self.show_problem(self._choices.notice)
+            self._choices.notice = None
         if self.state.running is None:
             self._replay_next()
 

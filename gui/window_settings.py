@@ -138,17 +138,6 @@ def save_settings(window) -> None:
 def restore_panel_settings(window) -> None:
     """Give the feature-map panel the last colormap and normalisation."""
     s = window.settings
-    choices = getattr(window, "_choices", None)
-    notice = getattr(choices, "notice", None)
-    if notice:  # why the remembered model did not open: shown now and again over the first feature maps
-        choices.notice = None
-
-        def show_once(_layer: str) -> None:
-            window.layer_shown.disconnect(show_once)
-            window.show_problem(notice)
-
-        window.layer_shown.connect(show_once)
-        window.show_problem(notice)
     try:
         if s.contains("display/colormap"):
             window.panel.set_colormap(s.value("display/colormap", type=str))

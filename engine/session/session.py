@@ -88,6 +88,7 @@ class Session:
         ``interrupt_check`` runs before every module's forward; raising there ends the
         forward pass, which is how the window stops a stale request between two modules.
         """
+        model = model.with_absolute_paths()
         check_weights_file(model)
         model = model.with_weights_hash()
         loaded = open_model(model.spec, model.weights, trust_pickle=model.trust_pickle, seed=model.seed)

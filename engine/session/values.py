@@ -51,6 +51,17 @@ class ModelSpec:
     memory_format: str = "contiguous"
     trust_pickle: bool = field(default=False, metadata={"saved": False})
 
+    def with_absolute_paths(self) -> ModelSpec:
+        """This spec with a ``FILE.py:FACTORY`` file and the weights file as absolute paths,
+        so that a saved job or session never runs another folder's file of the same name."""
+        spec, weights = self.spec, self.weights
+        file, sep, factory = spec.rpartition(":")
+        if sep and file.endswith(".py") and not Path(file).is_absolute():
+            spec = f"{Path(file).resolve()}:{factory}"
+        if weights is not None and not Path(weights).is_absolute():
+            weights = str(Path(weights).resolve())
+        return replace(self, spec=spec, weights=weights)
+
     def with_weights_hash(self) -> ModelSpec:
         """This spec with the weights file's current SHA-256 filled in (if there is a file)."""
         if self.weights is None or self.weights_sha256 or not Path(self.weights).is_file():

@@ -5,6 +5,7 @@ any other module knowing it; results embed their job and reproduce bit for bit; 
 weights come from a seed, identically in separate processes.
 """
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -335,3 +336,14 @@ def test_unitscope_topk_writes_the_job_that_reproduces_its_ranking(tmp_path, cap
     top3 = [(float(r["activation"]), r["image"]) for r in rows if r["channel"] == "3" and r["end"] == "top"]
     assert top3 == [(v, again["image_paths"][i]) for v, i in again["top"][0]] and len(top3) == 2
     assert again["channels"] == [3, 9] and doc["n_images"] == len(again["image_paths"]) == 4
+
+
+def test_a_job_names_its_factory_and_weights_files_absolutely(tmp_path, monkeypatch):
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "net.py").write_text("from torch import nn\ndef build():\n    return nn.Sequential(nn.Conv2d(3, 2, 3))\n")
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3)).state_dict(), lab / "w.pth")
+    monkeypatch.chdir(lab)
+    session = Session.open(ModelSpec("net.py:build", "w.pth"))
+    assert session.model.spec == f"{lab / 'net.py'}:build" and session.model.weights == str(lab / "w.pth")
+    assert session.model.weights_sha256 == hashlib.sha256((lab / "w.pth").read_bytes()).hexdigest()

@@ -11,8 +11,12 @@ import datetime
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +31,6 @@ from engine.models import zoo
 from engine.models.sources import open_model
 
 AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-ROOT_READS_ANYWAY = "runs as root, where chmod 000 does not stop reading"
 
 
 @pytest.fixture(autouse=True)
@@ -100,22 +103,60 @@ def test_a_damaged_cached_file_fails_in_one_line_and_is_reported_damaged(hub, ca
     assert [v for k, v in engine_report() if k == "damaged weights"] == []
 
 
-@pytest.mark.skipif(AS_ROOT, reason=ROOT_READS_ANYWAY)
-def test_an_unreadable_cached_file_and_folder(hub, capsys):  # pragma: no cover - skipped as root
-    path = hub / R18
-    path.write_bytes(b"x" * 10)
-    path.chmod(0)
+UNREADABLE_CHECK = """
+import contextlib, io, json, sys
+from engine.cli import main
+from engine.doctor import engine_report
+from engine.errors import UnitscopeError
+from engine.models.sources import open_model
+found = {}
+if sys.argv[1] == "file":
     try:
-        with pytest.raises(UnitscopeError, match="could not be read .Permission denied."):
-            open_model("resnet18")
+        open_model("resnet18")
+    except UnitscopeError as exc:
+        found["open"] = str(exc)
+else:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        found["code"] = main(["weights", "list"])
+    found["list"] = out.getvalue()
+    found["doctor"] = [v for k, v in engine_report() if k == "damaged weights"]
+print(json.dumps(found))
+"""
+
+
+def _as_another_user(check: str, torch_home: Path) -> dict:
+    """Run UNREADABLE_CHECK where 000 files cannot be read: root reads anything, so as root
+    the child runs without the capabilities that let it (util-linux's ``setpriv``)."""
+    no_override = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                   "--inh-caps", "-dac_override,-dac_read_search"] if AS_ROOT else []
+    done = subprocess.run([*no_override, sys.executable, "-c", UNREADABLE_CHECK, check], capture_output=True,
+                          text=True, env={**os.environ, "TORCH_HOME": str(torch_home)},
+                          cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_an_unreadable_cached_file_and_folder():
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    hub = base / "torch" / "hub" / "checkpoints"
+    path = hub / R18
+    try:
+        hub.mkdir(parents=True)
+        for folder in (base, base / "torch", base / "torch" / "hub", hub):
+            folder.chmod(0o755)
+        path.write_bytes(b"x" * 10)
+        path.chmod(0)
+        found = _as_another_user("file", base / "torch")
+        assert "could not be read (Permission denied)" in found["open"] and R18 in found["open"]
         hub.chmod(0)
-        code, out, _ = cli(capsys, "weights", "list")
-        assert code == 0 and f"Warning: the torch hub cache {hub} could not be read (Permission denied)" in out
-        assert [v for k, v in engine_report() if k == "damaged weights"] == [
-            f"the torch hub cache {hub} could not be read (Permission denied)"]
+        found = _as_another_user("folder", base / "torch")
+        assert found["code"] == 0
+        assert f"Warning: the torch hub cache {hub} could not be read (Permission denied)" in found["list"]
+        assert found["doctor"] == [f"the torch hub cache {hub} could not be read (Permission denied)"]
     finally:
         hub.chmod(0o755)
-        path.chmod(0o644)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 FACTORIES = {

@@ -74,7 +74,7 @@ def test_a_remembered_factory_runs_only_from_its_own_unchanged_file(open_window,
 
     monkeypatch.chdir(lab)
     first = open_window(model="net.py:net", wait_for=None)
-    _opened(qtbot, first, "net.py:net")
+    _opened(qtbot, first, f"{lab / 'net.py'}:net")  # the engine names the file absolutely at once
     first.close()
     settings = QSettings()
     assert settings.value("last/model") == f"{lab / 'net.py'}:net"
