@@ -119,15 +119,26 @@ def add_workers_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_with_progress(session, job, desc: str, unit: str):
-    """Run ``job`` on ``session`` with a progress bar on stderr; return its last snapshot."""
+    """Run ``job`` on ``session`` with a progress bar on stderr; return its last snapshot.
+
+    Inputs a snapshot lists as ``skipped`` (``(path, message)`` pairs or lines) get one
+    ``unitscope: skipped:`` line each, as they are met.
+    """
     from tqdm import tqdm
 
+    result, reported = None, 0
     with tqdm(total=None, unit=unit, desc=desc, file=sys.stderr, disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
+        for result in session.run(job):
+            skipped = getattr(result, "skipped", [])
+            for entry in skipped[reported:]:
+                message = entry[1] if isinstance(entry, (tuple, list)) else entry
+                tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
+            reported = len(skipped)
+            bar.total, bar.n = result.total, result.done
             bar.refresh()
-
-        return session.result(job, progress=progress)
+    if result is None:
+        raise UnitscopeError(f"The {job.kind} job produced no result.")
+    return result
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -257,6 +257,7 @@ class EngineThread(QThread):
         if model.device == "auto":  # the thread's device, which falls back to the CPU
             model = replace(model, device=self._device_name)
         session = Session.open(model, self._interrupt_check)
+        session.anatomy.cache_texts()  # the card reads repr and source as strings, made here
         if self.is_stale(rid):
             session.close()
             return

@@ -10,7 +10,6 @@ explained by its first principal components.
 from __future__ import annotations
 
 import json
-import sys
 
 from engine.analyses.population import VIEWS
 from engine.cli import (
@@ -52,8 +51,6 @@ def run(args) -> int:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = LayerRDM(args.layer, tuple(str(p) for p in paths), args.view, args.batch_size, args.workers)
     result = run_with_progress(session, job, "rdm", "img")
-    for _path, message in result.skipped:
-        print(f"unitscope: skipped: {message}", file=sys.stderr)
     meta = session.provenance(
         command="rdm", layer=args.layer, view=args.view, measure="1 - Pearson r", n_units=result.n_units,
         participation_ratio=result.participation_ratio,

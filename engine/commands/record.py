@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-
-from tqdm import tqdm
 
 from engine.cli import (
     add_device_arguments,
@@ -13,6 +10,7 @@ from engine.cli import (
     add_workers_argument,
     layer_name,
     open_session,
+    run_with_progress,
 )
 from engine.errors import UnitscopeError
 from engine.files.writers import SUPPORTED_SUFFIXES, output_suffix, write_activations
@@ -45,14 +43,7 @@ def run(args) -> int:
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = RecordImages(tuple(args.layer), tuple(str(p) for p in paths), args.batch_size, args.workers)
-    result, reported = None, 0
-    with tqdm(total=len(paths), unit="img", desc="recording", file=sys.stderr, disable=None) as bar:
-        for result in session.run(job):
-            for _path, message in result.skipped[reported:]:  # each bad image as it is met
-                tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-            reported = len(result.skipped)
-            bar.n = result.done
-            bar.refresh()
+    result = run_with_progress(session, job, "recording", "img")
     failed = [path for path, _message in result.skipped]
     meta = session.provenance(layers=list(args.layer), image_paths=result.image_paths, skipped_paths=failed,
                               job=json.dumps(JobFile(session.model, job).to_dict()))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 from engine.analyses.population import VIEWS
 from engine.cli import (
@@ -63,8 +62,6 @@ def run(args) -> int:
     job = Compare(layer_a, layer_b, "images", tuple(str(p) for p in paths), args.view, args.batch_size,
                   args.workers)
     result = run_with_progress(session, job, "rsa", "img")
-    for line in result.skipped:
-        print(f"unitscope: skipped: {line}", file=sys.stderr)
     if result.done < 3:
         raise UnitscopeError("RSA needs at least 3 readable images; nothing was saved.")
     rsa_value, cka_value = result.rsa, result.cka

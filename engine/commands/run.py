@@ -8,11 +8,9 @@ device and memory format; ``--device`` overrides the device.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 
-from tqdm import tqdm
-
+from engine.cli import run_with_progress
 from engine.errors import UnitscopeError
 from engine.session.job import JobFile
 from engine.session.results import RESULT_SUFFIXES, load_job, write_result
@@ -44,13 +42,7 @@ def run(args) -> int:
                     device=args.device if args.device else model.device)
     session = Session.open(model)
     job = job_file.job
-    with tqdm(total=None, unit="stim", desc=job.kind, file=sys.stderr, disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        snapshot = session.result(job, progress=progress)
+    snapshot = run_with_progress(session, job, job.kind, "stim")
     out = write_result(args.out, JobFile(session.model, job), snapshot, session.provenance())
     print(f"saved {out}: {job.kind} job, {snapshot.done} of {snapshot.total} done ({job.describe().rstrip('…')})")
     return 0

@@ -10,11 +10,9 @@ and ``crops/``, one PNG per winning image: its receptive field as the model sees
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from PIL import Image
-from tqdm import tqdm
 
 from engine.analyses.topk import image_crop
 from engine.cli import (
@@ -24,6 +22,7 @@ from engine.cli import (
     layer_name,
     open_session,
     positive_int,
+    run_with_progress,
 )
 from engine.errors import UnitscopeError
 from engine.files.writers import atomic_write, write_csv
@@ -60,14 +59,7 @@ def run(args) -> int:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = TopKRanking(args.layer, tuple(str(p) for p in paths), tuple(args.channel or ()), args.y, args.x,
                       args.k, args.batch_size, args.workers)
-    result, reported = None, 0
-    with tqdm(total=len(paths), unit="img", desc="ranking", file=sys.stderr, disable=None) as bar:
-        for result in session.run(job):
-            for _path, message in result.skipped[reported:]:  # each bad image as it is met
-                tqdm.write(f"unitscope: skipped: {message}", file=sys.stderr)
-            reported = len(result.skipped)
-            bar.n = result.done
-            bar.refresh()
+    result = run_with_progress(session, job, "ranking", "img")
     try:
         (out / "crops").mkdir(parents=True, exist_ok=True)
     except OSError as exc:

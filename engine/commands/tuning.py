@@ -10,11 +10,9 @@ provenance; an ``.h5`` file holds one dataset per column and all that as attribu
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from engine.cli import (
     add_device_arguments,
@@ -22,6 +20,7 @@ from engine.cli import (
     layer_name,
     open_session,
     positive_int,
+    run_with_progress,
 )
 from engine.files.writers import (
     atomic_write,
@@ -73,12 +72,7 @@ def run(args) -> int:
     job = ProtocolResponses(args.layer, args.channel, args.y, args.x, args.protocol, params, args.phases,
                             args.batch_size)
     session = open_session(args)
-    with tqdm(total=None, unit="stim", desc="tuning", file=sys.stderr, disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total, bar.n = total, done
-            bar.refresh()
-
-        result = session.result(job, progress=progress)
+    result = run_with_progress(session, job, "tuning", "stim")
     header, rows, metrics = result.columns, result.rows, result.metrics
     record = {
         "command": "tuning",

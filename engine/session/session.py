@@ -93,7 +93,6 @@ class Session:
         model = model.with_weights_hash()
         loaded = open_model(model.spec, model.weights, trust_pickle=model.trust_pickle, seed=model.seed)
         anatomy = build_anatomy(loaded.module, loaded.input_size)
-        anatomy.cache_texts()  # the window reads the card's repr and source as strings
         recorder = Recorder(loaded.module, model.device, half,
                             channels_last=channels_last(model.memory_format, model.device))
         hooks = []
