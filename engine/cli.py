@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 from engine.errors import UnitscopeError
@@ -146,11 +148,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="unitscope", description="Look inside CNNs: anatomy, recording, "
                                      "in-silico electrophysiology.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        module = importlib.import_module(name)
+        known = set(sub.choices)
+        module.register(sub)
+        for command in set(sub.choices) - known:  # every command that writes --out gets --force
+            command_parser = sub.choices[command]
+            if "--out" in command_parser._option_string_actions and not getattr(module, "RESUMES_OUTPUT", False):
+                command_parser.add_argument("--force", action="store_true",
+                                            help="replace existing output (refused otherwise)")
+                command_parser.set_defaults(existing_outputs=getattr(module, "existing_outputs",
+                                                                     _existing_out))
     return parser
+
+
+def _existing_out(args) -> list:
+    from pathlib import Path
+
+    return [Path(args.out)] if args.out and Path(args.out).exists() else []
+
+
+def refuse_to_overwrite(args) -> None:
+    """Without ``--force``, an output that exists (even a read-only one) is never replaced."""
+    existing = args.existing_outputs(args) if hasattr(args, "existing_outputs") else []
+    if existing and not args.force:
+        names = ", ".join(f"'{path}'" for path in existing)
+        raise UnitscopeError(f"{names} already exist{'s' if len(existing) == 1 else ''}; "
+                             "pass --force to replace, or choose another --out.")
 
 
 def command_names() -> set[str]:
@@ -160,6 +186,7 @@ def command_names() -> set[str]:
 def run(run_fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command, turning expected failures into one readable line."""
     try:
+        refuse_to_overwrite(args)
         return run_fn(args)
     except UnitscopeError as exc:
         print(f"unitscope: error: {exc}", file=sys.stderr)
@@ -172,16 +199,47 @@ def run(run_fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -
         return 0
 
 
+def _terminated(signum, frame):
+    """SIGTERM: unwind like Ctrl-C (temporary files are removed on the way), exit 143."""
+    raise SystemExit(128 + signum)
+
+
+VERBOSE = ("-v", "--verbose")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for the engine's commands (``python -m engine``)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    """Entry point for the engine's commands (``python -m engine``).
+
+    ``-v``/``--verbose`` may come anywhere before ``--``; Ctrl-C (even while torch is
+    imported) ends with one line and exit status 130, SIGTERM with 143.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    verbose = any(arg in VERBOSE for arg in argv[:cut])
+    argv = [arg for arg in argv[:cut] if arg not in VERBOSE] + argv[cut:]
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 1
-    return run(args.run, args)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    else:
+        previous = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return 1
+        return run(args.run, args)
+    except KeyboardInterrupt:
+        print("unitscope: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            print("unitscope: terminated", file=sys.stderr)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def print_json(obj) -> None:

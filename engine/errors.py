@@ -1,4 +1,4 @@
-"""The one exception type the engine raises for problems a user can fix."""
+"""The exceptions the engine raises for problems a user can fix."""
 
 
 class UnitscopeError(Exception):
@@ -6,3 +6,8 @@ class UnitscopeError(Exception):
 
     The message names the thing (file, model, layer) and the reason in one line.
     """
+
+
+class LayerNotCalled(UnitscopeError):
+    """A requested layer (or its call ``#k``) did not run in a forward pass, e.g. a branch
+    that a model takes for some inputs only."""

@@ -17,6 +17,7 @@ whatever the number of stimuli, and the drivers yield after every batch.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from engine.analyses.units import Unit, unit_response
 from engine.anatomy.tree import first_tensor
 from engine.errors import UnitscopeError
 from engine.recording.recorder import Cancelled, Recorder
+from engine.recording.torchscript import ScriptTaps, is_script_module
 from engine.recording.unit import Box, LayerRef
 from engine.stimuli.protocols import Protocol, record_stimuli
 
@@ -75,8 +77,14 @@ def empirical_box(grad_map: np.ndarray, rel_threshold: float = 0.01) -> Box | No
     return (float(rows.min()), float(cols.min()), float(rows.max()), float(cols.max()))
 
 
+_SCRIPT_TAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _unit_output(model: torch.nn.Module, ref: LayerRef, inputs: torch.Tensor) -> torch.Tensor:
     """The layer's output for ``inputs``, with the graph back to them, stopping right there."""
+    if is_script_module(model):  # no Python hooks: the output is added to its graph
+        taps = _SCRIPT_TAPS.get(model) or _SCRIPT_TAPS.setdefault(model, ScriptTaps(model))
+        return taps.outputs([(ref.name, ref.call)], inputs)[(ref.name, ref.call)]
     module = dict(model.named_modules())[ref.name]
     seen = {"calls": 0, "out": None}
 

@@ -25,7 +25,8 @@ from engine.cli import (
     run_with_progress,
 )
 from engine.errors import UnitscopeError
-from engine.files.writers import atomic_write, write_csv
+from engine.files.atomic import atomic_write_all
+from engine.files.writers import csv_writer
 from engine.jobs.topk_ranking import TopKRanking
 from engine.session.job import JobFile
 from engine.stimuli.images import find_images
@@ -48,6 +49,12 @@ def register(sub) -> None:
     parser.set_defaults(run=run)
 
 
+def existing_outputs(args) -> list[Path]:
+    """What a run would replace in its --out folder (the user's other files there are kept)."""
+    out = Path(args.out)
+    return [path for path in (out / "topk.csv", out / "topk.json", out / "crops") if path.exists()]
+
+
 def run(args) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -61,7 +68,7 @@ def run(args) -> int:
                       args.k, args.batch_size, args.workers)
     result = run_with_progress(session, job, "ranking", "img")
     try:
-        (out / "crops").mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnitscopeError(f"Could not create folder '{out}': {exc.strerror or exc}.") from exc
     box = tuple(result.rf_box) if result.rf_box else None  # one position, one field for every channel
@@ -71,13 +78,14 @@ def run(args) -> int:
         for end, entries in (("top", result.top[u]), ("bottom", result.bottom[u])):
             for rank, (value, index) in enumerate(entries, start=1):
                 path = Path(result.image_paths[index])
-                if index not in crops:
-                    crop = image_crop(path, session.preprocess, box)
-                    name = f"crops/{index:06d}_{path.stem}.png"
-                    atomic_write(out / name, lambda tmp, c=crop: Image.fromarray(c).save(tmp, format="PNG"))
-                    crops[index] = name
+                crops.setdefault(index, f"crops/{index:06d}_{path.stem}.png")
                 rows.append([channel, end, rank, value, str(path), crops[index]])
-    write_csv(out / "topk.csv", ["channel", "end", "rank", "activation", "image", "crop"], rows)
+
+    def write_crops(folder: Path) -> None:
+        for index, name in crops.items():
+            crop = image_crop(Path(result.image_paths[index]), session.preprocess, box)
+            Image.fromarray(crop).save(folder / Path(name).name, format="PNG")
+
     n = len(result.image_paths)
     record = {
         "command": "topk",
@@ -92,7 +100,11 @@ def run(args) -> int:
         "job": JobFile(session.model, job).to_dict(),  # unitscope run reproduces the ranking
     }
     text = json.dumps(record, indent=2)
-    atomic_write(out / "topk.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    # crops/, topk.csv and topk.json replace an earlier run's together, or not at all
+    atomic_write_all({out / "topk.csv": csv_writer(out / "topk.csv", ["channel", "end", "rank", "activation",
+                                                                      "image", "crop"], rows),
+                      out / "topk.json": lambda tmp: tmp.write_text(text, encoding="utf-8")},
+                     folders={out / "crops": write_crops})
     print(f"saved {out}: top and bottom {args.k} of {n} images for {len(result.channels)} channel(s), "
           f"{len(crops)} crops" + (f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""))
     return 0

@@ -22,12 +22,8 @@ from engine.cli import (
     positive_int,
     run_with_progress,
 )
-from engine.files.writers import (
-    atomic_write,
-    output_suffix,
-    write_activations,
-    write_csv,
-)
+from engine.files.atomic import atomic_write_all
+from engine.files.writers import csv_writer, output_suffix, write_activations
 from engine.stimuli.protocols import DEFAULT_PHASES, KINDS, parse_param
 
 
@@ -87,9 +83,9 @@ def run(args) -> int:
     }
     meta = session.provenance()
     if out.suffix.lower() == ".csv":
-        write_csv(out, header, rows)
         text = json.dumps(_json_ready({**record, "provenance": meta}), indent=2)
-        atomic_write(out.with_name(out.name + ".json"), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        atomic_write_all({out: csv_writer(out, header, rows),  # the table and its sidecar, or neither
+                          out.with_name(out.name + ".json"): lambda tmp: tmp.write_text(text, encoding="utf-8")})
     else:
         columns = {name: np.array([row[i] for row in rows], dtype=float) for i, name in enumerate(header)}
         flat = {key: json.dumps(_json_ready(value)) if isinstance(value, dict) else value

@@ -1,8 +1,12 @@
-"""Writing a file atomically: all of it appears, or nothing changes (torch-free).
+"""Writing files atomically: all of them appear, or nothing changes (torch-free).
 
-The content goes to a hidden temporary file in the target folder, is flushed to disk
-and moved over the target with ``os.replace``, so a crash, a full disk or a read-only
-folder never leaves a half-written file or damages an earlier one.
+The content goes to hidden temporary files in the target folder, is flushed to disk and
+moved over the targets with ``os.replace`` only once every file of the set is written, so
+a crash, a full disk or a read-only folder never leaves a half-written file, damages an
+earlier one, or pairs a new data file with an old sidecar.  SIGINT and SIGTERM that
+arrive while a set is written are held until its files are complete, then end the
+program (exit status 130/143) without replacing anything; temporary files that a killed
+process left behind (``kill -9``) are removed the next time a file is written there.
 """
 
 from __future__ import annotations
@@ -10,8 +14,15 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
+import shutil
+import signal
+import socket
 import tempfile
-from collections.abc import Callable
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +31,10 @@ from engine.errors import UnitscopeError
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".us-"
-"""Start of the hidden temporary file's name (then 8 random characters and the suffix)."""
+"""Start of a hidden temporary file's name: then ``PID-HOST-`` (the writing process and a
+4-digit tag of its host), 8 random characters and the target's suffix."""
+_HOST = f"{zlib.crc32(socket.gethostname().encode()) & 0xFFFF:04x}"
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-([0-9a-f]{4})-")
 
 _REASONS = {
     errno.ENOSPC: "the disk is full",
@@ -59,21 +73,209 @@ def _fsync_path(path: str | Path, directory: bool = False) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    try:  # reading the umask from /proc avoids os.umask's set-and-restore race
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _new_file_mode(target: Path) -> int:
     """Permission bits the final file should have (mkstemp creates files as 0600)."""
     try:
         return target.stat().st_mode & 0o777
     except OSError:
-        pass
-    try:  # reading the umask from /proc avoids os.umask's set-and-restore race
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+        return 0o666 & ~_umask()
+
+
+def _prefix() -> str:
+    return f"{TEMP_PREFIX}{os.getpid()}-{_HOST}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove temporary files and folders that a dead process of this host left in ``folder``.
+
+    Temporaries of live processes, and of other hosts (a shared file system), are kept.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if not match or match.group(2) != _HOST or _alive(int(match.group(1))):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+            log.info("removed %s, left by an interrupted save", entry.path)
+        except OSError:
+            log.debug("could not remove stale temporary %s", entry.path)
+    return removed
+
+
+class _Signals:
+    """SIGINT/SIGTERM seen while a set of files was being written."""
+
+    def __init__(self):
+        self.received: int | None = None
+
+    def hold(self, signum, frame) -> None:
+        self.received = self.received or signum
+
+
+@contextmanager
+def _signals_held() -> Iterator[_Signals]:
+    """Hold SIGINT and SIGTERM (main thread only) so a write is never torn by them."""
+    seen = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, seen.hold)
+        except (ValueError, OSError):
+            pass
+    try:
+        yield seen
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _interrupted(signum: int) -> BaseException:
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return SystemExit(128 + signum)
+
+
+def _new_temp(path: Path, folder: bool) -> Path:
+    try:
+        if folder:
+            return Path(tempfile.mkdtemp(prefix=_prefix(), dir=path.parent))
+        fd, name = tempfile.mkstemp(prefix=_prefix(), suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        return Path(name)
+    except OSError as exc:
+        raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
+
+
+def _discard(tmp: Path) -> None:
+    if tmp.is_dir() and not tmp.is_symlink():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        _remove_quietly(tmp)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            _fsync_path(Path(root) / name)
+
+
+def atomic_write_all(files: Mapping[str | Path, Callable[[Path], Any]],
+                     folders: Mapping[str | Path, Callable[[Path], Any]] | None = None) -> list[Path]:
+    """Write a set of files (and folders) as one: all of them are replaced, or none.
+
+    Parameters
+    ----------
+    files : mapping of path to callable
+        Each callable gets the path of a temporary file in the target's folder (see
+        :func:`atomic_write`) and writes the whole content there.
+    folders : mapping of path to callable, optional
+        Each callable gets an empty temporary folder and fills it; it then replaces the
+        folder at the path (an earlier folder there and everything in it is removed), so
+        files of an earlier run never mix with this one's.
+
+    Returns
+    -------
+    list of Path
+        The targets, files first.
+
+    Raises
+    ------
+    UnitscopeError
+        ``Could not save 'name': reason`` when any part cannot be written; then no target
+        has changed and every temporary is gone.
+    """
+    targets = [(Path(p), fn, False) for p, fn in files.items()]
+    targets += [(Path(p), fn, True) for p, fn in (folders or {}).items()]
+    for path, _, folder in targets:
+        if not folder and path.is_dir():
+            raise UnitscopeError(f"Could not save '{path.name}': a folder of that name is in the way.")
+    for parent in {path.parent for path, _, _ in targets}:
+        remove_stale_temporaries(parent)
+    written: list[tuple[Path, Path, bool]] = []
+    with _signals_held() as signals:
+        try:
+            for path, write_fn, folder in targets:
+                tmp = _new_temp(path, folder)
+                written.append((tmp, path, folder))
+                try:
+                    write_fn(tmp)
+                    if folder:
+                        _fsync_tree(tmp)
+                        os.chmod(tmp, 0o777 & ~_umask())
+                    else:
+                        _fsync_path(tmp)
+                        os.chmod(tmp, _new_file_mode(path))
+                except BaseException as exc:
+                    if isinstance(exc, UnitscopeError) or not isinstance(exc, Exception):
+                        raise
+                    raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
+                if signals.received:
+                    raise _interrupted(signals.received)
+            for tmp, path, folder in written:
+                _replace(tmp, path, folder)
+        except BaseException:
+            for tmp, _path, _folder in written:
+                if tmp.exists():
+                    _discard(tmp)
+            raise
+    if os.name == "posix":
+        for parent in {path.parent for path, _, _ in targets}:
+            try:  # make the renames themselves durable; not possible on every file system
+                _fsync_path(parent, directory=True)
+            except OSError:
+                log.debug("could not fsync folder %s", parent)
+    if signals.received:  # arrived after the last file was complete: the set is saved
+        raise _interrupted(signals.received)
+    return [path for path, _, _ in targets]
+
+
+def _replace(tmp: Path, path: Path, folder: bool) -> None:
+    try:
+        if not folder or not path.exists():
+            os.replace(tmp, path)
+            return
+        if not path.is_dir() or path.is_symlink():
+            raise UnitscopeError(f"Could not save '{path.name}': it exists and is not a folder.")
+        old = Path(tempfile.mkdtemp(prefix=_prefix(), dir=path.parent))
+        os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
 
 
 def atomic_write(path: str | Path, write_fn: Callable[[Path], Any]) -> Path:
@@ -85,9 +287,9 @@ def atomic_write(path: str | Path, write_fn: Callable[[Path], Any]) -> Path:
         The file to create or replace.
     write_fn : callable
         Called with the path of a temporary file in the same folder, named
-        ``.us-XXXXXXXX`` plus the suffix of ``path`` exactly as given (case kept); it
-        must write the whole content there and close the file.  Write through an open
-        file where a library would otherwise change the name (``np.save`` appends
+        ``.us-PID-HOST-XXXXXXXX`` plus the suffix of ``path`` exactly as given (case
+        kept); it must write the whole content there and close the file.  Write through
+        an open file where a library would otherwise change the name (``np.save`` appends
         ``.npy`` to a name not ending in lower-case ``.npy``).
 
     Returns
@@ -102,31 +304,7 @@ def atomic_write(path: str | Path, write_fn: Callable[[Path], Any]) -> Path:
         disk is full, or ``write_fn`` fails.  The temporary file is removed and an
         existing file at ``path`` is left as it was.
     """
-    path = Path(path)
-    try:
-        # A short name whatever the target's length (a 250-character name still fits the
-        # file system's 255), ending in the target's own suffix.
-        fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
-    except OSError as exc:
-        raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write_fn(tmp)
-        _fsync_path(tmp)
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException as exc:
-        _remove_quietly(tmp)
-        if isinstance(exc, UnitscopeError) or not isinstance(exc, Exception):
-            raise
-        raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
-    if os.name == "posix":
-        try:  # make the rename itself durable; not possible on every file system
-            _fsync_path(path.parent, directory=True)
-        except OSError:
-            log.debug("could not fsync folder %s", path.parent)
-    return path
+    return atomic_write_all({path: write_fn})[0]
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -36,7 +36,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from engine.errors import UnitscopeError
-from engine.files.atomic import _reason, _remove_quietly, atomic_write
+from engine.files.atomic import _reason, atomic_write, atomic_write_all
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,12 @@ def _save_npy(tmp: Path, arr: np.ndarray) -> None:
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    """Write a UTF-8 CSV file (no BOM) atomically.
+    """Write a UTF-8 CSV file (no BOM) atomically (see :func:`csv_writer`)."""
+    return atomic_write(path, csv_writer(path, header, rows))
+
+
+def csv_writer(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Callable[[Path], None]:
+    """The function that writes a UTF-8 CSV file (no BOM), for :func:`atomic_write_all`.
 
     Parameters
     ----------
@@ -102,8 +107,8 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[A
 
     Returns
     -------
-    Path
-        ``path``.
+    callable
+        Writes the CSV to the temporary path it is given.
     """
     path = Path(path)
     for i, row in enumerate(rows):
@@ -117,7 +122,7 @@ def write_csv(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[A
             writer.writerow(header)
             writer.writerows(rows)
 
-    return atomic_write(path, write)
+    return write
 
 
 def _json_default(value: Any) -> Any:
@@ -272,14 +277,9 @@ def write_activations(path: str | Path, arrays: Mapping[str, np.ndarray | torch.
 
     if suffix == ".npy":
         (name, arr), = data.items()
-        atomic_write(path, lambda tmp: _save_npy(tmp, arr))
-        sidecar = path.with_name(path.name + ".json")
         text = _to_json({"layer_name": name, "provenance": provenance})
-        try:
-            atomic_write(sidecar, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        except UnitscopeError:
-            _remove_quietly(sidecar)  # an old sidecar would describe other data
-            raise
+        atomic_write_all({path: lambda tmp: _save_npy(tmp, arr),  # the pair, or neither
+                          path.with_name(path.name + ".json"): lambda tmp: tmp.write_text(text, encoding="utf-8")})
     elif suffix == ".npz":
         atomic_write(path, lambda tmp: _write_npz(tmp, data, _to_json(provenance)))
     elif suffix == ".h5":

@@ -40,27 +40,45 @@ class RecordImages:
 
         import numpy as np
 
-        from engine.errors import UnitscopeError
+        from engine.errors import LayerNotCalled, UnitscopeError
+        from engine.recording.recorder import Cancelled
         from engine.stimuli.image_set import ImageSet, good_batches
 
         session.recorder.resolve(list(self.layers))
         kept: list = []
         skipped: list[tuple[str, str]] = []
+        recorded_paths: list[str] = []
         chunks: dict[str, list] = {layer: [] for layer in self.layers}
         batches = good_batches(ImageSet([Path(p) for p in self.paths], session.preprocess), self.batch_size,
                                lambda path, message: skipped.append((str(path), message)), kept, self.workers)
-        done = 0
-        for recorded in session.recorder.record(list(self.layers), batches, cancelled=cancelled):
-            for layer, out in recorded.outputs.items():
-                chunks[layer].append(out.numpy())
-            done = len(kept) + len(skipped)
+        for batch in batches:
+            if cancelled():
+                raise Cancelled()
+            paths = [str(p) for p in kept[len(kept) - batch.shape[0]:]]
+            try:
+                parts = [(paths, session.recorder.record_one(list(self.layers), batch).outputs)]
+            except LayerNotCalled:  # the layer runs for some inputs only: one image at a time
+                parts = []
+                for row, path in enumerate(paths):
+                    try:
+                        parts.append(([path], session.recorder.record_one(list(self.layers),
+                                                                          batch[row:row + 1]).outputs))
+                    except LayerNotCalled as exc:
+                        skipped.append((path, f"{Path(path).name}: {exc}"))
+            for part_paths, outputs in parts:
+                recorded_paths.extend(part_paths)
+                for layer, out in outputs.items():
+                    chunks[layer].append(out.numpy())
+            done = len(recorded_paths) + len(skipped)
             if done < len(self.paths):
                 yield RecordingSet(skipped=list(skipped), done=done, total=len(self.paths))
-        if not kept:
+        if not recorded_paths:
             yield RecordingSet(skipped=list(skipped), done=len(self.paths), total=len(self.paths))
+            if kept:
+                raise UnitscopeError(f"No image produced {', '.join(self.layers)}; nothing was saved.")
             raise UnitscopeError("None of the images could be read; nothing was saved.")
         yield RecordingSet({layer: np.concatenate(parts) for layer, parts in chunks.items()},
-                           [str(p) for p in kept], skipped, len(self.paths), len(self.paths))
+                           recorded_paths, skipped, len(self.paths), len(self.paths))
 
 
 @dataclass
@@ -73,7 +91,8 @@ class RecordingSet:
         Layer reference -> outputs of the images kept, first axis in ``image_paths`` order.
     image_paths : list of str
     skipped : list of (str, str)
-        Images that could not be read, each with the message saying why.
+        Images that could not be read, or for which a layer did not run (a model whose
+        path depends on its input), each with the message saying why.
     """
 
     kind: ClassVar[str] = "record_images"

@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from engine.anatomy.tree import first_tensor
-from engine.errors import UnitscopeError
+from engine.errors import LayerNotCalled, UnitscopeError
 from engine.models.device import resolve_device, synchronize
 from engine.models.zoo import suggest
+from engine.recording.torchscript import ScriptTaps, is_script_module
 from engine.recording.unit import LayerRef  # noqa: F401 - the recorder's layer names
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class Recorder:
         which oneDNN runs about 1.5 times faster on a CPU for batches. Values then differ
         from the NCHW pass by float rounding only; outputs are returned NCHW-contiguous.
         Ignored for TorchScript models and models without ``Conv2d``.
+
+    TorchScript models take no Python hooks: their layers are recorded from outputs added
+    to a copy of their forward graph (:mod:`engine.recording.torchscript`).
     """
 
     def __init__(self, model: nn.Module, device: str = "auto", half: bool = False,
@@ -73,7 +77,8 @@ class Recorder:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.half = half and self.device.type in ("cuda", "mps")
-        self.channels_last = (channels_last and not isinstance(model, torch.jit.ScriptModule)
+        self._taps = ScriptTaps(self.model) if is_script_module(self.model) else None
+        self.channels_last = (channels_last and self._taps is None
                               and any(isinstance(m, nn.Conv2d) for m in model.modules()))
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -147,38 +152,54 @@ class Recorder:
             return hook
 
         memory_format = torch.contiguous_format if self.channels_last else torch.preserve_format
-        handles = [self._modules[name].register_forward_hook(hook_for(name)) for name in wanted]
-        autocast = torch.autocast(self.device.type, dtype=torch.float16) if self.half else nullcontext()
+        if self._taps is not None:
+            def run(batch):
+                taps = self._taps.outputs([(ref.name, ref.call) for _, ref in labelled], batch)
+                for label, ref in labelled:
+                    outputs[label] = taps[(ref.name, ref.call)].detach().float()
+                    calls[ref.name] = max(calls[ref.name], self._taps.calls(ref.name))
+            handles = []
+        else:
+            run = self.model
+            handles = [self._modules[name].register_forward_hook(hook_for(name)) for name in wanted]
         try:
-            with torch.inference_mode(), autocast:
-                batch = batch.to(self.device, non_blocking=True)
-                if self.channels_last and batch.ndim == 4:
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                t0 = time.perf_counter()
-                try:
-                    self.model(batch)
-                except _EnoughRecorded:
-                    pass
-                except UnitscopeError:
-                    raise
-                except torch.OutOfMemoryError:
-                    also = " or the CPU" if self.device.type != "cpu" else ""
-                    raise UnitscopeError(
-                        f"Out of memory on {self.device} recording a batch of {batch.shape[0]} "
-                        f"{tuple(batch.shape[1:])} inputs; try a smaller batch size{also}."
-                    ) from None
-                except Exception as exc:
-                    first = (str(exc).strip().splitlines() or [""])[0]
-                    raise UnitscopeError(
-                        f"The model's forward pass failed: {type(exc).__name__}: {first}"
-                    ) from exc
-                synchronize(self.device)
-                seconds = time.perf_counter() - t0
+            seconds = self._forward(run, batch)
         finally:
             for handle in handles:
                 handle.remove()
         missing = [(label, ref) for label, ref in labelled if label not in outputs]
         if missing:
             detail = ", ".join(f"'{label}' (called {calls[ref.name]} times)" for label, ref in missing)
-            raise UnitscopeError(f"Layer {detail} did not produce that call in a forward pass.")
+            raise LayerNotCalled(f"Layer {detail} did not produce that call in a forward pass.")
         return outputs, dict(calls), seconds
+
+    def _forward(self, run: Callable[[torch.Tensor], object], batch: torch.Tensor) -> float:
+        """Run ``run(batch)`` on the device without autograd; the seconds it took.
+
+        Failures of the model become one line (:class:`UnitscopeError`).
+        """
+        autocast = torch.autocast(self.device.type, dtype=torch.float16) if self.half else nullcontext()
+        with torch.inference_mode(), autocast:
+            batch = batch.to(self.device, non_blocking=True)
+            if self.channels_last and batch.ndim == 4:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            t0 = time.perf_counter()
+            try:
+                run(batch)
+            except _EnoughRecorded:
+                pass
+            except UnitscopeError:
+                raise
+            except torch.OutOfMemoryError:
+                also = " or the CPU" if self.device.type != "cpu" else ""
+                raise UnitscopeError(
+                    f"Out of memory on {self.device} recording a batch of {batch.shape[0]} "
+                    f"{tuple(batch.shape[1:])} inputs; try a smaller batch size{also}."
+                ) from None
+            except Exception as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise UnitscopeError(
+                    f"The model's forward pass failed: {type(exc).__name__}: {first}"
+                ) from exc
+            synchronize(self.device)
+            return time.perf_counter() - t0

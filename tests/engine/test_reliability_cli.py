@@ -135,8 +135,9 @@ def test_atomic_write_uses_a_short_temporary_name_with_the_same_suffix(tmp_path)
 
     for name in ("a" * 246 + ".NPY", "b.h5", "plain"):
         atomic_write(tmp_path / name, write)
-    assert [re.fullmatch(r"\.us-[A-Za-z0-9_]{8}", n[:12]) is not None for n in seen] == [True] * 3
-    assert [n[12:] for n in seen] == [".NPY", ".h5", ""]
+    prefix = rf"\.us-{os.getpid()}-[0-9a-f]{{4}}-[A-Za-z0-9_]{{8}}"
+    assert [re.fullmatch(prefix + r"(\.NPY|\.h5|)", n) is not None for n in seen] == [True] * 3
+    assert [Path(n).suffix for n in seen] == [".NPY", ".h5", ""]
     assert only_files(tmp_path) == sorted(["a" * 246 + ".NPY", "b.h5", "plain"])
 
 
