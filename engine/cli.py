@@ -219,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [arg for arg in argv[:cut] if arg not in VERBOSE] + argv[cut:]
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # Library warnings (numpy, torch) are not the user's business unless they ask with -v.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
     else:
@@ -238,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print("unitscope: terminated", file=sys.stderr)
         raise
     finally:
+        logging.captureWarnings(False)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         from gui.doctor import main as doctor_main
 
         return doctor_main(argv[1:])
-    from engine.cli import command_names
+    from engine.cli import VERBOSE, command_names
 
-    if argv and argv[0] in command_names():
+    first = next((arg for arg in argv if arg not in VERBOSE), None)  # unitscope -v record ...
+    if first in command_names():
         from engine.cli import main as engine_main
 
         return engine_main(argv)

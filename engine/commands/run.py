@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.cli import run_with_progress
+from engine.cli import device_name, run_with_progress
 from engine.errors import UnitscopeError
 from engine.session.job import JobFile
 from engine.session.results import RESULT_SUFFIXES, load_job, write_result
@@ -20,7 +20,8 @@ def register(sub) -> None:
     parser = sub.add_parser("run", help="run a saved job (or a result's job) and write its result")
     parser.add_argument("job", metavar="JOB", help="job file (.json), or a result (.npz/.json) to run again")
     parser.add_argument("--out", required=True, metavar="FILE", help=f"result: {' or '.join(RESULT_SUFFIXES)}")
-    parser.add_argument("--device", default=None, help="run on this device instead of the job's")
+    parser.add_argument("--device", type=device_name, default=None,
+                        help="run on this device instead of the job's (auto, cpu, cuda, cuda:N, mps)")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow a job whose model is a pickled file (runs code from it)")
     parser.add_argument("--trust-code", action="store_true",

@@ -263,7 +263,7 @@ def find_images(paths: PathLike | Iterable[PathLike], *, refuse_broken_links: bo
     result: list[Path] = []
     seen: set[Path] = set()
     for raw in paths:
-        path = Path(raw)
+        path = Path(os.path.abspath(raw))  # jobs and provenance name files absolutely
         if path.is_dir():
             candidates = _walk(path)
         elif path.exists() or (os.path.islink(path) and not refuse_broken_links):
@@ -301,7 +301,7 @@ def load_images(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     for raw in paths:
-        path = Path(raw)
+        path = Path(os.path.abspath(raw))  # jobs and provenance name files absolutely
         files = find_images([path]) if path.is_dir() else [path]
         for file in files:
             try:
