@@ -10,14 +10,37 @@ import argparse
 import sys
 
 
+def _image_file(text: str) -> str:
+    """An argparse type: an existing image file (checked before any window opens)."""
+    from pathlib import Path
+
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}' is a folder, not an image file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"'{text}' does not exist" if not path.is_symlink()
+                                         else f"'{text}' is a link to nothing or a link loop")
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an image that can be read "
+                                         f"({type(exc).__name__})") from None
+    return str(path.absolute())
+
+
 def gui_parser() -> argparse.ArgumentParser:
+    from engine.cli import device_name, layer_name
+
     parser = argparse.ArgumentParser(prog="unitscope", description="Open the Unitscope window. "
                                      "Engine commands: unitscope anatomy|record|... --help")
     parser.add_argument("--model", default=None, help="model to open (default: resnet18)")
     parser.add_argument("--weights", default=None, metavar="FILE", help="state_dict file to load into the model")
-    parser.add_argument("--layer", default=None, help="layer to record first")
-    parser.add_argument("--image", default=None, metavar="FILE", help="input image to start with")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+    parser.add_argument("--layer", type=layer_name, default=None, help="layer to record first")
+    parser.add_argument("--image", type=_image_file, default=None, metavar="FILE", help="input image to start with")
+    parser.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:N, mps")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of random weights (a model without a pretrained file); default 0")
     parser.add_argument("--session", default=None, metavar="FILE.unitscope.json",

@@ -146,3 +146,4 @@ def test_verbose_works_before_or_after_the_command_and_library_warnings_stay_qui
         loud = subprocess.run([sys.executable, "-m", "gui.main", *argv], capture_output=True, text=True, env=env)
         assert loud.returncode == 0, loud.stderr
         assert "INFO " in loud.stderr
+
