@@ -47,12 +47,17 @@ _REASONS = {
 }
 
 
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
 def _reason(exc: BaseException) -> str:
     """One line saying why an operation failed, in the user's terms."""
     if isinstance(exc, OSError) and exc.errno in _REASONS:
         return _REASONS[exc.errno]
     text = str(exc).strip()
     if "No space left on device" in text:  # h5py reports ENOSPC only in its message
+        return _REASONS[errno.ENOSPC]
+    if _SHORT_WRITE.search(text):  # numpy's tofile: "N requested and M written" when the disk fills
         return _REASONS[errno.ENOSPC]
     return text.splitlines()[0] if text else type(exc).__name__
 

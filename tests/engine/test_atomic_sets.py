@@ -153,3 +153,18 @@ def test_topk_replaces_crops_csv_and_json_together(tmp_path, capsys):
     assert crops == listed and len(crops) == 2  # no crop of the earlier run is left
     assert (out / "my notes.txt").read_text() == "kept"
     assert temporaries(tmp_path) == []
+
+
+def test_a_full_disk_is_named_for_every_format(tmp_path):
+    """A real full file system (a 64 KiB tmpfs; the tests run as root, as CI does)."""
+    disk = tmp_path / "small disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        for suffix in (".npy", ".npz", ".h5", ".mat"):
+            with pytest.raises(UnitscopeError) as exc:
+                write_activations(disk / f"acts{suffix}", {"a": np.ones((100, 1000), np.float32)}, {"p": 1})
+            assert str(exc.value) == f"Could not save 'acts{suffix}': the disk is full."
+            assert list(disk.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
