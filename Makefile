@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench soak wheel wheelhouse install-offline clean
+.PHONY: run test bench soak figures wheel wheelhouse install-offline clean slurm slurm-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,20 @@ wheelhouse: $(STAMP)
 install-offline:
 	packaging/install_offline.sh $(if $(PREFIX),--prefix $(PREFIX)) $(WHEELHOUSE)
 
+# The README's figure gallery (docs/figures/*.png), drawn by `unitscope figure` from real results.
+figures: $(STAMP)
+	$(BIN)/python docs/make_figures.py
+
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.run
 
 soak: $(STAMP)
 	UNITSCOPE_SOAK_SELECTIONS=1000 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q tests/gui/test_soak.py
+
+# A one-node SLURM on this machine (Debian, as root) for the cluster tests and for trying
+# `unitscope submit --executor slurm` (see "Scaling out" in README.md).
+slurm:
+	packaging/slurm/local_slurm.sh start
+
+slurm-stop:
+	packaging/slurm/local_slurm.sh stop

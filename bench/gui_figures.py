@@ -197,13 +197,25 @@ def responsiveness(n_images: int = 64) -> Figure:
     return fig
 
 
+def _torch_import_s() -> float:
+    """Seconds from launching Python to torch and torchvision imported (the floor of a first map)."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch, torchvision"], check=True)
+    return time.perf_counter() - t0
+
+
 def startup(repeats: int) -> Figure:
-    """Figure 7: launching `unitscope` until the window is shown, and until maps are painted."""
+    """Figure 7: launching `unitscope` until the window is shown, and until maps are painted.
+
+    Target (issue 14): the window at once, and the first feature map within torch's own
+    import time + 1 s, measured in the same run (each launch next to one `import torch`).
+    """
     fig = Figure("7", "Start-up: `unitscope` (default model resnet18) to window shown and to first maps painted")
-    shown, painted = [], []
+    shown, painted, imports = [], [], []
     # A settings folder of its own: the user's saved layout is neither read nor changed.
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="unitscope-bench-"))
     for _ in range(repeats):
+        imports.append(_torch_import_s())
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "gui", "--device", "cpu", "--screenshot", os.devnull + ".png"],
                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
@@ -216,8 +228,10 @@ def startup(repeats: int) -> Figure:
         proc.wait()
         shown.append(marks.get("shown", float("nan")))
         painted.append(marks.get("painted", float("nan")))
-    s, p = Sample(shown), Sample(painted)
+    s, p, t = Sample(shown), Sample(painted), Sample(imports)
     fig.add("launch → window shown", s.s(), "target ≤ 1.5 s", s.median <= 1.5)
-    fig.add("launch → first feature map painted", p.s(), "model build + figure 1 (see notes)", None)
-    fig.notes.append("Measured from outside the process, from the log lines the app writes on stderr.")
+    fig.add("launch → first feature map painted", p.s(), f"import torch {t.s()}; target ≤ that + 1 s",
+            p.median <= t.median + 1.0)
+    fig.notes.append("Measured from outside the process, from the log lines the app writes on stderr; "
+                     "`import torch, torchvision` is timed in a fresh interpreter before each launch.")
     return fig

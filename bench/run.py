@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import engine_figures, gpu_figures, gui_figures, memory_figure
+from bench import cluster_figure, engine_figures, gpu_figures, gui_figures, memory_figure, visualize_figure
 from bench.timing import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,9 @@ FIGURES = {
     "6": lambda q: memory_figure.memory(20 if q else 100, 200 if q else 10_000),
     "7": lambda q: gui_figures.startup(1 if q else 5),
     "8": gpu_figures.gpu,
+    "9": lambda q: cluster_figure.cluster(1 if q else 3, 8 if q else 256, 20 if q else 1_000,
+                                          100 if q else 10_000, 1 if q else 32),
+    "10": lambda q: visualize_figure.visualisation(1 if q else 3, 4 if q else 64, 64 if q else 224),
 }
 
 

@@ -29,6 +29,13 @@ COMMAND_MODULES = (
     "engine.commands.rdm",
     "engine.commands.rsa",
     "engine.commands.run",
+    "engine.commands.figure",
+    "engine.commands.methods",
+    "engine.commands.submit",
+    "engine.commands.status",
+    "engine.commands.export",
+    "engine.commands.visualize",
+    "engine.commands.properties",
 )
 
 
@@ -84,7 +91,8 @@ def layer_name(text: str) -> str:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every command that opens a model shares."""
-    parser.add_argument("model", help="torchvision model name, TorchScript file, or FILE.py:FACTORY")
+    parser.add_argument("model", help="torchvision model name, timm:NAME (the timm extra), TorchScript file, "
+                        "or FILE.py:FACTORY")
     parser.add_argument("--weights", metavar="FILE", help="state_dict file (.pth/.pt/.safetensors) to load")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow loading a whole pickled model (runs code from the file)")

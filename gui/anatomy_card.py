@@ -23,7 +23,7 @@ class AnatomyCard(QWidget):
     """
 
     FIELDS = ("Layer", "Type", "Parameters", "Output shape", "Receptive field", "Jump",
-              "First centre", "MACs")
+              "First centre", "MACs", "Notes")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -32,12 +32,20 @@ class AnatomyCard(QWidget):
         self.values: dict[str, QLabel] = {}
         tips = {
             "Parameters": "Parameters in this module and all below it, and their share of the model",
-            "Receptive field": "Input pixels (height×width) that one unit of this output can see",
+            "Receptive field": "Input pixels (height×width) that one unit of this output can see, and its kind: "
+                               "box (one size everywhere), gated (scaled by a global squeeze-excitation), "
+                               "window (attention windows: depends on the position, the largest is shown), "
+                               "global (attention over all tokens: the whole input)",
             "Jump": "Input pixels between neighbouring units (effective stride)",
             "First centre": "Input pixel (y, x) at the centre of the first unit's field",
-            "MACs": "Multiply-accumulates of convolutions and linear layers in this module, "
-                    "for one input (all calls)",
+            "MACs": "Multiply-accumulates of this module and all below it, for one input (all calls), "
+                    "as torchvision publishes them: one per weight use of every convolution and matrix "
+                    "product that runs (linear layers and attention's matmuls included); biases, norms, "
+                    "activations and pooling count nothing",
+            "Notes": "What the numbers above leave out: gates, position-dependent fields, shared "
+                     "weights, why a module was not called",
         }
+        self.tips = tips
         for name in self.FIELDS:
             label = _selectable_label()
             label.setToolTip(tips.get(name, ""))
@@ -74,11 +82,28 @@ class AnatomyCard(QWidget):
         calls = f"  — call {call} of {len(node.calls)}" if len(node.calls) > 1 else ""
         v["Output shape"].setText(format_shape(shape) + calls)
         field = node.calls[call - 1].field if len(node.calls) >= call else None
-        v["Receptive field"].setText(f"{format_pair(field.size)} px" if field else "none (not a spatial map)")
+        kind = node.calls[call - 1].kind if len(node.calls) >= call else ""
+        if field:
+            extra = {"gated": ", gated", "window": ", window (largest)", "global": ", global"}
+            v["Receptive field"].setText(f"{format_pair(field.size)} px{extra.get(kind, '')}")
+        elif kind == "partitioned":
+            v["Receptive field"].setText("tokens in window order (see the attention layer above)")
+        else:
+            v["Receptive field"].setText("none (not a spatial map)")
         v["Jump"].setText(f"{format_pair(field.jump)} px" if field else "–")
         v["First centre"].setText(", ".join(f"{s:g}" for s in field.start) if field else "–")
-        macs = sum(n.macs for n in node.walk())
-        v["MACs"].setText(format_count(macs) if macs else "–")
+        macs = node.macs_total
+        text = format_count(macs) if macs else "–"
+        if len(node.calls) > 1 and len(node.calls) >= call:
+            text += f"  (call {call}: {format_count(node.calls[call - 1].macs)})"
+        v["MACs"].setText(text)
+        notes = [field.note] if field and field.note else []
+        if node.shared_with:
+            notes.append(f"shares weights with {', '.join(node.shared_with)} (counted once in totals)")
+        if node.hint:
+            notes.append(node.hint)
+        v["Notes"].setText("; ".join(notes) or "–")
+        v["Notes"].setToolTip("\n".join(notes) or self.tips["Notes"])
         self.repr_text.setPlainText(node.module_repr)
         self.source_text.setPlainText(node.forward_source)
 

@@ -178,7 +178,8 @@ class AnatomyModel(QAbstractItemModel):
             return ("Module name (rows below a module called several times are its calls)",
                     "Module class", "Output shape of one sample (channels×height×width)",
                     "Parameters in this module and all below it",
-                    "Receptive field size in input pixels")[section]
+                    "Receptive field size in input pixels (≤: largest of a position-dependent window "
+                    "field; all: global attention; g: gated by a global squeeze-excitation)")[section]
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -218,13 +219,21 @@ class AnatomyModel(QAbstractItemModel):
         if col == 3:
             return "" if row.call is not None else format_count(node.params_total)
         f = row.field
-        return format_pair(f.size if f else None)
+        text = format_pair(f.size if f else None)
+        kind = f.kind if f else ""
+        return {"gated": f"{text} g", "window": f"≤{text}", "global": f"{text} all"}.get(kind, text)
 
     def _tooltip(self, row: _Row) -> str:
         layer = row.layer or "(the whole model's output)"
         f = row.field
-        rf = (f"receptive field {format_pair(f.size)} px, jump {format_pair(f.jump)} px"
+        rf = (f"receptive field {format_pair(f.size)} px ({f.kind}), jump {format_pair(f.jump)} px"
               if f else "no spatial receptive field")
+        if f and f.note:
+            rf += f"\n{f.note}"
+        if row.node.shared_with:
+            rf += f"\nshares weights with {', '.join(row.node.shared_with)}"
+        if row.node.hint:
+            rf += f"\n{row.node.hint}"
         calls = len(row.node.calls)
         called = f"called {calls} times; " if calls > 1 and row.call is None else ""
         return f"{layer}\n{row.node.type}, {called}{rf}"

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
 from gui.anatomy_model import CALL_ROLE, FILTER_ROLE, LAYER_ROLE, NODE_ROLE, AnatomyModel
@@ -12,7 +19,8 @@ class AnatomyTree(QWidget):
     """A filter box over a collapsible tree of the model's modules.
 
     Typing in the filter keeps the modules whose name or type contains the text, with
-    their ancestors, so every match stays in context.
+    their ancestors, so every match stays in context.  Clearing it brings back the rows
+    expanded before, and the selected row stays selected (without recording it again).
 
     Signals
     -------
@@ -47,13 +55,20 @@ class AnatomyTree(QWidget):
         self.view.setAllColumnsShowFocus(True)
         # Long sibling names differ at the end (encoder_layer_1, encoder_layer_11).
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        # Every column as wide as its contents, the names too (with their indentation):
-        # a name cut to "l…1" says nothing.  A narrow dock scrolls sideways instead.
+        # The shape, params and RF columns as wide as their contents; the names take
+        # the rest, so expanding a deep block never pushes those columns out of the dock
+        # (a long name is elided in the middle; its tooltip and the card give it whole).
         header = self.view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setMinimumSectionSize(36)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Type names can be long (AdaptiveAvgPool2d): a fixed width the user may drag wider.
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, self.fontMetrics().horizontalAdvance("BatchNorm2d") + 14)
+        header.setMinimumSectionSize(30)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self._expanded: list[QPersistentModelIndex] | None = None  # before the filter, in source rows
+        self._quiet = False  # re-selecting a row after filtering records nothing
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -63,6 +78,7 @@ class AnatomyTree(QWidget):
 
     def set_anatomy(self, anatomy, model_name: str) -> None:
         """Show a new model's tree, expanded down to its top-level blocks."""
+        self._expanded = None
         self.model.set_anatomy(anatomy, model_name)
         self.view.expandToDepth(0)
         self._apply_filter(self.filter_box.text())
@@ -113,14 +129,51 @@ class AnatomyTree(QWidget):
         walk(QModelIndex())
         return found
 
+    def expanded_layers(self) -> list[str]:
+        """Layer references of the expanded rows."""
+        return [index.data(LAYER_ROLE) for index in self._expanded_rows()]
+
+    def _expanded_rows(self) -> list[QModelIndex]:
+        rows: list[QModelIndex] = []
+
+        def walk(parent: QModelIndex):
+            for row in range(self.proxy.rowCount(parent)):
+                index = self.proxy.index(row, 0, parent)
+                if self.view.isExpanded(index):
+                    rows.append(index)
+                    walk(index)
+
+        walk(QModelIndex())
+        return rows
+
     def _apply_filter(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text.strip())
-        if text.strip():
-            self.view.expandAll()
+        text = text.strip()
         current = self.view.currentIndex()
-        if current.isValid():
-            self.view.scrollTo(current)
+        source = QPersistentModelIndex(self.proxy.mapToSource(current)) if current.isValid() else None
+        if text and self._expanded is None:
+            self._expanded = [QPersistentModelIndex(self.proxy.mapToSource(i)) for i in self._expanded_rows()]
+        self.proxy.setFilterFixedString(text)
+        if text:
+            self.view.expandAll()
+        elif self._expanded is not None:
+            self.view.collapseAll()
+            for row in self._expanded:
+                if row.isValid():
+                    self.view.expand(self.proxy.mapFromSource(QModelIndex(row)))
+            self._expanded = None
+        if source is not None and source.isValid():
+            index = self.proxy.mapFromSource(QModelIndex(source))
+            if index.isValid():
+                if index != self.view.currentIndex():
+                    self._quiet = True
+                    try:
+                        self.view.selectionModel().setCurrentIndex(
+                            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                            | QItemSelectionModel.SelectionFlag.Rows)
+                    finally:
+                        self._quiet = False
+                self.view.scrollTo(index)
 
     def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        if current.isValid():
+        if current.isValid() and not self._quiet:
             self.layer_selected.emit(current.data(LAYER_ROLE))

@@ -1,8 +1,17 @@
-"""Starting the Qt application: one QApplication, the main window, the screenshot mode."""
+"""Starting the Qt application: one QApplication, the main window, the screenshot mode.
+
+Before Qt is asked for a window, :func:`platform_problem` checks that its platform plugin
+can start (on Linux: an X display to connect to, and the libraries Qt's xcb plugin
+needs), because Qt itself ends the process with a page of messages when it cannot.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import html
 import logging
+import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -19,6 +28,96 @@ log = logging.getLogger(__name__)
 ORGANIZATION = "Unitscope"
 APPLICATION = "Unitscope"
 SCREENSHOT_TIMEOUT_S = 120
+# What Qt's xcb plugin needs beyond a base system (Qt's "X11 requirements", Debian names).
+XCB_PACKAGES = ("libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 "
+                "libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3")
+_MISSING_LIBRARY = re.compile(r"(lib[\w.+-]+?\.so(?:\.\d+)*): cannot open shared object file")
+
+
+def debian_package(library: str) -> str:
+    """The Debian/Ubuntu package that usually ships ``library`` (``libxcb-cursor.so.0`` ->
+    ``libxcb-cursor0``, ``libxkbcommon-x11.so.0`` -> ``libxkbcommon-x11-0``)."""
+    base, _, version = library.partition(".so")
+    base, version = base.lower(), version.lstrip(".").split(".")[0]
+    return base + ("-" if base[-1:].isdigit() and version else "") + version
+
+
+def _requested_platforms() -> list[str]:
+    value = os.environ.get("QT_QPA_PLATFORM", "")
+    return [part.split(":")[0].strip() for part in value.split(";") if part.strip()]
+
+
+def platform_problem(plugin: Path | None = None) -> str | None:
+    """Why Qt's platform plugin cannot start here, as one line plus the install line; None if it can.
+
+    Only the X11 (``xcb``) plugin, Linux's default, is checked: that the plugin's libraries
+    load (the first missing one is named, with the package to install) and that the X
+    display answers.  Other plugins (``offscreen``, ``wayland``...) are left to Qt.
+    """
+    names = _requested_platforms()
+    if not names:
+        if not sys.platform.startswith("linux") or os.environ.get("WAYLAND_DISPLAY"):
+            return None
+        names = ["xcb"]
+    if names[0] != "xcb":
+        return None
+    if plugin is None:
+        from PySide6.QtCore import QLibraryInfo
+
+        plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    if plugin.is_file():
+        try:
+            ctypes.CDLL(str(plugin))
+        except OSError as exc:
+            found = _MISSING_LIBRARY.search(str(exc))
+            missing = found.group(1) if found else str(exc)
+            package = debian_package(found.group(1)) if found else ""
+            packages = XCB_PACKAGES if package in XCB_PACKAGES.split() or not package else f"{package} {XCB_PACKAGES}"
+            return (f"Unitscope cannot open its window: Qt's X11 platform plugin needs {missing}, which is not "
+                    f"installed.\nInstall it with: sudo apt-get install {packages}")
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return ("Unitscope cannot open its window: there is no X display (DISPLAY is not set).\n"
+                "Run it in a desktop session, with ssh -X, or under xvfb-run; 'unitscope doctor' tells more.")
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return (f"Unitscope cannot open its window: libxcb.so.1 is not installed.\n"
+                f"Install it with: sudo apt-get install libxcb1 {XCB_PACKAGES}")
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    error = xcb.xcb_connection_has_error(connection)
+    xcb.xcb_disconnect(connection)
+    if error:
+        return (f"Unitscope cannot open its window: the X display '{display}' does not answer.\n"
+                "Check DISPLAY (and xauth over ssh), or run under xvfb-run; 'unitscope doctor' tells more.")
+    return None
+
+
+def version() -> str:
+    """The installed Unitscope's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("unitscope")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def about_text() -> str:
+    """The About box: version, what Unitscope does, how to cite it (rich text)."""
+    v = html.escape(version())
+    return (f"<h3>Unitscope {v}</h3>"
+            "<p>Listen to single units and populations inside CNNs: anatomy, feature maps and "
+            "in-silico electrophysiology (tuning, receptive fields, population analyses).</p>"
+            "<p><b>To cite:</b> Unitscope, version " + v + " (software). Name the model, its weights "
+            "(file and SHA-256, or the random seed shown in the status bar) and the layer; files "
+            "Unitscope writes carry this provenance.</p>"
+            "<p>Licence: BSD-3-Clause. Built on PyTorch, torchvision, Qt (PySide6) and pyqtgraph.</p>")
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -120,6 +219,10 @@ def run_app(args) -> int:
         The exit status.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    problem = platform_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     app = make_application()
     from gui.main_window import MainWindow, StartupChoices
 

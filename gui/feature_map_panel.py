@@ -8,7 +8,11 @@ every normalisation offered (:func:`engine.recording.mosaic.display_values`, car
 image and switching the colormap only changes the lookup table.  A click or a hover is mapped
 to a channel by integer division (:meth:`engine.recording.mosaic.Mosaic.channel_at`); the hover
 read-out shows the raw value, not the colour index.  A 1-D output (a vector of units,
-e.g. logits) is drawn as a bar plot instead.
+e.g. logits) and maps of 1×1 (a global pool) are drawn as a bar plot instead; a vector
+with one value per class of the model's weights names the classes and its top five.
+
+Defaults follow the data until the user picks a colormap: a layer with values of both
+signs opens in a diverging map centred on zero, a non-negative one in viridis.
 """
 
 from __future__ import annotations
@@ -29,6 +33,27 @@ log = logging.getLogger(__name__)
 NORMALIZATIONS = {"channel": "per channel", "shared": "shared"}
 GRID_COLOR = (110, 110, 110)  # neutral, so tiles stand apart under every colormap
 BAR_COLOR = (90, 160, 230)
+TOP_COLOR = (255, 214, 10)
+MAX_NUMBERED = 256  # tiles get their channel number when there are at most this many...
+NUMBER_MIN_PX = 26  # ...and a tile is at least this wide on screen
+TOP_K = 5
+
+
+def top_classes(values: np.ndarray, names: list[str] | None, k: int = TOP_K) -> list[tuple[int, str, float]]:
+    """The ``k`` largest values as ``(index, class name, value)``, largest first (NaN last)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    order = np.argsort(np.where(np.isnan(v), -np.inf, v))[::-1][:k]
+    return [(int(i), names[i] if names is not None and i < len(names) else str(int(i)), float(v[i]))
+            for i in order]
+
+
+def is_signed(values: np.ndarray) -> bool:
+    """Whether ``values`` hold both negative and positive finite numbers."""
+    v = np.asarray(values)
+    if v.size == 0:
+        return False
+    finite = v[np.isfinite(v)] if not np.isfinite(v).all() else v
+    return finite.size > 0 and float(finite.min()) < 0.0 < float(finite.max())
 
 
 def tile_grid(m: Mosaic) -> tuple[QtGui.QPainterPath, QtCore.QRectF]:
@@ -62,6 +87,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
     -------
     channel_clicked(int)
         The user clicked a channel's tile (or a unit's bar for a vector output).
+    unit_clicked(int, int, int)
+        Channel, y and x of the map unit the user clicked in the mosaic.
     render_finished(float)
         Milliseconds spent turning the ready mosaic into the displayed image.
     hovered(int, int, int)
@@ -69,6 +96,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
     """
 
     channel_clicked = Signal(int)
+    unit_clicked = Signal(int, int, int)
     render_finished = Signal(float)
     hovered = Signal(int, int, int)
 
@@ -77,9 +105,14 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._values: np.ndarray | None = None  # the display channels, for the read-out
         self._mosaics: dict = {}  # (normalize, symmetric) -> the engine's ready Mosaic
         self._kind: str | None = None
+        self._from_maps = False  # the bars are a 1×1 layer's channels
         self._layer = ""
         self._mosaic: Mosaic | None = None
         self._selected: int | None = None
+        self._class_names: list[str] | None = None
+        self._model_name = ""
+        self._auto_colormap = True  # until the user picks one, the data choose it
+        self._numbers: list[QtWidgets.QGraphicsSimpleTextItem] = []
 
         self._cmap_combo = QtWidgets.QComboBox(toolTip="Colormap (diverging maps are drawn "
                                                "symmetric about zero)")
@@ -90,6 +123,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         for mode, text in NORMALIZATIONS.items():
             self._norm_combo.addItem(text, mode)
         self._cmap_combo.currentIndexChanged.connect(self._controls_changed)
+        self._cmap_combo.activated.connect(self._colormap_picked)
         self._norm_combo.currentIndexChanged.connect(self._controls_changed)
         self._info = QtWidgets.QLabel("No feature map yet", wordWrap=True)
         self._info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -104,6 +138,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._map_plot.invertY(True)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._map_plot.addItem(self._image)
+        self._map_plot.getViewBox().sigRangeChanged.connect(lambda *_: self._update_numbers())
         self._grid = QtWidgets.QGraphicsPathItem(self._image)
         self._empty = QtWidgets.QGraphicsRectItem(self._image)
         self._empty.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
@@ -116,6 +151,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._bar_view = pg.PlotWidget()
         self._bar_plot = self._bar_view.getPlotItem()
         self._bar_plot.setLabel("bottom", "unit")
+        self._bar_plot.getAxis("left").enableAutoSIPrefix(False)
+        self._top_labels: list[pg.TextItem] = []
         # bars thinner than a pixel show only their outline: give it the fill colour
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=BAR_COLOR, pen=pg.mkPen(BAR_COLOR))
         self._bar_plot.addItem(self._bars)
@@ -145,9 +182,41 @@ class FeatureMapPanel(QtWidgets.QWidget):
         """The colormap in use (one of :data:`gui.colormaps.NAMES`)."""
         return self._cmap_combo.currentData()
 
-    def set_colormap(self, name: str) -> None:
-        """Use colormap ``name``; a diverging one switches to symmetric scaling."""
+    def set_colormap(self, name: str, chosen: bool = True) -> None:
+        """Use colormap ``name``; a diverging one switches to symmetric scaling.
+
+        ``chosen`` (the default) keeps it for every layer; otherwise the next layer's
+        values choose again (diverging for signed values, else viridis).
+        """
         self._cmap_combo.setCurrentIndex(colormaps.NAMES.index(colormaps.canonical(name)))
+        self._auto_colormap = not chosen
+
+    @property
+    def colormap_chosen(self) -> bool:
+        """Whether the user chose the colormap (else the data choose it per layer)."""
+        return not self._auto_colormap
+
+    def set_class_names(self, names: list[str] | None) -> None:
+        """The model's class names (its weights' categories): a vector of as many values
+        is drawn with them and its top five named."""
+        self._class_names = list(names) if names else None
+
+    def set_model_name(self, name: str) -> None:
+        """The open model's name: the caption of its root row's output."""
+        self._model_name = name
+
+    def _caption(self) -> str:
+        return self._layer or (f"{self._model_name} output" if self._model_name else "model output")
+
+    def top_predictions(self) -> list[tuple[int, str, float]]:
+        """The top five ``(index, class name, value)`` of the vector shown (empty for maps)."""
+        if self._kind != "vector" or self._values is None or not self._names_fit():
+            return []
+        return top_classes(self._values, self._class_names)
+
+    def is_bar_plot(self) -> bool:
+        """Whether the output is drawn as a bar plot (a vector, or 1×1 maps)."""
+        return self._kind == "vector"
 
     @property
     def normalization(self) -> str:
@@ -196,7 +265,17 @@ class FeatureMapPanel(QtWidgets.QWidget):
             The layer's name, for the caption.
         """
         kind, values = shown.kind, np.asarray(shown.values)
+        self._from_maps = kind == "maps" and values.ndim == 3 and values.shape[1:] == (1, 1)
+        if self._from_maps:  # a global pool's C×1×1: one bar per channel, not C one-pixel tiles
+            kind, values = "vector", values.reshape(-1)
         self._kind, self._values, self._mosaics, self._layer = kind, values, dict(shown.mosaics), layer
+        if self._auto_colormap and kind != "vector":
+            wanted = colormaps.DEFAULT_DIVERGING if is_signed(values) else colormaps.DEFAULT
+            if wanted != self.colormap_name:
+                self._cmap_combo.blockSignals(True)
+                self._cmap_combo.setCurrentIndex(colormaps.NAMES.index(wanted))
+                self._cmap_combo.blockSignals(False)
+                self._image.setLookupTable(colormaps.lut(wanted), update=False)
         if self._selected is not None and self._selected >= values.shape[0]:
             self._selected = None
         self._readout.setText(" ")
@@ -239,6 +318,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._mosaics = {}
         self._image.clear()
         self._bars.setOpts(x=[], height=[])
+        self._set_top_labels([])
         self._update_grid()
         self._update_highlight()
         self._info.setText("No feature map yet")
@@ -261,9 +341,10 @@ class FeatureMapPanel(QtWidgets.QWidget):
             self._map_plot.getViewBox().autoRange(padding=0.01)
         self._update_grid()
         self._update_highlight()
+        self._update_numbers()
         lo, hi = mosaic.value_range
         grid = "tokens" if self._kind == "tokens" else "px"
-        self._info.setText(f"{self._layer}: {mosaic.n_channels} channels, {mosaic.tile_h}x"
+        self._info.setText(f"{self._caption()}: {mosaic.n_channels} channels, {mosaic.tile_h}x"
                            f"{mosaic.tile_w} {grid}, range [{lo:.4g}, {hi:.4g}]")
         log.debug("mosaic of %s %s drawn in %.2f ms", self._layer, tuple(self._values.shape), elapsed)
         self.render_finished.emit(elapsed)
@@ -272,13 +353,68 @@ class FeatureMapPanel(QtWidgets.QWidget):
         start = time.perf_counter()
         self._mosaic = None
         values = self._values
+        self._update_numbers()
         self._bars.setOpts(x=np.arange(values.size), height=values, width=0.8)
+        self._bar_plot.setLabel("bottom", "channel" if self._from_maps else
+                                ("class" if self._names_fit() else "unit"))
         self._plots.setCurrentWidget(self._bar_view)
         self._bar_plot.getViewBox().autoRange(padding=0.02)
         finite = values[np.isfinite(values)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        self._info.setText(f"{self._layer}: {values.size} values, range [{lo:.4g}, {hi:.4g}]")
+        what = f"{values.size} channels of 1×1" if self._from_maps else f"{values.size} values"
+        text = f"{self._caption()}: {what}, range [{lo:.4g}, {hi:.4g}]"
+        top = self.top_predictions()
+        if top:
+            text += "\nTop 5: " + " · ".join(f"{name} ({value:.3g})" for _i, name, value in top)
+        self._info.setText(text)
+        self._set_top_labels(top)
+        if top and hi > lo:  # room above the tallest bar for its name
+            self._bar_plot.setYRange(min(lo, 0.0), hi + 0.15 * (hi - min(lo, 0.0)), padding=0.02)
         self.render_finished.emit((time.perf_counter() - start) * 1000.0)
+
+    def _names_fit(self) -> bool:
+        return (not self._from_maps and self._class_names is not None and self._values is not None
+                and self._values.ndim == 1 and self._values.size == len(self._class_names))
+
+    def _set_top_labels(self, top: list[tuple[int, str, float]]) -> None:
+        for item in self._top_labels:
+            self._bar_plot.removeItem(item)
+        self._top_labels = []
+        for i, name, value in top:
+            item = pg.TextItem(name, color=TOP_COLOR, anchor=(0.5, 1.0 if value >= 0 else 0.0))
+            item.setPos(i, value if np.isfinite(value) else 0.0)
+            self._bar_plot.addItem(item)
+            self._top_labels.append(item)
+
+    def _update_numbers(self) -> None:
+        """Channel numbers on the tiles while there are few enough and they are large enough."""
+        m = self._mosaic if self._kind != "vector" else None
+        if m is None or m.n_channels > MAX_NUMBERED:
+            for item in self._numbers:
+                item.setVisible(False)
+            return
+        while len(self._numbers) < m.n_channels:
+            item = QtWidgets.QGraphicsSimpleTextItem(self._image)
+            item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            item.setBrush(pg.mkBrush("w"))
+            item.setPen(QtGui.QPen(pg.mkColor(0, 0, 0, 200), 0))
+            self._numbers.append(item)
+        px = self._map_plot.getViewBox().viewPixelSize()[0] or 1.0
+        show = m.tile_w / px >= NUMBER_MIN_PX
+        for c, item in enumerate(self._numbers):
+            visible = show and c < m.n_channels
+            item.setVisible(visible)
+            if visible:
+                y0, x0 = m.tile_origin(c)
+                item.setText(str(c))
+                item.setPos(x0 + 0.5, y0 + 0.5)
+
+    def channel_numbers_shown(self) -> list[int]:
+        """The channels whose number is drawn on their tile."""
+        return [int(item.text()) for item in self._numbers if item.isVisible()]
+
+    def _colormap_picked(self, _index: int) -> None:
+        self._auto_colormap = False
 
     def _update_grid(self) -> None:
         m = self._mosaic
@@ -329,7 +465,12 @@ class FeatureMapPanel(QtWidgets.QWidget):
     def _mouse_moved(self, scene_pos: QtCore.QPointF) -> None:
         if self._kind == "vector":
             unit = self._bar_under(scene_pos)
-            text = " " if unit is None else f"unit {unit} = {self._values[unit]:.6g}"
+            if unit is None:
+                text = " "
+            elif self._names_fit():
+                text = f"class {unit} ({self._class_names[unit]}) = {self._values[unit]:.6g}"
+            else:
+                text = f"{'channel' if self._from_maps else 'unit'} {unit} = {self._values[unit]:.6g}"
             self._readout.setText(text)
             return
         hit = self._unit_under(scene_pos)
@@ -347,6 +488,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         if hit is not None:
             self.select_channel(hit[0])
             self.channel_clicked.emit(hit[0])
+            self.unit_clicked.emit(*hit)
 
     def _bar_clicked(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton and (unit := self._bar_under(ev.scenePos())) is not None:

@@ -13,6 +13,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from engine.errors import UnitscopeError
+from gui.cluster_dialog import open_cluster_dialog
+from gui.figure_menu import add_figure_actions
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +52,14 @@ def build_menus(window) -> None:
     _action(window, file, "&Pretrained weights…", lambda: open_weights_dialog(window), None,
             "See which models have pretrained weights offline, and import weights files")
     file.addSeparator()
-    _action(window, file, "&Export feature maps…", lambda: export_view(window, "feature maps"), "Ctrl+E",
-            "Save the feature-map panel as PNG (chosen width), SVG or PDF")
-    _action(window, file, "Export &unit view…", lambda: export_view(window, "unit view"), "Ctrl+Shift+E",
-            "Save the unit view as PNG (chosen width), SVG or PDF")
+    _action(window, file, "Save screenshot of feature &maps…", lambda: export_view(window, "feature maps"),
+            "Ctrl+E", "Save the feature-map panel as it looks on screen (PNG, SVG, PDF); for papers use Figure…")
+    _action(window, file, "Save screenshot of &unit view…", lambda: export_view(window, "unit view"), None,
+            "Save the unit view as it looks on screen (PNG, SVG, PDF); for papers use Figure…")
     _action(window, file, "&Save activations…", lambda: save_activations(window),
             QKeySequence.StandardKey.Save,
             "Save the shown layer's activations as .npz, .npy, .h5 or .mat, with provenance")
+    add_figure_actions(window, file)
     file.addSeparator()
     _action(window, file, "Open sessio&n…", lambda: open_session(window), None,
             "Reopen a saved session: model, weights, layer, inputs, display, pinned units and analyses")
@@ -65,6 +68,8 @@ def build_menus(window) -> None:
             "and every analysis run, as .unitscope.json")
     _action(window, file, "Save last analysis as &job…", lambda: save_job(window), None,
             "Save the last analysis as a job file that 'unitscope run JOB.json' reproduces")
+    _action(window, file, "Run on &cluster…", lambda: open_cluster_dialog(window), None,
+            "Write the shown layer and input images as a sharded job for SLURM, and submit it")
     file.addSeparator()
     _action(window, file, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close Unitscope")
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -64,10 +65,13 @@ class InputStrip(QWidget):
         The user chose an input (a :class:`engine.session.values.Stimulus`).
     problem(str)
         Something the user gave could not be used (a readable line).
+    live_requested(str)
+        Stream live input: a video file's path, ``"camera"``, or ``""`` to stop.
     """
 
     stimulus_selected = Signal(object)
     problem = Signal(str)
+    live_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -89,6 +93,16 @@ class InputStrip(QWidget):
         self.open_button.setToolTip("Add image files to the strip (folders: drop them here "
                                     "or use File ▸ Open image folder…)")
         self.open_button.clicked.connect(self.open_images_dialog)
+        self.live_button = QToolButton(self, text="Live video…")
+        self.live_button.setToolTip("Stream a video file or a camera through the selected layer "
+                                    "(the maps update as fast as the engine keeps up)")
+        self.live_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        live_menu = QMenu(self.live_button)
+        live_menu.addAction("Video file…", self._ask_video_file)
+        live_menu.addAction("Camera", lambda: self.live_requested.emit("camera"))
+        self.stop_live_action = live_menu.addAction("Stop live input", lambda: self.live_requested.emit(""))
+        self.stop_live_action.setEnabled(False)
+        self.live_button.setMenu(live_menu)
         self.preview = QLabel(self)
         self.preview.setFixedSize(THUMB + 24, THUMB + 24)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -102,7 +116,12 @@ class InputStrip(QWidget):
         side.addWidget(self.preview_caption)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
-        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        buttons = QVBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.live_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         layout.addWidget(self.list, 1)
         layout.addLayout(side)
 
@@ -137,6 +156,27 @@ class InputStrip(QWidget):
             self.list.setCurrentItem(self._add_image(Path(stimulus.value)))
             return True
         return False
+
+    def _ask_video_file(self) -> None:
+        from gui.live_input import VIDEO_FILTERS
+
+        path, _ = QFileDialog.getOpenFileName(self, "Stream a video file", "", VIDEO_FILTERS)
+        if path:
+            self.live_requested.emit(path)
+
+    def set_live(self, running: bool) -> None:
+        """Say whether live input is streaming (the menu offers to stop it)."""
+        self.stop_live_action.setEnabled(running)
+        self.live_button.setText("Live ●" if running else "Live video…")
+
+    def show_stimulus(self, stimulus: Stimulus) -> None:
+        """Select ``stimulus`` (the one whose maps are shown) without asking to record it."""
+        for i in range(self.list.count()):
+            if self.list.item(i).data(STIMULUS_ROLE) == stimulus:
+                self.list.blockSignals(True)
+                self.list.setCurrentRow(i)
+                self.list.blockSignals(False)
+                return
 
     def add_paths(self, paths) -> list[Stimulus]:
         """Add image files and folders (walked recursively); select the first new one."""

@@ -12,8 +12,20 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QStackedWidget, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QTabBar,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.errors import UnitscopeError
 from engine.jobs.record import Record
@@ -25,18 +37,25 @@ from gui.anatomy_tree import AnatomyTree
 from gui.app_state import AppState, RunningJob
 from gui.input_strip import InputStrip
 from gui.job_view import JobView
+from gui.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
 from gui.model_picker import ModelPicker
 from gui.population_view import PopulationView
 from gui.probe_view import ProbeView
+from gui.properties_view import PropertiesView
 from gui.receptive_field_view import ReceptiveFieldView
 from gui.session_file import SavedSession, read_session
 from gui.status_bar import EngineStatusBar
 from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
+from gui.visualize_view import VisualizeView
 from gui.window_settings import StartupChoices
 from gui.worker import EngineThread, OpenModel
 
 log = logging.getLogger(__name__)
+
+TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut, QKeySequence.StandardKey.Paste,
+                     QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo,
+                     QKeySequence.StandardKey.SelectAll)
 
 
 def first_layer(anatomy) -> str:
@@ -75,7 +94,7 @@ class MainWindow(QMainWindow):
     def __init__(self, choices: StartupChoices | None = None, parent=None):
         super().__init__(parent)
         self.setObjectName("MainWindow")
-        self.setWindowTitle("Unitscope")
+        self.setWindowTitle("")  # Qt shows the application's name; a model's name is put before it
         self.settings = QSettings()
         self._choices, self._last_layer, self._last_input = window_settings.startup_choices(
             self.settings, choices or StartupChoices())
@@ -95,6 +114,7 @@ class MainWindow(QMainWindow):
         self.probe_view = ProbeView(self)
         self.rf_view = ReceptiveFieldView(self)
         self.job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
+        self.live = LiveInput(self)
         self._build_centre()
         self._build_docks()
         self._build_status_bar()
@@ -104,8 +124,17 @@ class MainWindow(QMainWindow):
                                  ("probe", self.probe_view, self.probe_dock),
                                  ("receptive_field", self.rf_view, self.rf_dock)):
             self.add_job_view(name, view, dock)
+        self.add_job_view("visualize", *VisualizeView.docked(self))  # docks tabbed with the analyses
+        self.add_job_view("properties", *PropertiesView.docked(self))
         file_menu.build_menus(self)
+        self._own_about_box()
+        # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself.
+        QApplication.instance().installEventFilter(self)
         self._connect()
+        window_settings.scroll_every_dock(self)
+        self.tuning_dock.raise_()  # the first analysis in front, whatever was tabbed in after it
+        for dock in self.findChildren(QDockWidget):
+            dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self._tidy_tab_bars))
         self._default_layout = not window_settings.restore_window(self)
         self._select_start_input()
 
@@ -145,12 +174,15 @@ class MainWindow(QMainWindow):
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self, objectName=name)
-        dock.setWidget(widget)
+        dock.setWidget(window_settings.scrolling(widget))
         self.addDockWidget(area, dock)
         return dock
 
     def _build_docks(self) -> None:
         area = Qt.DockWidgetArea
+        # The side columns run the full height; the inputs sit under the feature maps only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
         self.tree_dock = self._dock("Layers", "layers_dock", self.tree, area.LeftDockWidgetArea)
         self.card_dock = self._dock("Layer details", "card_dock", self.card, area.LeftDockWidgetArea)
         self.unit_placeholder = QLabel("Click a channel in the feature maps to see that unit.",
@@ -194,7 +226,12 @@ class MainWindow(QMainWindow):
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
+        self.strip.live_requested.connect(self.start_live)
+        self.live.fps_changed.connect(lambda fps: self.status.set_live(fps, self.live.source.name
+                                                                       if self.live.source else ""))
+        self.live.stopped.connect(self._live_stopped)
         self.picker.model_chosen.connect(lambda spec: self.open_model(spec))
+        self.picker.problem.connect(self.show_problem)
         self.picker.open_file_requested.connect(lambda: file_menu.open_model_file(self))
         self.picker.load_weights_requested.connect(lambda: file_menu.load_weights(self))
         self.status.cancel_requested.connect(self.cancel)
@@ -209,10 +246,11 @@ class MainWindow(QMainWindow):
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
         self.panel.channel_clicked.connect(self.show_unit)
+        self.panel.unit_clicked.connect(lambda _c, y, x: self.unit_view.pin(y, x))
         self.centre_stack.addWidget(self.panel)
         self.centre_stack.setCurrentWidget(self.panel)
         self.unit_view = UnitView(self)
-        self.unit_dock.setWidget(self.unit_view)
+        self.unit_dock.widget().setWidget(self.unit_view)
         self.panel.hovered.connect(self._hovered)
         window_settings.restore_panel_settings(self)
         self._apply_display()
@@ -224,6 +262,7 @@ class MainWindow(QMainWindow):
         if self._default_layout:
             self._default_layout = False
             self._size_docks()
+        self._tidy_tab_bars()
         if not self.worker.isRunning() and self.state.info is None and not self.state.opening:
             # Start after the first paint, so the window is up before torch loads.
             QTimer.singleShot(0, self.start_engine)
@@ -249,6 +288,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the engine thread and wait for it (it stops at the next module)."""
+        self.live.stop()
         self.status.work_finished()
         if self.worker.isRunning():
             self.worker.stop()
@@ -280,6 +320,35 @@ class MainWindow(QMainWindow):
         self.state.open_id = self.worker.submit(OpenModel(model))
         self.picker.set_current(spec, "opening…")
         self.status.showMessage(f"Opening {spec}…")
+
+    def start_live(self, source: str, realtime: bool = True) -> None:
+        """Stream live input through the selected layer: a video file, ``"camera"``, or ``""`` to stop."""
+        if not source:
+            self.live.stop()
+            return
+        if not have_pyav():
+            self.show_problem(INSTALL_HINT)
+            return
+        if source == "camera":
+            device, input_format = camera_source()
+            self.live.start(device, input_format, realtime)
+        else:
+            self.live.start(source, None, realtime)
+        self.strip.set_live(True)
+        self.status.set_live(0.0, self.live.source.name)
+
+    def _live_stopped(self, reason: str) -> None:
+        self.strip.set_live(False)
+        self.status.set_live(None)
+        if reason:
+            self.show_problem(reason)
+        elif self.live.frames_shown:
+            self.status.showMessage(f"Live input ended: {self.live.frames_shown} frames shown", 5000)
+
+    def submit_frame(self, job) -> int:
+        """Record a live frame (:class:`engine.jobs.record.RecordFrame`) as the recording to show."""
+        self.state.record_id = self.worker.submit(job)
+        return self.state.record_id
 
     def record_layer(self, layer: str) -> None:
         """Select ``layer`` in the tree and record it; a layer not in the tree is recorded as asked."""
@@ -343,13 +412,15 @@ class MainWindow(QMainWindow):
             return
         self.state.model_opened(info)
         self.message.hide()
-        self.setWindowTitle(f"Unitscope — {info.name} ({info.weights_label})")
+        self.setWindowTitle(f"{info.name} ({info.weights_label})")  # Qt adds " — Unitscope"
         self.picker.set_current(info.spec, info.weights_label)
         self.status.set_model(info.device, info.weights_label, info.has_random_weights, info.seed)
         for note in info.notes:
             self.show_problem(note)
         if self.panel is not None:
             self.panel.clear()
+            self.panel.set_model_name(info.name)
+            self.panel.set_class_names(getattr(info, "categories", None))
             self.unit_view.clear()
         for view, _dock in self.job_views.values():
             view.clear()
@@ -413,6 +484,9 @@ class MainWindow(QMainWindow):
             return
         if self.state.is_running(rid):
             self.state.running.view.failed(text)
+        if rid and rid == self.state.record_id and self.state.recording is not None:
+            # The input that failed is not left selected under another input's maps.
+            self.strip.show_stimulus(self.state.recording.stimulus)
         if rid == self.state.open_id and self.state.opening:
             self.state.opening = False
             self.state.replay, self.state.pins = [], []  # a session's jobs need the session's model
@@ -458,8 +532,9 @@ class MainWindow(QMainWindow):
         info = self.state.info
         if info is None or info.model is None:
             return None
-        display = ({"colormap": self.panel.colormap_name, "normalization": self.panel.normalization}
-                   if self.panel is not None else {})
+        display = {"normalization": self.panel.normalization} if self.panel is not None else {}
+        if self.panel is not None and self.panel.colormap_chosen:
+            display["colormap"] = self.panel.colormap_name
         return SavedSession(model=info.model, layer=self.tree.current_layer(), inputs=self.strip.stimuli(),
                             shown_input=self.strip.current(), display=display,
                             pinned=list(self.probe_view.units), jobs=dict(self.state.jobs_run))
@@ -662,11 +737,66 @@ class MainWindow(QMainWindow):
         if channel == self.state.unit_channel:
             self.unit_view.set_position(y, x)
 
+    # --- keyboard and help ------------------------------------------------------------
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """Let the window's shortcuts through a focused text box that would take the key
+        (a line edit uses Ctrl+E, Ctrl+K, Ctrl+A... for editing).  Copy, cut, paste, undo,
+        redo and select-all stay with the box."""
+        if event.type() == QEvent.Type.ShortcutOverride and self.isActiveWindow():
+            pressed = QKeySequence(event.keyCombination())
+            if (event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+                    and not any(event.matches(key) for key in TEXT_EDITING_KEYS)
+                    and any(action.isEnabled() and action.shortcut().matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+                            for action in self.findChildren(QAction))):
+                event.ignore()
+                return True
+        return super().eventFilter(watched, event)
+
+    def _own_about_box(self) -> None:
+        """Help ▸ About shows the version and how to cite (:func:`gui.app.about_text`)."""
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            for action in menu.actions() if menu is not None else ():
+                if action.text().replace("&", "").startswith("About"):
+                    action.triggered.disconnect()
+                    action.triggered.connect(self.show_about)
+
+    def show_about(self) -> None:
+        """The About box: version, what it is, how to cite."""
+        from gui.app import about_text
+
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About Unitscope", about_text(), QMessageBox.StandardButton.Ok,
+                          self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setObjectName("about_box")
+        box.open()
+
+    def _tidy_tab_bars(self) -> None:
+        """Tabs of docked panels show their whole titles and scroll, rather than shrinking
+        every title to a letter and an ellipsis in a narrow column."""
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is self:
+                bar.setElideMode(Qt.TextElideMode.ElideNone)
+                bar.setUsesScrollButtons(True)
+
     def _size_docks(self) -> None:
-        """First-run layout: room for the tree's columns, the rest to the feature maps."""
-        self.resizeDocks([self.tree_dock, self.unit_dock], [520, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.tree_dock, self.card_dock], [520, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([self.unit_dock, self.tuning_dock], [540, 460], Qt.Orientation.Vertical)
+        """First-run layout: the feature maps get the most room, at any screen size.
+
+        Of the window's width the layer tree takes three tenths (its five columns fit) and
+        the unit and its analyses a little less, up to 440 and 500 px; the inputs a strip of
+        thumbnails under the maps.
+        """
+        width, height = self.width(), self.height()
+        tree = min(max(300, width * 30 // 100), 440)
+        unit = min(max(300, width * 28 // 100), 500)  # wider screens give the rest to the maps
+        self.resizeDocks([self.tree_dock, self.unit_dock], [tree, unit], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.tree_dock, self.card_dock], [height * 58 // 100, height * 42 // 100],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.unit_dock, self.tuning_dock], [height // 2, height // 2],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.strip_dock], [165], Qt.Orientation.Vertical)
 
 
 def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:

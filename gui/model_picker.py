@@ -2,17 +2,32 @@
 
 The list comes from the engine thread (``engine.models.zoo`` imports torch, which the GUI
 thread must not do before the window is up), so the picker starts with only the model
-being opened and fills in once the engine has started.
+being opened and fills in once the engine has started.  Models are listed in natural
+order (resnet18 before resnet101); typing a name and pressing Enter opens it, and an
+unknown name gets a "did you mean".
 """
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 from superqt import QSearchableComboBox
 
 SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the numbers inside names by value: resnet18 < resnet34 < resnet101."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name))
+
+
+def looks_like_file(spec: str) -> bool:
+    """Whether ``spec`` names a model file (``.pt``, ``.py:factory``...) rather than a zoo model."""
+    return "/" in spec or "\\" in spec or bool(re.search(r"\.(pt|pth|ts|jit|py)(:\w+)?$", spec))
 
 
 def entry_text(name: str, found: bool) -> str:
@@ -26,7 +41,9 @@ class ModelPicker(QWidget):
     Signals
     -------
     model_chosen(str)
-        The user picked a zoo model; the argument is its name.
+        The user picked a zoo model (or typed a model file's name); the argument is its name.
+    problem(str)
+        The user typed a name that is no model: the message says so, with close names.
     open_file_requested()
         The user asked to open a model file (the window shows the file dialog).
     load_weights_requested()
@@ -34,6 +51,7 @@ class ModelPicker(QWidget):
     """
 
     model_chosen = Signal(str)
+    problem = Signal(str)
     open_file_requested = Signal()
     load_weights_requested = Signal()
 
@@ -53,6 +71,7 @@ class ModelPicker(QWidget):
         self.combo.completer_object.setModel(self._names)
         self.combo.activated.connect(self._activated)
         self.combo.completer_object.activated[str].connect(self._completed)
+        self.combo.lineEdit().returnPressed.connect(self._return_pressed)
 
         self.open_button = QToolButton(self, text="Open model file…")
         self.open_button.setToolTip("Open a TorchScript archive or a Python file with a "
@@ -78,13 +97,20 @@ class ModelPicker(QWidget):
         self._items.clear()
         bold = QFont(self.font())
         bold.setBold(True)
+        # Headers are enabled (not greyed out) but not selectable, in the text colour on a
+        # shaded band, so they read as headings.
+        palette = self.palette()
+        text_brush = QBrush(palette.color(QPalette.ColorRole.Text))
+        band = QBrush(palette.color(QPalette.ColorRole.AlternateBase).darker(106))
         texts = []
         for family, models in catalogue.items():
             header = QStandardItem(family)
-            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
             header.setFont(bold)
+            header.setForeground(text_brush)
+            header.setBackground(band)
             self._items.appendRow(header)
-            for name, found in models:
+            for name, found in sorted(models, key=lambda m: natural_key(m[0])):
                 text = entry_text(name, found)
                 item = QStandardItem("    " + text)
                 item.setData(name, SPEC_ROLE)
@@ -123,6 +149,27 @@ class ModelPicker(QWidget):
         name = text.split("  —  ")[0].strip()
         if name:
             self._choose(name)
+
+    def model_names(self) -> list[str]:
+        """Every zoo model in the list, in the order shown."""
+        return [self._items.item(row).data(SPEC_ROLE) for row in range(self._items.rowCount())
+                if self._items.item(row).data(SPEC_ROLE)]
+
+    def _return_pressed(self) -> None:
+        """Enter opens the typed name: a zoo model (any case), a model file, or says what is close."""
+        typed = self.combo.currentText().split("  —  ")[0].strip()
+        if not typed or self.combo.completer_object.popup().isVisible():
+            return
+        names = self.model_names()
+        by_lower = {name.lower(): name for name in names}
+        if typed.lower() in by_lower:
+            self._choose(by_lower[typed.lower()])
+        elif looks_like_file(typed) or not names:
+            self._choose(typed)
+        else:
+            close = difflib.get_close_matches(typed.lower(), list(by_lower), n=3, cutoff=0.6)
+            hint = f" Did you mean {', '.join(by_lower[c] for c in close)}?" if close else ""
+            self.problem.emit(f"No model is called '{typed}'.{hint}")
 
     def _choose(self, spec: str) -> None:
         if spec != self._current:

@@ -89,6 +89,7 @@ class PopulationView(QWidget):
         self.compare_action.triggered.connect(self._compare_clicked)
         self._last: PopulationSnapshot | ComparisonSnapshot | None = None
         self._layer: str | None = None
+        self._plotted: str | None = None  # the layer (or "A vs B") the plots show
         self._layers: list[str] = []
         self._labels: list[pg.TextItem] = []
 
@@ -173,11 +174,29 @@ class PopulationView(QWidget):
     # --- public ------------------------------------------------------------------------
 
     def set_layer(self, layer: str | None) -> None:
-        """Say which layer an analysis would use (None: nothing recorded, analysis disabled)."""
-        self.layer_label.setText(f"Layer: {layer or 'the output'}" if layer is not None else NO_LAYER)
+        """Say which layer an analysis would use (None: nothing recorded, analysis disabled).
+
+        The header names the layer the plots show; when that is not the layer shown in
+        the window, it says both, so plots are never taken for another layer's.
+        """
         self.run_action.setEnabled(layer is not None)
         self._layer = layer
+        self._update_header()
         self._update_compare_action()
+
+    def _update_header(self) -> None:
+        layer = self._layer
+        current = f"{layer or 'the output'}" if layer is not None else None
+        if self._plotted is None:
+            self.layer_label.setText(f"Layer: {current}" if current is not None else NO_LAYER)
+        elif current is None or self._plotted == current:
+            self.layer_label.setText(f"Layer: {self._plotted}")
+        else:
+            self.layer_label.setText(f"Plots: {self._plotted} · Run again for the layer shown, {current}")
+
+    def header_text(self) -> str:
+        """The header over the plots."""
+        return self.layer_label.text()
 
     def set_layers(self, names: list[str]) -> None:
         """The model's layers the comparison can choose from (its anatomy's names)."""
@@ -234,6 +253,8 @@ class PopulationView(QWidget):
                 combo.blockSignals(False)
         self.clear()
         compare = isinstance(request, Compare)
+        self._plotted = request.layer or "the output"
+        self._update_header()
         self._show_second_rdm(compare)
         self.compare_label.setVisible(compare)
         self.rdm_plot.setTitle(f"RDM of {request.layer or 'output'}" if compare else "RDM (1 − Pearson r)")
@@ -315,6 +336,11 @@ class PopulationView(QWidget):
         self._labels = []
         self.rdm_image.clear()
         self.rdm_b_image.clear()
+        # A new analysis starts on fresh colour scales, not the last one's ranges.
+        self.colorbar.setLevels((0.0, 1.0))
+        self.colorbar_b.setLevels((0.0, 1.0))
+        self._plotted = None
+        self._update_header()
         self._show_second_rdm(False)
         self.compare_label.hide()
         self.rdm_plot.setTitle("RDM (1 − Pearson r)")
@@ -325,3 +351,9 @@ class PopulationView(QWidget):
     def last_snapshot(self) -> PopulationSnapshot | ComparisonSnapshot | None:
         """The snapshot drawn last."""
         return self._last
+
+    def figure_data(self):
+        """What this view shows, as :mod:`engine.figures` data for a paper figure (None before a result)."""
+        from engine.figures.sources import from_snapshot
+
+        return from_snapshot(self._last) if self._last is not None else None

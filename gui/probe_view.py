@@ -211,6 +211,12 @@ class ProbeView(QWidget):
     def last_snapshot(self) -> ProbeSnapshot | None:
         return self._last
 
+    def figure_data(self):
+        """What this view shows, as :mod:`engine.figures` data for a paper figure (None before a result)."""
+        from engine.figures.sources import from_snapshot
+
+        return from_snapshot(self._last) if self._last is not None else None
+
     # --- internals ---------------------------------------------------------------------
 
     def _remove_curves(self) -> None:

@@ -23,7 +23,17 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
 from engine.recording.unit import Box, clip_box
@@ -31,6 +41,7 @@ from gui import colormaps
 
 log = logging.getLogger(__name__)
 
+INPUT_TITLE = "Input and receptive fields"
 NO_UNIT = "Click a channel in the feature maps, then map that unit's receptive field."
 THEORETICAL_COLOUR = "#00c8ff"  # cyan: the anatomy's box
 EMPIRICAL_COLOUR = "#ff9f1a"  # orange: the gradient's box
@@ -126,8 +137,8 @@ class ReceptiveFieldView(QWidget):
         self.grid_spin = QSpinBox(self, minimum=2, maximum=224, value=16, prefix="grid ",
                                   toolTip="Sparse-noise cells per image side")
         self.position_combo = QComboBox(self, toolTip="Which unit of the channel's map is mapped")
-        self.position_combo.addItem("map centre", "centre")  # as the tuning and top-k views
-        self.position_combo.addItem("unit in the RF box", "box")
+        self.position_combo.addItem("clicked unit", "box")  # as the tuning view
+        self.position_combo.addItem("map centre", "centre")
         self.zoom_check = QCheckBox("Zoom to the receptive field", self, checked=True)
         self.zoom_check.toggled.connect(lambda _on: self._frame())
         controls = QHBoxLayout()
@@ -135,11 +146,14 @@ class ReceptiveFieldView(QWidget):
         controls.addWidget(self.frames_spin)
         controls.addWidget(self.grid_spin)
         controls.addWidget(self.position_combo, 1)
+        for widget in (self.frames_spin, self.grid_spin, self.position_combo):
+            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            widget.setMinimumWidth(64)
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground("w")
         self.graphics.ci.setSpacing(2)
-        self.input_plot = MapPlot(self.graphics.ci, "Input and receptive fields")
+        self.input_plot = MapPlot(self.graphics.ci, INPUT_TITLE)
         # The title is the legend: it names each box in its own colour, with its size.
         self.input_plot.add_outline("theoretical", THEORETICAL_COLOUR, "theoretical (anatomy)", 2.5)
         self.input_plot.add_outline("empirical", EMPIRICAL_COLOUR, "empirical (gradient)", 2.5,
@@ -239,15 +253,22 @@ class ReceptiveFieldView(QWidget):
 
     def clear(self) -> None:
         """Remove every map and box (the unit and settings stay)."""
-        self._last = None
+        self._last = self._shape = None
         for plot in (self.input_plot, self.gradient_plot, self.rc_plot):
             plot.clear()
+        self.input_plot.set_title(INPUT_TITLE)  # the last unit's box sizes are its legend
         for label in (self.boxes_label, self.ranges_label, self.status_label):
             label.setText(" ")
 
     @property
     def last_snapshot(self) -> ReceptiveFieldSnapshot | None:
         return self._last
+
+    def figure_data(self):
+        """What this view shows, as :mod:`engine.figures` data for a paper figure (None before a result)."""
+        from engine.figures.sources import from_snapshot
+
+        return from_snapshot(self._last) if self._last is not None else None
 
     def shown_box(self, key: str) -> tuple[float, float, float, float] | None:
         """The outline drawn on the input as (top, left, bottom, right) inclusive pixels, or None."""

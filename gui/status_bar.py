@@ -35,10 +35,13 @@ class EngineStatusBar(QStatusBar):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.timing_label = QLabel("", self)
         self.timing_label.setToolTip("Last forward pass, and last drawing of the feature maps")
+        self.live_label = QLabel("", self)
+        self.live_label.setToolTip("Live input: frames shown per second (frames decoded meanwhile are dropped)")
+        self.live_label.hide()
         self.weights_label = QLabel("", self)
         self.device_label = QLabel("device: starting…", self)
         self.device_label.setToolTip("Where the engine runs the model")
-        for widget in (self.progress, self.cancel_button, self.timing_label,
+        for widget in (self.progress, self.cancel_button, self.live_label, self.timing_label,
                        self.weights_label, self.device_label):
             self.addPermanentWidget(widget)
         self._times: dict[str, float] = {}
@@ -63,6 +66,12 @@ class EngineStatusBar(QStatusBar):
         self._times[what] = ms
         order = [k for k in ("forward", "render") if k in self._times]
         self.timing_label.setText(" · ".join(f"{k} {_ms(self._times[k])}" for k in order))
+
+    def set_live(self, fps: float | None, name: str = "") -> None:
+        """Show live input's frames per second (None hides it)."""
+        self.live_label.setVisible(fps is not None)
+        if fps is not None:
+            self.live_label.setText(f"live {name}: {fps:.1f} fps" if name else f"live: {fps:.1f} fps")
 
     def work_started(self, text: str, at_once: bool = False) -> None:
         """Say what the engine does and show progress, now or once it takes over a second.

@@ -234,3 +234,9 @@ class TopImagesView(QWidget):
     @property
     def last_snapshot(self) -> TopImagesSnapshot | None:
         return self._last
+
+    def figure_data(self):
+        """What this view shows, as :mod:`engine.figures` data for a paper figure (None before a result)."""
+        from engine.figures.sources import from_snapshot
+
+        return from_snapshot(self._last) if self._last is not None else None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -35,6 +36,7 @@ F0_COLOR = (90, 160, 230)
 F1_COLOR = (255, 170, 60)
 PREFERRED_PEN = pg.mkPen((255, 214, 10), width=1, style=Qt.PenStyle.DotLine, cosmetic=True)
 NO_UNIT = "Click a channel in the feature maps, then choose a tuning sweep."
+SF_TICKS = [(math.log10(2.0 ** k), f"{2.0 ** k:g}") for k in range(-6, 10)]
 
 
 def _num(value: float, fmt: str = ".2f") -> str:
@@ -112,9 +114,11 @@ class TuningView(QWidget):
                                         "centred on the unit's receptive field")
         self.stimulus_combo.addItem("gratings", "gratings")
         self.stimulus_combo.addItem("Gabors on the RF", "gabors")
-        self.position_combo = QComboBox(self, toolTip="Which unit of the channel's map to sweep")
+        self.position_combo = QComboBox(self, toolTip="Which unit of the channel's map to sweep: the one "
+                                        "clicked in the feature maps (its RF box in the unit view), or "
+                                        "the map's centre")
+        self.position_combo.addItem("clicked unit", "box")
         self.position_combo.addItem("map centre", "centre")
-        self.position_combo.addItem("unit in the RF box", "box")
         self.orientations_spin = QSpinBox(self, minimum=2, maximum=72, value=12, suffix=" orientations",
                                           toolTip="Orientations from 0 to 180° for an orientation sweep")
         self.sf_spin = QDoubleSpinBox(self, minimum=0.05, maximum=64.0, value=2.0, decimals=2,
@@ -130,19 +134,24 @@ class TuningView(QWidget):
                                                           "sweep (set to the preferred one after an "
                                                           "orientation sweep)")
         self._controls = QGridLayout()
+        # Three to a row, each allowed to narrow: the controls never make the dock wider
+        # than a side column of a 1280 px screen.
         for i, widget in enumerate((*buttons, self.stimulus_combo, self.position_combo,
                                     self.orientations_spin, self.sf_spin, self.phases_spin,
                                     self.sf_orientation_spin)):
-            self._controls.addWidget(widget, i // 4, i % 4)
+            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            widget.setMinimumWidth(72)
+            self._controls.addWidget(widget, i // 3, i % 3)
 
     def _build_plot(self) -> None:
         self.plot_widget = pg.PlotWidget(self)
-        self.plot_widget.setMinimumHeight(150)
+        self.plot_widget.setMinimumHeight(100)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("left", "response")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # "x0.001" misleads for raw activations
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         legend = self.plot.addLegend(labelTextSize="8pt", colCount=2, verSpacing=-6)
         legend.setParentItem(self.plot)  # the view box clips its children: anchor to the plot
         legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, -2))  # in the title row, off the data
@@ -239,6 +248,12 @@ class TuningView(QWidget):
         """The snapshot drawn last."""
         return self._last
 
+    def figure_data(self):
+        """What this view shows, as :mod:`engine.figures` data for a paper figure (None before a result)."""
+        from engine.figures.sources import from_snapshot
+
+        return from_snapshot(self._last) if self._last is not None else None
+
     # --- internals ---------------------------------------------------------------------
 
     def _show_settings(self, job: Tuning) -> None:
@@ -277,4 +292,5 @@ class TuningView(QWidget):
             self.plot.setLogMode(x=True, y=False)
             per = "RF" if param == "sf_rf" else "image"
             self.plot.setLabel("bottom", f"spatial frequency (cycles/{per}, log scale)")
-            self.plot.getAxis("bottom").setTicks(None)
+            # Log axis: ticks at powers of two, written as the frequencies themselves.
+            self.plot.getAxis("bottom").setTicks([SF_TICKS, []])

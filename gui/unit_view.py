@@ -85,6 +85,7 @@ class UnitView(QtWidgets.QWidget):
         self._opacity.valueChanged.connect(lambda v: self._overlay.setOpacity(v / 100))
 
         self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas.setMinimumHeight(170)  # never crushed to a sliver: the dock scrolls instead
         layout = self._canvas.ci
         self._input_plot = _image_plot(layout, 0, 0, colspan=2)
         self._input = pg.ImageItem(axisOrder="row-major")
@@ -106,7 +107,9 @@ class UnitView(QtWidgets.QWidget):
                                      pen=pg.mkPen((90, 160, 230), width=1))
         self._hist_plot.addItem(self._hist)
         self._value_line = pg.InfiniteLine(angle=90, pen=_RF_PEN)
-        self._hist_plot.addItem(self._value_line)
+        # Never part of the auto range: the last unit's value would stretch the next axis.
+        self._hist_plot.addItem(self._value_line, ignoreBounds=True)
+        self._hist_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self._weights_plot = _image_plot(layout, 1, 1, title="weights")
         self._weights = pg.ImageItem(axisOrder="row-major")
         self._weights_plot.addItem(self._weights)
@@ -202,6 +205,14 @@ class UnitView(QtWidgets.QWidget):
         """The map unit (y, x) whose receptive field is drawn."""
         return self._position
 
+    def pin(self, y: int, x: int) -> None:
+        """Draw the receptive field of map unit ``(y, x)`` and keep it there (a click in the
+        feature maps); hovering no longer moves it until the user clicks the map here."""
+        if self._map is None:
+            return
+        self._pinned = True
+        self.set_position(y, x)
+
     def rf_box(self) -> tuple[float, float, float, float] | None:
         """Unclipped ``Field.box`` (top, left, bottom, right; inclusive) at the position."""
         if self._field is None or self._position is None:
@@ -215,7 +226,14 @@ class UnitView(QtWidgets.QWidget):
     def histogram(self) -> tuple[np.ndarray, np.ndarray]:
         """(bin edges, counts) of the histogram shown."""
         edges, counts = self._hist.getData()
+        if edges is None:
+            return np.zeros(0), np.zeros(0)
         return np.asarray(edges), np.asarray(counts)
+
+    def histogram_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The histogram's x and y view ranges."""
+        (x0, x1), (y0, y1) = self._hist_plot.getViewBox().viewRange()
+        return (x0, x1), (y0, y1)
 
     def export_target(self) -> pg.GraphicsLayout:
         """The graphics to hand to :mod:`gui.export`."""
@@ -229,7 +247,9 @@ class UnitView(QtWidgets.QWidget):
             item.clear()
         for item in (self._input, self._overlay, self._cell, self._rf, self._rf_label):
             item.setVisible(False)
-        self._hist.setData([], [])
+        self._hist.clear()  # setData([], []) would leave the last curve drawn
+        self._value_line.setValue(0.0)
+        self._weights_plot.setTitle("weights")
         self._title.setText("Click a channel to see it here")
         self._readout.setText(" ")
 
@@ -255,12 +275,14 @@ class UnitView(QtWidgets.QWidget):
     def _show_histogram(self, channel_map: np.ndarray) -> None:
         values = channel_map[np.isfinite(channel_map)]
         if values.size == 0:
-            self._hist.setData([], [])
+            self._hist.clear()
             return
         bins = int(np.clip(np.sqrt(values.size), 8, 64))
         counts, edges = np.histogram(values, bins=bins)
         self._hist.setData(edges, counts)
-        self._hist_plot.getViewBox().autoRange(padding=0.02)
+        # Set from this histogram alone, on every update (not left to the auto range).
+        self._hist_plot.getViewBox().setRange(xRange=(float(edges[0]), float(edges[-1])),
+                                              yRange=(0.0, float(max(counts.max(), 1))), padding=0.02)
 
     def _show_weights(self, weights) -> None:
         w = None if weights is None else np.array(weights, dtype=np.float64)

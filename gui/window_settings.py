@@ -10,7 +10,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 from engine.files.hashing import sha256_of
 from engine.session.values import DEFAULT_SEED, Stimulus
@@ -18,6 +20,10 @@ from engine.session.values import DEFAULT_SEED, Stimulus
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "resnet18"
+PREFERRED_SIZE = QSize(1500, 950)
+# Room the window manager's title bar and frame take around the window (estimated before
+# the window is first shown, when Qt does not know them yet).
+FRAME_ALLOWANCE = QSize(8, 36)
 
 
 @dataclass
@@ -93,14 +99,110 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
     return merged, last_layer, last_input
 
 
+def available_geometry(window) -> QRect:
+    """The usable part (without panels and task bars) of the screen ``window`` is on."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    return screen.availableGeometry()
+
+
+def fitted_size(preferred: QSize, available: QRect) -> QSize:
+    """``preferred`` shrunk so that the window with its frame fits in ``available``."""
+    return QSize(min(preferred.width(), available.width() - FRAME_ALLOWANCE.width()),
+                 min(preferred.height(), available.height() - FRAME_ALLOWANCE.height()))
+
+
+def clamp_to_screen(window) -> None:
+    """Shrink and move ``window`` so all of it lies on the screen it is on.
+
+    A geometry saved on a larger screen (1920×1080, say) is restored partly off a smaller
+    one (1366×768): here it is made to fit, and its top-left corner moved on screen.
+    """
+    available = available_geometry(window)
+    size = fitted_size(window.size(), available)
+    if size != window.size():
+        window.resize(size)
+    frame = window.frameGeometry()
+    extra_w, extra_h = frame.width() - window.width(), frame.height() - window.height()
+    x = min(max(frame.x(), available.left()), available.right() + 1 - window.width() - max(extra_w, 0))
+    y = min(max(frame.y(), available.top()), available.bottom() + 1 - window.height() - max(extra_h, 0))
+    if (x, y) != (frame.x(), frame.y()):
+        window.move(max(x, available.left()), max(y, available.top()))
+
+
+class DockScrollArea(QScrollArea):
+    """A frameless scroll area whose widget fills it down to the widget's minimum size.
+
+    A dock may then be smaller than its view's minimum (it scrolls) instead of forcing a
+    window larger than the screen.  Unlike ``setWidgetResizable``, a word-wrapped label
+    does not make the widget as tall as its preferred height: it gets the room there is.
+    """
+
+    def __init__(self, widget: QWidget | None = None):
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        if widget is not None:
+            self.setWidget(widget)
+
+    def setWidget(self, widget: QWidget) -> None:  # noqa: N802 - Qt override
+        """Show ``widget`` (it replaces the one shown; that one is deleted, as Qt does)."""
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+        self._fit()
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        widget = self.widget()
+        if widget is None:
+            return
+        least = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+        room = self.viewport().size()
+        widget.resize(max(room.width(), least.width()), max(room.height(), least.height()))
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a :class:`DockScrollArea`."""
+    return DockScrollArea(widget)
+
+
+def scroll_every_dock(window) -> None:
+    """Put every dock's view that is not in a :class:`DockScrollArea` yet into one, so no
+    view's minimum size can make the window larger than the screen."""
+    from PySide6.QtWidgets import QDockWidget
+
+    for dock in window.findChildren(QDockWidget):
+        view = dock.widget()
+        if view is not None and not isinstance(view, DockScrollArea):
+            dock.setWidget(scrolling(view))
+            view.show()  # the dock hid it when it let it go
+
+
 def restore_window(window) -> bool:
-    """Give ``window`` its last size and dock layout; False if there was no layout."""
+    """Give ``window`` its last size and dock layout, fitted to the current screen.
+
+    Returns False if there was no layout to restore (the window then has the default
+    size: nine tenths of the screen, at least :data:`PREFERRED_SIZE` where that fits).
+    """
     s = window.settings
     geometry = s.value("window/geometry")
-    if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-        window.restoreGeometry(geometry)
+    available = available_geometry(window)
+    if isinstance(geometry, QByteArray) and not geometry.isEmpty() and window.restoreGeometry(geometry):
+        clamp_to_screen(window)
     else:
-        window.resize(1500, 950)
+        # Nine tenths of a large screen (the maps grow with it), all of a small one.
+        preferred = QSize(max(PREFERRED_SIZE.width(), available.width() * 9 // 10),
+                          max(PREFERRED_SIZE.height(), available.height() * 9 // 10))
+        size = fitted_size(preferred, available)
+        window.resize(size)
+        window.move(available.left() + (available.width() - size.width()) // 2,
+                    available.top() + max((available.height() - size.height() - FRAME_ALLOWANCE.height()) // 2, 0))
     state = s.value("window/state")
     return isinstance(state, QByteArray) and window.restoreState(state)
 
@@ -131,7 +233,10 @@ def save_settings(window) -> None:
         s.setValue("last/input_kind", stimulus.kind)
         s.setValue("last/input", stimulus.value)
     if window.panel is not None:
-        s.setValue("display/colormap", window.panel.colormap_name)
+        if window.panel.colormap_chosen:  # else each layer's values choose it again next time
+            s.setValue("display/colormap", window.panel.colormap_name)
+        else:
+            s.remove("display/colormap")
         s.setValue("display/normalization", window.panel.normalization)
 
 

@@ -3,14 +3,17 @@
 The tree is plain Python (the GUI wraps it in a Qt item model).  One forward pass at
 the model's own input size, on the meta device where the model allows it (no memory,
 no arithmetic) and else on the CPU, gives for every module how often it is called, the
-output shape of every call, its MACs and the receptive field of its output.
+output shape, MACs and receptive field of every call.
+
+MACs follow torchvision's published convention (:mod:`engine.anatomy.macs`): counted from
+the ops that run, each op to the innermost module running it.  A parameter shared by
+several modules counts once in every total and is flagged on each module that holds it.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -18,7 +21,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from engine.anatomy.receptive_field import Field, FieldTracker
+from engine.anatomy.macs import MacCounter
+from engine.anatomy.receptive_field import Field, FieldTracker, has_module_rule
 from engine.errors import UnitscopeError
 from engine.models.zoo import suggest
 
@@ -31,6 +35,15 @@ class Call:
 
     output_shape: tuple[int, ...] | None
     field: Field | None
+    macs: int = 0  # multiply-accumulates of this call, the module's whole subtree
+    lost: bool = False  # the output is derived from the image but its grid could not be followed
+    kind: str = ""  # rf_kind: box, gated, window, global; none (no grid), unknown, partitioned
+
+    def as_dict(self) -> dict:
+        f = self.field
+        return {"output_shape": list(self.output_shape) if self.output_shape else None, "macs": self.macs,
+                **(f.as_dict() if f else {"rf": None, "jump": None, "start": None,
+                                          "rf_kind": self.kind or "none", "rf_note": ""})}
 
 
 @dataclass
@@ -46,7 +59,14 @@ class AnatomyNode:
     parent: AnatomyNode | None = field(default=None, repr=False)
     children: list[AnatomyNode] = field(default_factory=list, repr=False)
     calls: list[Call] = field(default_factory=list, repr=False)
-    macs: int = 0
+    macs: int = 0  # MACs of ops this module ran itself (not in a child), over all calls
+    shared_with: list[str] = field(default_factory=list)  # modules holding some of the same parameters
+    hint: str = ""  # why a module was not called, where the pass ran
+
+    @property
+    def macs_total(self) -> int:
+        """MACs of the module's whole subtree, over all calls (for one input)."""
+        return sum(node.macs for node in self.walk())
 
     @property
     def depth(self) -> int:
@@ -73,6 +93,11 @@ class AnatomyNode:
     @cached_property
     def forward_source(self) -> str:
         """Source code of the ``forward`` of this module's class, where Python has it."""
+        if isinstance(self.module, torch.jit.ScriptModule):  # TorchScript keeps its own code
+            try:
+                return self.module.code
+            except (RuntimeError, AttributeError):
+                return f"# {self.type} has no TorchScript code of its own"
         try:
             return inspect.getsource(type(self.module).forward)
         except (OSError, TypeError):
@@ -84,18 +109,28 @@ class AnatomyNode:
         for child in self.children:
             yield from child.walk()
 
+    @property
+    def rf_kind(self) -> str:
+        return self.calls[0].kind if self.calls else ""
+
     def as_dict(self) -> dict:
-        f = self.field
+        """Plain ``rf``/``jump``/``start``/``rf_kind`` are the first call's; ``per_call`` has all."""
+        first = self.calls[0].as_dict() if self.calls else {
+            "rf": None, "jump": None, "start": None, "rf_kind": "none", "rf_note": ""}
         return {
             "name": self.name,
             "type": self.type,
             "params": self.params,
             "params_total": self.params_total,
+            "shared_with": self.shared_with,
             "bytes": self.nbytes,
             "calls": len(self.calls),
             "output_shapes": [list(c.output_shape) if c.output_shape else None for c in self.calls],
             "macs": self.macs,
-            **(f.as_dict() if f else {"rf": None, "jump": None, "start": None}),
+            "macs_total": self.macs_total,
+            **{k: first[k] for k in ("rf", "jump", "start", "rf_kind", "rf_note")},
+            "per_call": [c.as_dict() for c in self.calls],
+            "hint": self.hint,
         }
 
 
@@ -114,6 +149,11 @@ class Anatomy:
     @property
     def total_params(self) -> int:
         return self.root.params_total
+
+    @property
+    def total_macs(self) -> int:
+        """MACs of one forward pass of one input, torchvision's convention."""
+        return self.root.macs_total
 
     def node(self, name: str) -> AnatomyNode:
         """The node of a dotted module name; a clear error with suggestions if unknown."""
@@ -170,39 +210,46 @@ def first_tensor(output):
     return None
 
 
-def macs_of(module: nn.Module, inputs, output: torch.Tensor | None) -> int:
-    """Multiply-accumulates of a convolution or linear layer's own computation."""
-    if output is None:
-        return 0
-    if isinstance(module, nn.modules.conv._ConvNd) and not module.transposed:
-        per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-        return output.numel() * per_output
-    if isinstance(module, nn.modules.conv._ConvNd):  # transposed: each input element scatters
-        x = first_tensor(inputs)
-        per_input = module.out_channels // module.groups * math.prod(module.kernel_size)
-        return 0 if x is None else x.numel() * per_input
-    if isinstance(module, nn.Linear):
-        return output.numel() * module.in_features
-    return 0
+def _kind(field: Field | None, lost: bool) -> str:
+    if field is not None:
+        return field.kind
+    return "unknown" if lost else "none"
 
 
 def _measure(model: nn.Module, root: AnatomyNode, image: torch.Tensor, state) -> None:
     tracker = FieldTracker()
+    counter = MacCounter()
     handles = []
+    starts: dict[int, list[int]] = {}
+
+    def pre_for(node: AnatomyNode):
+        def pre(module, inputs):
+            counter.push(id(node))
+            starts.setdefault(id(node), []).append(counter.total)
+
+        return pre
 
     def hook_for(node: AnatomyNode):
         def hook(module, inputs, output):
+            counter.pop(id(node))
+            began = starts[id(node)].pop() if starts.get(id(node)) else counter.total
+            tracker.module_output(module, inputs, output)
             out = first_tensor(output)
             shape = tuple(out.shape) if out is not None else None
-            node.calls.append(Call(shape, tracker.field_of(out)))
-            node.macs += macs_of(module, inputs, out)
+            field, lost = tracker.field_of(out), tracker.is_lost(out)
+            node.calls.append(Call(shape, field, counter.total - began, lost, _kind(field, lost)))
 
         return hook
 
+    seen: set[int] = set()
     try:
         for node in root.walk():
+            if id(node.module) in seen:  # the same module object under a second name
+                continue
+            seen.add(id(node.module))
+            handles.append(node.module.register_forward_pre_hook(pre_for(node)))
             handles.append(node.module.register_forward_hook(hook_for(node)))
-        with torch.inference_mode(), tracker:
+        with torch.inference_mode(), tracker, counter:
             tracker.seed(image)
             if state is None:
                 model(image)
@@ -211,6 +258,47 @@ def _measure(model: nn.Module, root: AnatomyNode, image: torch.Tensor, state) ->
     finally:
         for h in handles:
             h.remove()
+    for node in root.walk():
+        node.macs = counter.by_owner.get(id(node), 0)
+    _explain(model, root, tracker, state)
+
+
+def _explain(model: nn.Module, root: AnatomyNode, tracker: FieldTracker, state) -> None:
+    """Hints for modules that were not called, and kinds for grids regrouped inside a
+    module whose field is given as a whole (window attention)."""
+    tensors = dict(model.named_parameters(remove_duplicate=False))
+    if state is not None:
+        tensors.update(state)
+    used = {name for name, t in tensors.items() if id(t) in tracker.used}
+    for node in root.walk():
+        if not node.calls:
+            own = [n for n, _ in node.module.named_parameters(prefix=node.name, remove_duplicate=False)]
+            if any(n in used for n in own):
+                parent = node.parent.name if node.parent is not None and node.parent.name else "the model"
+                node.hint = (f"never called: its weights are used directly by an enclosing module "
+                             f"(e.g. F.linear in {node.parent.type if node.parent else 'the model'}.forward), "
+                             f"so it has no output of its own to record; record '{parent}' instead")
+            else:
+                node.hint = "not run in this forward pass (e.g. a head used only in training mode)"
+            continue
+        ancestor = node.parent
+        while ancestor is not None and not has_module_rule(ancestor.module):
+            ancestor = ancestor.parent
+        if ancestor is not None:
+            for call in node.calls:
+                if call.field is None and call.lost:
+                    call.kind = "partitioned"
+
+
+def _shared(model: nn.Module, root: AnatomyNode) -> None:
+    """Flag modules that hold a parameter another module holds too (tied weights)."""
+    owners: dict[int, list[str]] = {}
+    for node in root.walk():
+        for p in node.module.parameters(recurse=False):
+            owners.setdefault(id(p), []).append(node.name)
+    for node in root.walk():
+        names = {n for p in node.module.parameters(recurse=False) for n in owners[id(p)] if n != node.name}
+        node.shared_with = sorted(names)
 
 
 def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) -> Anatomy:
@@ -221,6 +309,7 @@ def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) ->
     all still gets its tree and parameter counts; ``notes`` says why shapes are missing.
     """
     root = _tree(model, "", None)
+    _shared(model, root)
     shape = (1, 3, *input_size)
     notes: list[str] = []
     was_training = model.training
@@ -230,7 +319,7 @@ def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) ->
         for attempt in ("meta", "cpu"):
             for node in root.walk():
                 node.calls.clear()
-                node.macs = 0
+                node.macs, node.hint = 0, ""
             try:
                 if attempt == "meta":
                     state = {k: torch.empty_like(v, device="meta")
@@ -251,8 +340,19 @@ def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) ->
     return Anatomy(root=root, input_shape=shape, device=device, notes=notes)
 
 
+def format_macs(n: int) -> str:
+    """MACs the way papers give them: 4.09 G, 301.5 M, 12.3 k, 0 as "-"."""
+    if not n:
+        return "-"
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= scale:
+            return f"{n / scale:.{2 if unit == 'G' else 1}f} {unit}"
+    return str(n)
+
+
 def format_table(anatomy: Anatomy, model_label: str) -> str:
-    """The anatomy as an aligned text table: name, type, output shape, params, RF, jump."""
+    """The anatomy as an aligned text table: name, type, output shape, params, MACs (the
+    subtree's, all calls), RF, jump and the field's kind where it is not a plain box."""
 
     def fmt_pair(v):
         if v is None:
@@ -260,20 +360,24 @@ def format_table(anatomy: Anatomy, model_label: str) -> str:
         a, b = v
         return f"{a:g}" if a == b else f"{a:g}x{b:g}"
 
-    rows = [("name", "type", "output shape", "params", "RF", "jump")]
+    rows = [("name", "type", "output shape", "params", "MACs", "RF", "jump", "kind")]
     for node in anatomy.nodes():
         f = node.field
         shape = "x".join(str(s) for s in node.output_shape) if node.output_shape else "-"
         if len(node.calls) > 1:
             shape += f" (x{len(node.calls)} calls)"
         label = "  " * node.depth + (node.short_name if node.name else model_label)
-        rows.append((label, node.type, shape, f"{node.params_total:,}",
-                     fmt_pair(f.size if f else None), fmt_pair(f.jump if f else None)))
+        params = f"{node.params_total:,}" + (" (shared)" if node.shared_with else "")
+        kind = node.rf_kind if node.rf_kind not in ("box", "none", "") else ""
+        if not node.calls and anatomy.device:
+            kind = "not called"
+        rows.append((label, node.type, shape, params, format_macs(node.macs_total),
+                     fmt_pair(f.size if f else None), fmt_pair(f.jump if f else None), kind))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {3, 4, 5}
+    right = {3, 4, 5, 6}
     lines = []
     for r in rows:
         cells = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r)]
         lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)

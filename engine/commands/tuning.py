@@ -34,7 +34,10 @@ def register(sub) -> None:
     parser.add_argument("--channel", type=int, required=True, metavar="C")
     parser.add_argument("--y", type=int, default=None, help="row in the feature map (default: centre)")
     parser.add_argument("--x", type=int, default=None, help="column in the feature map (default: centre)")
-    parser.add_argument("--protocol", default="gratings", help=f"one of {', '.join(KINDS)}")
+    parser.add_argument("--protocol", default="gratings",
+                        help=f"one of {', '.join(KINDS)} (size, contrast, hue, bar_length and phase "
+                             "add surround suppression, Naka-Rushton c50/exponent, preferred hue, "
+                             "end-stopping and F1/F0 to the metrics)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUES",
                         help="values of a parameter: start:stop:count (stop excluded), a,b,c or "
                              "one value; e.g. orientation=0:180:36; repeat for several")
@@ -58,6 +61,7 @@ def _json_ready(value):
 
 
 def run(args) -> int:
+    from engine.analyses.properties import protocol_metrics
     from engine.jobs.protocol_responses import ProtocolResponses
     from engine.session.job import JobFile
 
@@ -69,7 +73,8 @@ def run(args) -> int:
                             args.batch_size)
     session = open_session(args)
     result = run_with_progress(session, job, "tuning", "stim")
-    header, rows, metrics = result.columns, result.rows, result.metrics
+    header, rows, metrics = result.columns, result.rows, dict(result.metrics)
+    metrics["battery"] = protocol_metrics(result.protocol["protocol"], header, rows)  # size, contrast, hue, ...
     record = {
         "command": "tuning",
         "parameters": {"layer": args.layer, "channel": args.channel, "y": args.y, "x": args.x,
@@ -96,5 +101,17 @@ def run(args) -> int:
     if ori:
         summary += (f"; preferred orientation {ori['preferred_deg']:.1f} deg, OSI {ori['osi']:.2f}, "
                     f"circular variance {ori['circular_variance']:.2f}")
+    summary += "".join(f"; {key.replace('_', ' ')} {value:.3g}" for key, value in _battery_summary(metrics["battery"]))
     print(summary)
     return 0
+
+
+def _battery_summary(battery: dict):
+    """The headline battery metrics: (name, value) pairs."""
+    wanted = {"size": ("surround_suppression_index", "preferred_radius"), "contrast": ("c50", "exponent"),
+              "hue": ("preferred_hue_deg",), "bar_length": ("optimal_length", "end_stopping_index")}
+    for kind, names in wanted.items():
+        for name in names if kind in battery else ():
+            yield name, battery[kind][name]
+    if "modulation_ratio" in battery:
+        yield "F1/F0", battery["modulation_ratio"]

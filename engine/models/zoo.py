@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 import torch
 import torchvision
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from engine.errors import UnitscopeError
 from engine.files.hashing import sha256_of
@@ -50,8 +51,57 @@ _FAMILIES: list[tuple[str, str]] = [
     ("Swin", r"^swin"),
 ]
 
-# Models whose auxiliary classifiers torchvision drops once pretrained weights are loaded.
-_AUX_MODELS = {"googlenet", "inception_v3"}
+
+def architecture_kwargs(name: str) -> dict:
+    """The builder arguments torchvision's DEFAULT weights imply for model ``name``.
+
+    Built with random weights, a model gets the same architecture as with its pretrained
+    file, so its anatomy does not change when the file arrives: GoogLeNet and Inception-v3
+    get ``transform_input=True`` (and GoogLeNet drops its auxiliary heads after loading,
+    Inception-v3 keeps its own), ViTs the DEFAULT entry's image size (518 px for
+    ``vit_h_14``), MaxViT its input size; each with the entry's number of classes.
+    ``init_weights=True`` replaces the builder's ``False`` (it skips initialisation only
+    because the file overwrites it).
+    """
+    meta = default_weights_entry(name).meta
+    kwargs: dict = {"num_classes": len(meta["categories"])}
+    if name == "googlenet":
+        kwargs.update(transform_input=True, aux_logits=False, init_weights=True)
+    elif name == "inception_v3":
+        kwargs.update(transform_input=True, aux_logits=True, init_weights=True)
+    elif name.startswith("vit_"):
+        kwargs["image_size"] = meta["min_size"][0]
+    elif name.startswith("maxvit"):
+        kwargs["input_size"] = tuple(meta["min_size"])
+    return kwargs
+
+
+_META_FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.full, torch.rand, torch.randn}
+
+
+class _ParametersOnMeta(TorchFunctionMode):
+    """Tensors made by factories without a device go to the meta device (no memory, no init).
+
+    Unlike ``torch.device("meta")`` it leaves ``arange``/``tensor`` on the CPU, which
+    builders use for arithmetic they read back (RegNet's widths).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in _META_FACTORIES and kwargs.get("device") is None:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+def build_architecture(name: str, meta: bool = False) -> nn.Module:
+    """Model ``name`` as its DEFAULT weights build it, with random weights (or, with
+    ``meta``, shapes only: fast, for counting), in eval mode."""
+    kwargs = architecture_kwargs(name)
+    if not meta:
+        return torchvision.models.get_model(name, weights=None, **kwargs).eval()
+    with _ParametersOnMeta():
+        module = torchvision.models.get_model(name, weights=None, **kwargs)
+    return module.to("meta").eval()
 
 
 def family_of(name: str) -> str:
@@ -190,7 +240,7 @@ class LoadedModel:
     module: nn.Module
     weights_label: str  # e.g. "ResNet101_Weights.IMAGENET1K_V2", "random weights", a file name
     weights_path: Path | None = None
-    source: str = "torchvision"  # torchvision, torchscript, python, pickle
+    source: str = "torchvision"  # torchvision, timm, torchscript, python, pickle
     weights_entry: object | None = None  # torchvision WeightsEnum member used for transforms
     input_size: tuple[int, int] = (224, 224)
     notes: list[str] = field(default_factory=list)
@@ -253,8 +303,7 @@ def build_zoo_model(name: str) -> LoadedModel:
             raise _damaged_cache_file(state, exc) from None
         label, path = state.entry_name, state.path
     else:
-        kwargs = {"aux_logits": False, "init_weights": True} if name in _AUX_MODELS else {}
-        module = torchvision.models.get_model(name, weights=None, **kwargs)
+        module = build_architecture(name)
         label, path = RANDOM_WEIGHTS, None
     module.eval()
     log.info("built %s with %s", name, label)

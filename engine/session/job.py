@@ -40,6 +40,10 @@ BUILT_IN = {
     "rdm": "engine.jobs.rdm",
     "record_images": "engine.jobs.record_images",
     "topk_ranking": "engine.jobs.topk_ranking",
+    "summaries": "engine.jobs.summaries",
+    "visualize": "engine.jobs.visualize",
+    "evidence": "engine.jobs.evidence",
+    "properties": "engine.jobs.properties",
 }
 FORMAT = "unitscope-job/1"
 

@@ -145,7 +145,14 @@ class Session:
                          input_size=m.input_size, device=describe(self.recorder.device),
                          anatomy=self.anatomy, weights_file=self.model.weights,
                          provenance=self.provenance(), notes=[*m.notes, *self.anatomy.notes],
-                         model=self.model)
+                         model=self.model, categories=self.categories())
+
+    def categories(self) -> list[str] | None:
+        """The class names of the model's output (its torchvision weights entry's
+        ``meta["categories"]``), or None for a model without them."""
+        meta = getattr(self.loaded.weights_entry, "meta", None) or {}
+        names = meta.get("categories")
+        return [str(n) for n in names] if names else None
 
     def stimulus(self, stimulus: Stimulus) -> tuple[torch.Tensor, np.ndarray]:
         """The normalised input tensor (3, S, S) and its display image, cached per model."""
@@ -179,6 +186,22 @@ class Session:
         :func:`engine.recording.mosaic.display_values`; the :class:`Recording` holds only NumPy data.
         """
         tensor, display = self.stimulus(stimulus)
+        return self._record_input(layer, tensor, display, stimulus, cancelled)
+
+    def record_frame(self, layer: str, frame: np.ndarray, label: str, cancelled: Callable[[], bool]) -> Recording:
+        """Record ``layer`` for one video frame ((H, W, 3) uint8), preprocessed like an image file.
+
+        Frames are not cached (each is seen once); the recording's stimulus is
+        ``Stimulus("frame", label)``.
+        """
+        from PIL import Image
+
+        tensor = self.preprocess.image(Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).convert("RGB"))
+        return self._record_input(layer, tensor, self.preprocess.to_display(tensor), Stimulus("frame", label),
+                                  cancelled)
+
+    def _record_input(self, layer: str, tensor, display: np.ndarray, stimulus: Stimulus,
+                      cancelled: Callable[[], bool]) -> Recording:
         with torch.inference_mode():
             batches = self.recorder.record([layer], [tensor[None]], cancelled=cancelled, to_cpu=False)
             recorded = next(iter(batches))

@@ -113,6 +113,7 @@ class ModelInfo:
     provenance: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model: ModelSpec | None = None  # how to open it again (weights hash filled in)
+    categories: list[str] | None = None  # class names of the output, from torchvision's weights entry
 
     @property
     def seed(self) -> int | None:

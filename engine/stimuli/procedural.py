@@ -396,6 +396,42 @@ def white_noise(size: Size, seed: int, kind: str = "uniform", color: bool = Fals
     return values if color else np.repeat(values, 3, axis=2)
 
 
+def hue_direction(hue_deg: float) -> np.ndarray:
+    """The RGB offset from grey of hue ``hue_deg`` at full saturation, shape ``(3,)``.
+
+    Hues lie on the circle of RGB offsets orthogonal to grey ``(1, 1, 1)``, so every hue
+    has the same mean over the three channels: 0 is red ``(2, -1, -1)``, 120 green, 240
+    blue.  The circle is scaled so the largest component reaches 1 at some hue: grey plus
+    half the offset stays in [0, 1].
+    """
+    h = math.radians(_number("hue_deg", hue_deg))
+    e1 = np.array([2.0, -1.0, -1.0]) / math.sqrt(6)
+    e2 = np.array([0.0, 1.0, -1.0]) / math.sqrt(2)
+    return (math.cos(h) * e1 + math.sin(h) * e2) / math.sqrt(2 / 3)
+
+
+def hue_disc(size: Size, hue_deg: float, saturation: float = 1.0, radius_px: float = 0.0,
+             center: tuple[float, float] | None = None) -> np.ndarray:
+    """A disc of one hue on mean grey (``radius_px = 0``: the whole image).
+
+    The colour is ``0.5 + 0.5 * saturation * hue_direction(hue_deg)``: equal mean over the
+    channels for every hue (equal-energy isoluminance in RGB), saturation in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(H, W, 3)``.
+    """
+    shape = _shape(size)
+    saturation = _number("saturation", saturation, 0, 1)
+    radius = _number("radius_px", radius_px, lo=0, hi=MAX_EXTENT)
+    colour = 0.5 + 0.5 * saturation * hue_direction(hue_deg)
+    y, x = _coords(shape, center)
+    inside = np.ones(shape, bool) if radius == 0 else (x**2 + y**2 <= radius**2)
+    image = np.where(inside[:, :, None], colour[None, None, :], 0.5)
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
 # --- registry and conversion ---------------------------------------------------------
 
 

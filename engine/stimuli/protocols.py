@@ -26,6 +26,26 @@ Kinds and their parameters (angles in degrees, lengths in input pixels):
 ``white_noise``
     ``frame`` / ``frames``, ``seed``, ``block`` (pixels per noise block); binary noise.
 
+Protocols of the V1 property battery (:mod:`engine.analyses.properties` gives their metrics):
+
+``size``
+    Gratings in a circular aperture of ``radius`` pixels around the RF centre (surround
+    suppression): ``orientation``, ``sf``/``sf_rf``, ``contrast``, ``radius``, ``phase``.
+    Default radii: 1/16 of the RF side to the side, half-octave steps.
+``contrast``
+    Gratings at ``contrast`` from 1/64 to 1, half-octave steps (a Naka-Rushton fit):
+    ``orientation``, ``sf``/``sf_rf``, ``contrast``, ``aperture``, ``phase``.
+``hue``
+    A disc of one ``hue`` (degrees; 0 red, 120 green, 240 blue, equal mean over RGB) at
+    ``saturation`` on mean grey, ``radius`` pixels (0 = full field; default half the RF
+    side); 24 hues by default.
+``bar_length``
+    Bars of the ``bars`` kind with ``length`` from 1/16 of the RF side to twice it,
+    half-octave steps (end-stopping).
+``phase``
+    Gratings at one orientation and frequency (full field) whose phases give the
+    modulation ratio F1/F0 (simple vs complex cells).
+
 Defaults are sized to the unit's receptive field when its side is known (``rf_side``):
 Gabors have ``sigma = side / 6`` and 2 cycles per RF, bars are ``0.75 * side`` long and
 ``side / 8`` wide, where ``side`` is the RF side clipped to the image.  A value written
@@ -166,6 +186,23 @@ def _make_noise(size, p, phase, center):
     return stim.white_noise(size, int(p["seed"] + p["frame"]), kind="binary", block_px=int(p["block"]))
 
 
+def _make_size(size, p, phase, center):
+    return stim.sine_grating(size, p["orientation"], p["sf"], phase, p["contrast"], p["radius"], center)
+
+
+def _make_hue(size, p, phase, center):
+    return stim.hue_disc(size, p["hue"], p["saturation"], p["radius"], center)
+
+
+def _octaves(side: float, lo: float, hi: float) -> np.ndarray:
+    """``side * 2**e`` for ``e`` from ``lo`` to ``hi`` in half-octave steps (both included)."""
+    return side * 2.0 ** np.arange(lo, hi + 0.25, 0.5)
+
+
+def _sf_default(rf) -> dict[str, np.ndarray]:
+    return {"sf_rf": _sized(2.0)} if rf else {"sf": _sized(8.0)}
+
+
 KINDS: dict[str, _Kind] = {
     "gratings": _Kind(
         ("orientation", "sf", "sf_rf", "contrast", "aperture", "phase"), True,
@@ -193,13 +230,40 @@ KINDS: dict[str, _Kind] = {
         ("frame", "frames", "seed", "block"), False,
         lambda side, rf: {"frame": np.arange(200.0), "seed": _sized(0.0), "block": _sized(1.0)},
         _make_noise),
+    "size": _Kind(
+        ("orientation", "sf", "sf_rf", "contrast", "radius", "phase"), True,
+        lambda side, rf: {"orientation": _sized(0.0), **_sf_default(rf), "contrast": _sized(1.0),
+                          "radius": np.maximum(_octaves(side, -4, 0), 1.0)},
+        _make_size),
+    "contrast": _Kind(
+        ("orientation", "sf", "sf_rf", "contrast", "aperture", "phase"), True,
+        lambda side, rf: {"orientation": _sized(0.0), **_sf_default(rf),
+                          "contrast": 2.0 ** np.arange(-6, 0.25, 0.5), "aperture": _sized(0.0)},
+        _make_grating),
+    "hue": _Kind(
+        ("hue", "saturation", "radius"), False,
+        lambda side, rf: {"hue": _sweep(24, 360.0), "saturation": _sized(1.0),
+                          "radius": _sized(max(side / 2, 1.0) if rf else 0.0)},
+        _make_hue),
+    "bar_length": _Kind(
+        ("orientation", "length", "width", "polarity", "offset", "contrast"), False,
+        lambda side, rf: {"orientation": _sized(0.0), "length": np.maximum(_octaves(side, -4, 1), 1.0),
+                          "width": _sized(max(side / 8, 1.0)), "polarity": _sized(1.0),
+                          "offset": _sized(0.0), "contrast": _sized(1.0)},
+        _make_bar),
+    "phase": _Kind(
+        ("orientation", "sf", "sf_rf", "contrast", "aperture", "phase"), True,
+        lambda side, rf: {"orientation": _sized(0.0), **_sf_default(rf), "contrast": _sized(1.0),
+                          "aperture": _sized(0.0)},
+        _make_grating),
 }
 
 
 def kind_name(text: str) -> str:
     """Canonical protocol kind for a user's spelling (``sparse-noise`` -> ``sparse_noise``)."""
     name = text.strip().lower().replace("-", "_").replace(" ", "_")
-    name = {"grating": "gratings", "gabor": "gabors", "bar": "bars"}.get(name, name)
+    name = {"grating": "gratings", "gabor": "gabors", "bar": "bars", "length": "bar_length",
+            "colour": "hue", "color": "hue"}.get(name, name)
     if name not in KINDS:
         raise UnitscopeError(f"Unknown protocol '{text}'; choose from {', '.join(KINDS)}.")
     return name

@@ -7,6 +7,7 @@ from torch import nn
 
 from engine.anatomy.tree import build_anatomy, format_table
 from engine.errors import UnitscopeError
+from engine.models.zoo import build_architecture
 
 
 def _random(name, **kwargs):
@@ -90,9 +91,10 @@ def test_model_that_cannot_run_still_gets_its_tree():
 def test_table_lists_every_module_aligned():
     anatomy = build_anatomy(_random("alexnet"))
     table = format_table(anatomy, "alexnet").splitlines()
-    assert table[0].split() == ["name", "type", "output", "shape", "params", "RF", "jump"]
+    assert table[0].split() == ["name", "type", "output", "shape", "params", "MACs", "RF", "jump", "kind"]
     conv1 = next(line for line in table if line.strip().startswith("0 ") and "Conv2d" in line)
-    assert conv1.split()[-4:] == ["1x64x55x55", "23,296", "11", "4"]
+    # 64 x 55 x 55 outputs of 3 x 11 x 11 MACs each: 70.3 M
+    assert conv1.split()[-6:] == ["1x64x55x55", "23,296", "70.3", "M", "11", "4"]
     assert len(table) == 2 + sum(1 for _ in anatomy.nodes())
 
 
@@ -118,8 +120,57 @@ def test_swin_and_vit_anatomy_run_on_meta():
     assert vit.total_params == sum(p.numel() for p in vit.root.module.parameters())
     assert vit.node("conv_proj").output_shape == (1, 768, 14, 14)
     assert vit.node("conv_proj").field.size == (16, 16)
-    assert vit.node("encoder").field is None  # tokens are no longer a spatial grid
+    assert vit.node("encoder").rf_kind == "global"  # every token sees the whole image
+    assert vit.node("encoder").field.tokens == (14, 14, 1)  # a 14 x 14 grid after the class token
     swin = build_anatomy(_random("swin_t"))
     assert swin.node("features.0.0").output_shape == (1, 96, 56, 56)
     assert swin.node("features.0.1").field.size == (4, 4)  # permuted to NHWC, still spatial
     assert torch.device("meta").type == swin.device
+
+
+def test_macs_of_attention_count_its_projections_and_matmuls():
+    """vit_b_16's attention: in/out projections (4 x 197 x 768 x 768) and the two matmuls
+    (2 x 197 x 197 x 768), counted in the MultiheadAttention whose forward runs them."""
+    anatomy = build_anatomy(build_architecture("vit_b_16", meta=True))
+    attention = anatomy.node("encoder.layers.encoder_layer_0.self_attention")
+    assert attention.macs_total == 4 * 197 * 768 * 768 + 2 * 197 * 197 * 768
+    assert attention.calls[0].macs == attention.macs_total
+    out_proj = anatomy.node("encoder.layers.encoder_layer_0.self_attention.out_proj")
+    assert out_proj.calls == [] and "weights are used directly" in out_proj.hint
+    assert "record 'encoder.layers.encoder_layer_0.self_attention'" in out_proj.hint
+    assert anatomy.total_macs == 17_563_828_224  # torchvision: 17.564 GFLOPs
+
+
+def test_each_call_has_its_own_macs_shape_and_field_in_json():
+    anatomy = build_anatomy(_random("resnet18"))
+    relu = anatomy.node("layer2.0.relu").as_dict()
+    assert relu["calls"] == 2 and len(relu["per_call"]) == 2
+    assert [c["rf"] for c in relu["per_call"]] == [[51, 51], [67, 67]]  # 43 after layer1, + 2 x 4, + 2 x 8
+    assert relu["rf"] == [51, 51]  # the plain keys are the first call's
+    assert [c["rf_kind"] for c in relu["per_call"]] == ["box", "box"]
+    block = anatomy.node("layer2.0").as_dict()
+    assert block["per_call"][0]["macs"] == block["macs_total"] == anatomy.node("layer2.0").macs_total
+    assert anatomy.node("fc").as_dict()["rf_kind"] == "none"
+
+
+def test_tied_weights_count_once_and_are_flagged():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 1)
+            self.first = nn.Linear(8, 8, bias=False)
+            self.second = nn.Linear(8, 8, bias=False)
+            self.second.weight = self.first.weight
+            self.unused = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.second(self.first(self.conv(x).mean((2, 3))))
+
+    net = Tied()
+    anatomy = build_anatomy(net, (8, 8))
+    assert anatomy.total_params == 32 + 64 + 6 == sum(p.numel() for p in net.parameters())
+    assert anatomy.node("first").shared_with == ["second"] and anatomy.node("second").shared_with == ["first"]
+    assert anatomy.node("conv").shared_with == []
+    assert anatomy.total_macs == 8 * 64 * 3 + 2 * 64
+    assert anatomy.node("unused").calls == [] and "not run" in anatomy.node("unused").hint
+    assert "(shared)" in format_table(anatomy, "tied")

@@ -133,7 +133,7 @@ def test_jobs_values_and_sessions_load_without_torch():
 
 #: engine's subpackages from the bottom up: each imports only those before it.
 ENGINE_LAYERS = ["errors", "files", "models", "anatomy", "recording", "stimuli", "analyses", "session",
-                 "jobs", "cli", "commands", "doctor", "__main__"]
+                 "jobs", "cluster", "figures", "cli", "commands", "doctor", "__main__"]
 
 
 def test_engine_subpackages_import_only_the_layers_below_them():

@@ -8,6 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
+from engine.anatomy.tree import build_anatomy
 from engine.errors import UnitscopeError
 from engine.models import zoo
 from engine.models.model_files import read_state_dict
@@ -55,6 +56,23 @@ def test_cached_weights_file_is_loaded_without_network(hub):
 def test_googlenet_random_weights_has_no_aux_heads(hub):
     model = open_model("googlenet")
     assert sum(p.numel() for p in model.module.parameters()) == 6_624_904
+
+
+def test_anatomy_does_not_change_when_the_weights_file_arrives(hub):
+    """Random weights build what the pretrained file builds: GoogLeNet with transform_input
+    and without auxiliary heads (the file holds them; torchvision drops them after loading)."""
+    random = open_model("googlenet")
+    assert random.module.transform_input and random.module.aux1 is None
+    before = build_anatomy(random.module, random.input_size)
+    torch.manual_seed(2)
+    checkpoint = torchvision.models.GoogLeNet(aux_logits=True, transform_input=True, init_weights=False)
+    torch.save(checkpoint.state_dict(), hub / zoo.weights_state("googlenet").file_name)
+    pretrained = open_model("googlenet")
+    assert pretrained.weights_label == "GoogLeNet_Weights.IMAGENET1K_V1"
+    after = build_anatomy(pretrained.module, pretrained.input_size)
+    assert (after.total_params, after.total_macs) == (before.total_params, before.total_macs) == (6_624_904,
+                                                                                                   1_498_376_192)
+    assert [n.as_dict() for n in after.nodes()] == [n.as_dict() for n in before.nodes()]
 
 
 def test_unknown_model_suggests_names():

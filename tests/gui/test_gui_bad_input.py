@@ -107,8 +107,11 @@ def test_bad_images_show_one_line_and_the_next_input_records(open_window, qtbot,
         text = fails(qtbot, window, lambda: window.strip.add_paths([str(path)]))
         one_line(text, f"'{name}'", reason)
         assert jobs.hooks_when_idle(qtbot) == []
-        records(qtbot, window, "layer1", lambda: window.strip.select(GRATING))
-        assert window.recording.stimulus == GRATING
+        # The broken input is not left selected under the maps of the input still shown.
+        assert window.strip.current() == window.recording.stimulus
+        following = GRATING if window.recording.stimulus != GRATING else Stimulus("procedural", "gabor")
+        records(qtbot, window, "layer1", lambda: window.strip.select(following))
+        assert window.recording.stimulus == following
 
 
 def test_bad_weights_files_leave_the_model_working(open_window, qtbot, tmp_path, resnet18_weights):

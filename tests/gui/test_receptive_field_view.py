@@ -82,6 +82,7 @@ def test_boxes_and_maps_match_the_engine(window, qtbot):
     assert action in window.menuBar().actions()[2].menu().actions()  # Analyse
     view.frames_spin.setValue(FRAMES)
     view.grid_spin.setValue(GRID)
+    view.position_combo.setCurrentIndex(view.position_combo.findData("centre"))  # the default is the clicked unit
     with qtbot.waitSignal(window.analysis_shown, timeout=30000,
                           check_params_cb=lambda kind: kind == "receptive_field"):
         action.trigger()

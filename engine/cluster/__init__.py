@@ -1,0 +1,7 @@
+"""Sharded, resumable jobs on a cluster (SLURM through submitit) or local processes.
+
+``plan`` cuts a job's sorted stimulus list into chunk-aligned shards, ``store`` is the one
+zarr store per job, ``shard`` what each task runs, ``executors`` submits shards,
+``status`` says where they stand, ``merged`` merges and exports the results and
+``dry_run`` prices a plan from a measured calibration batch.
+"""

@@ -1,0 +1,162 @@
+"""Submitting shards through submitit: a SLURM job array, or local processes.
+
+Nothing here schedules: SLURM (``sbatch --array``) or submitit's local executor (one
+process per shard, each with its own share of the cores and, on a multi-GPU server, its own
+``CUDA_VISIBLE_DEVICES``) runs the shards.  What was submitted is written next to the store
+(``shards/NNNN.submitted.json``: executor, scheduler job id, log files), so ``unitscope
+status`` can tell pending, running, failed and done shards apart from any process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from engine.cluster.shard import ShardTask
+from engine.cluster.store import JobStore
+from engine.errors import UnitscopeError
+from engine.files.atomic import atomic_write_text
+
+EXECUTORS = ("local", "slurm")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What each task asks for (SLURM) or gets (local processes).
+
+    Parameters
+    ----------
+    partition, account, qos : str or None
+        SLURM's ``--partition``, ``--account``, ``--qos``.
+    time_min : int
+        Wall-time limit of a task in minutes; on timeout the task is requeued.
+    cpus_per_task : int or None
+        Cores per task (local: the machine's cores shared between the shards).
+    gpus_per_task : int
+    mem_gb : float or None
+        Memory per task (SLURM ``--mem``).
+    array_parallelism : int
+        At most this many tasks of the array run at once (SLURM ``--array=...%P``).
+    """
+
+    partition: str | None = None
+    time_min: int = 60
+    cpus_per_task: int | None = None
+    gpus_per_task: int = 0
+    mem_gb: float | None = None
+    array_parallelism: int = 256
+    account: str | None = None
+    qos: str | None = None
+
+    @classmethod
+    def from_profile(cls, path: str | Path, **overrides) -> Resources:
+        """Read a profile file (JSON object with any of the fields), then apply ``overrides``."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UnitscopeError(f"Profile '{path}' could not be read: {exc}.") from None
+        known = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - known:
+            unknown = sorted(set(data) - known) if isinstance(data, dict) else data
+            raise UnitscopeError(f"Profile '{path}': unknown field(s) {unknown}; known: {', '.join(sorted(known))}.")
+        return cls(**{**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def submitted_path(store: JobStore, shard: int) -> Path:
+    return store.dir / "shards" / f"{shard:04d}.submitted.json"
+
+
+def submitted(store: JobStore, shard: int) -> dict:
+    """The last submission of ``shard`` (``{}`` if it was never submitted)."""
+    try:
+        return json.loads(submitted_path(store, shard).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def _record(store: JobStore, shard: int, executor: str, job) -> None:
+    paths = job.paths
+    atomic_write_text(submitted_path(store, shard), json.dumps({
+        "executor": executor, "job_id": str(job.job_id), "submitted": time.time(),
+        "stdout": str(paths.stdout), "stderr": str(paths.stderr),
+        "host": os.uname().nodename}, indent=1) + "\n")
+
+
+def _visible_gpus() -> list[int]:
+    try:
+        import torch
+
+        return list(range(torch.cuda.device_count()))
+    except Exception:  # noqa: BLE001 - no CUDA build or driver: no GPU
+        return []
+
+
+def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
+           resources: Resources = Resources()) -> list:
+    """Submit ``shards`` of the job in ``job_dir``; returns submitit's job objects.
+
+    ``local``: one process per shard, all at once; the cores are split between them and
+    GPUs are dealt out one per process.  ``slurm``: one job array over the shards.
+    """
+    import submitit
+
+    store = JobStore(job_dir)
+    if not shards:
+        return []
+    if executor not in EXECUTORS:
+        raise UnitscopeError(f"Unknown executor '{executor}'; use {' or '.join(EXECUTORS)}.")
+    logs = store.dir / "logs"
+    if executor == "local":
+        cores = os.cpu_count() or 1
+        threads = resources.cpus_per_task or max(1, cores // len(shards))
+        local = submitit.LocalExecutor(folder=logs, python=sys.executable)
+        gpus, jobs = _visible_gpus(), []
+        for n, shard in enumerate(shards):
+            params = {"timeout_min": resources.time_min}
+            if gpus:
+                params.update(gpus_per_node=1, visible_gpus=(gpus[n % len(gpus)],))
+            local.update_parameters(**params)
+            job = local.submit(ShardTask(str(store.dir), threads), shard)
+            _record(store, shard, "local", job)
+            jobs.append(job)
+        return jobs
+    if not _on_path("sbatch"):
+        raise UnitscopeError("sbatch is not on the PATH: this machine cannot submit to SLURM "
+                             "(use --executor local, or submit from the cluster's login node).")
+    slurm = submitit.SlurmExecutor(folder=logs, python=sys.executable)
+    params = {"time": resources.time_min, "array_parallelism": resources.array_parallelism,
+              "cpus_per_task": resources.cpus_per_task or 1, "job_name": f"unitscope-{store.dir.name}"}
+    if resources.partition:
+        params["partition"] = resources.partition
+    if resources.gpus_per_task:
+        params["gpus_per_task"] = resources.gpus_per_task
+    if resources.mem_gb:
+        params["mem"] = f"{int(resources.mem_gb * 1024)}M"
+    if resources.account:
+        params["account"] = resources.account
+    if resources.qos:
+        params["qos"] = resources.qos
+    slurm.update_parameters(**params)
+    task = ShardTask(str(store.dir), resources.cpus_per_task or 1)
+    try:
+        jobs = slurm.map_array(task, shards)
+    except Exception as exc:  # noqa: BLE001 - sbatch's refusal, in one line
+        raise UnitscopeError(f"sbatch refused the job array: {str(exc).strip().splitlines()[-1]}") from None
+    for shard, job in zip(shards, jobs):
+        _record(store, shard, "slurm", job)
+    return jobs
+
+
+def _on_path(command: str) -> bool:
+    import shutil
+
+    return shutil.which(command) is not None
+
+
+def resources_dict(resources: Resources) -> dict:
+    return asdict(resources)

@@ -1,0 +1,92 @@
+"""Shard planning: a deterministic, chunk-aligned slicing of a job's sorted stimulus list.
+
+The stimulus list of a summaries job is fixed once: image files sorted by their absolute
+path (duplicates removed), or a protocol's stimuli in protocol order; its SHA-256 is kept in
+the store, so a resubmission with another list is refused.  The list is cut into chunks of
+``batch_size`` stimuli (one batch = one zarr chunk) and shard ``s`` takes a contiguous run of
+whole chunks: any shard can be rerun alone, and its rows never share a chunk with another's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from engine.analyses.summaries import Reduction
+from engine.analyses.units import output_shape
+from engine.cluster.store import Layout
+from engine.errors import UnitscopeError
+from engine.jobs.summaries import StimulusList, Summaries
+from engine.session.job import JobFile
+
+
+def canonical_job(job_file: JobFile) -> JobFile:
+    """The job with its stimulus list fixed: images sorted by absolute path, the whole list."""
+    job = job_file.job
+    if not isinstance(job, Summaries):
+        raise UnitscopeError(f"Only summaries jobs run sharded; this job is a '{job.kind}' job.")
+    images = tuple(sorted({str(Path(p).absolute()) for p in job.images}))
+    return JobFile(job_file.model, replace(job, images=images, start=0, stop=None))
+
+
+def shard_ranges(n_stimuli: int, chunk: int, n_shards: int) -> list[tuple[int, int]]:
+    """``n_shards`` contiguous ``[start, stop)`` ranges of whole chunks covering the list.
+
+    The chunks are shared out as evenly as possible (the first shards get one more).
+    """
+    if n_stimuli < 1:
+        raise UnitscopeError("The job has no stimuli to shard.")
+    if n_shards < 1:
+        raise UnitscopeError("--shards must be at least 1.")
+    n_chunks = math.ceil(n_stimuli / chunk)
+    if n_shards > n_chunks:
+        raise UnitscopeError(f"--shards {n_shards} is more than the job's {n_chunks} batches of {chunk} "
+                             "stimuli; use fewer shards or a smaller --batch-size.")
+    base, extra = divmod(n_chunks, n_shards)
+    ranges, first = [], 0
+    for s in range(n_shards):
+        count = base + (1 if s < extra else 0)
+        ranges.append((first * chunk, min((first + count) * chunk, n_stimuli)))
+        first += count
+    return ranges
+
+
+def layout(session, job: Summaries, n_shards: int) -> tuple[Layout, list[str]]:
+    """The store layout of ``job`` cut into ``n_shards`` shards, and the names of its stimuli."""
+    session.recorder.resolve(list(job.layers))
+    n_stimuli = len(StimulusList(job, session.preprocess))
+    # Image files are named one by one; a protocol's stimuli are named by the job itself.
+    params = {name: list(values) for name, values in job.params}
+    names = list(job.images) or [f"{job.protocol} {params} x {job.phases} phase(s)"]
+    reductions, units = {}, {}
+    for layer in job.layers:
+        shape = output_shape(session.anatomy, layer)
+        if not shape or len(shape) not in (2, 4):
+            raise UnitscopeError(f"Layer '{layer}' has output shape {shape}; summaries need (N, C) or "
+                                 "(N, C, H, W) outputs.")
+        units[layer] = tuple(shape[1:])
+        reductions[layer] = {str(r): r.shape(units[layer]) for r in map(Reduction.parse, job.summaries)}
+    return Layout(n_stimuli, job.batch_size, tuple(shard_ranges(n_stimuli, job.batch_size, n_shards)),
+                  reductions, units, job.k), names
+
+
+def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int, session):
+    """The store of ``job_file`` cut into ``n_shards`` in ``job_dir``: made, or reopened when
+    it holds the same job (then ``n_shards`` None or equal); another job there is refused."""
+    from engine.cluster.store import STORE, JobStore, stimuli_hash
+
+    job_file = canonical_job(job_file)
+    job_dir = Path(job_dir)
+    if (job_dir / STORE).exists():
+        store = JobStore(job_dir)
+        if store.attrs["job"] != job_file.to_dict():
+            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
+        if n_shards not in (None, len(store.shards)):
+            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
+                                 f"{n_shards}; leave out --shards to go on with it.")
+        return store
+    if n_shards is None:
+        raise UnitscopeError("--shards is needed for a new job.")
+    plan, names = layout(session, job_file.job, n_shards)
+    return JobStore.create(job_dir, job_file.to_dict(), names, stimuli_hash(names), plan)

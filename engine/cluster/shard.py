@@ -1,0 +1,84 @@
+"""One shard of a sharded job: run the summaries job on its slice and write its regions.
+
+:func:`run_shard` is what every task runs, on SLURM, in a local process or in this
+process.  It clears the shard's ``done`` marker, writes each batch's reductions into the
+batch's own chunk as it comes (memory stays flat), writes the shard's moments and extremes
+into its row, and sets the marker last: a shard killed at any point is simply not done,
+and running it again rewrites the same chunks.
+
+:class:`ShardTask` wraps it for submitit: it is ``Checkpointable``, so on preemption or
+timeout submitit requeues the same call (the shard then starts again from its first batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+import submitit
+
+from engine.cluster.store import EXTREME_FIELDS, MOMENT_FIELDS, JobStore, array_key
+from engine.errors import UnitscopeError
+from engine.session.job import JobFile
+
+log = logging.getLogger(__name__)
+
+
+def run_shard(job_dir: str | Path, shard: int, threads: int | None = None) -> dict:
+    """Run shard ``shard`` of the job in ``job_dir``; returns its record.
+
+    ``threads``: torch CPU threads of this process (None: torch's default).
+    """
+    from engine.recording.cpu_threads import run_models_here
+    from engine.session.session import Session
+
+    store = JobStore(job_dir)
+    shards = store.shards
+    if not 0 <= shard < len(shards):
+        raise UnitscopeError(f"The job in '{job_dir}' has shards 0–{len(shards) - 1}, not {shard}.")
+    start, stop = shards[shard]
+    store.mark_done(shard, False)
+    store.started(shard)
+    try:
+        run_models_here(threads)
+        job_file = JobFile.from_dict(store.attrs["job"])
+        job = replace(job_file.job, start=start, stop=stop)
+        session = Session.open(job_file.model)
+        t0, skipped = time.perf_counter(), []
+        for snapshot in session.run(job):
+            for layer, reductions in snapshot.outputs.items():
+                rows = slice(snapshot.start, snapshot.start + next(iter(reductions.values())).shape[0])
+                for name, values in reductions.items():
+                    store.array(f"{array_key(layer)}/{name}")[rows] = values
+            for layer, moments in snapshot.moments.items():
+                group = store.array(array_key(layer))
+                group["moments/count"][shard] = int(moments["count"].flat[0]) if moments["count"].size else 0
+                for name in MOMENT_FIELDS:
+                    group[f"moments/{name}"][shard] = moments[name]
+                for name in EXTREME_FIELDS:
+                    group[f"extremes/{name}"][shard] = snapshot.extremes[layer][name]
+            skipped = snapshot.skipped
+        store.mark_done(shard)
+        return store.update_info(shard, state="done", finished=time.time(), seconds=time.perf_counter() - t0,
+                                 skipped=[list(s) for s in skipped])
+    except BaseException as exc:  # noqa: BLE001 - recorded, then raised again for the scheduler
+        store.update_info(shard, state="failed", finished=time.time(),
+                          error="".join(traceback.format_exception_only(type(exc), exc)).strip())
+        raise
+
+
+class ShardTask(submitit.helpers.Checkpointable):
+    """The callable submitit runs for each shard: ``ShardTask(job_dir, threads)(shard)``.
+
+    Requeued by submitit with the same arguments on preemption or timeout
+    (``Checkpointable.checkpoint``): a shard restarts from its first batch.
+    """
+
+    def __init__(self, job_dir: str, threads: int | None = None):
+        self.job_dir, self.threads = str(job_dir), threads
+
+    def __call__(self, shard: int) -> dict:
+        return run_shard(self.job_dir, shard, self.threads)

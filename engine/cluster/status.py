@@ -1,0 +1,130 @@
+"""Where each shard of a job stands: done, running, pending, failed or not submitted.
+
+Read from the store's ``done`` markers, each shard's own record (written by the task) and
+its last submission (written by the submitter); whether a task is still alive is asked of
+SLURM (``squeue``) or, for local processes, of this machine's process table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.cluster.executors import submitted
+from engine.cluster.store import JobStore
+
+STATES = ("done", "running", "pending", "failed", "not submitted")
+
+
+@dataclass(frozen=True)
+class ShardState:
+    """One shard: its index, stimulus range, state, attempts and where its logs are."""
+
+    shard: int
+    start: int
+    stop: int
+    state: str
+    attempts: int = 0
+    job_id: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    error: str = ""
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` on this machine runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def slurm_jobs_alive(job_ids: list[str]) -> set[str] | None:
+    """The ids among ``job_ids`` that SLURM still lists (pending or running); None without squeue."""
+    if not job_ids:
+        return set()
+    if shutil.which("squeue") is None:
+        return None
+    import getpass
+
+    # All of this user's jobs: squeue -j fails as a whole once one id is purged from SLURM's memory.
+    result = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-u", getpass.getuser()],
+                            check=False, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        return None
+    listed = {line.strip() for line in result.stdout.splitlines() if line.strip()}
+    return listed & set(job_ids)
+
+
+def job_status(job_dir: str | Path) -> list[ShardState]:
+    """The state of every shard of the job in ``job_dir``."""
+    store = JobStore(job_dir)
+    done = store.done()
+    infos = [store.info(s) for s in range(len(done))]
+    subs = [submitted(store, s) for s in range(len(done))]
+    slurm_ids = [sub["job_id"] for sub in subs if sub.get("executor") == "slurm"]
+    alive_in_slurm = slurm_jobs_alive(slurm_ids)
+    here = os.uname().nodename
+
+    def job_alive(sub: dict) -> bool:
+        """The submitted job is queued or runs (submitit's local job id is its controller's pid)."""
+        if sub.get("executor") == "slurm":
+            return alive_in_slurm is None or sub["job_id"] in alive_in_slurm
+        return sub.get("host") == here and _process_alive(int(sub["job_id"]))
+
+    def task_alive(info: dict, sub: dict) -> bool:
+        if sub.get("executor") == "slurm":  # a requeued task is SLURM's, whatever became of its last process
+            return job_alive(sub)
+        return info.get("host") == here and _process_alive(int(info["pid"]))
+
+    states = []
+    for s, (start, stop) in enumerate(store.shards):
+        info, sub = infos[s], subs[s]
+        resubmitted = sub and sub.get("submitted", 0) > (info.get("started") or 0)
+        if done[s] and info.get("state") == "done" and not (resubmitted and job_alive(sub)):
+            state = "done"
+        elif not info and not sub:
+            state = "not submitted"
+        elif resubmitted:
+            state = "pending" if job_alive(sub) else "failed"
+        elif info.get("state") == "running":
+            state = "running" if task_alive(info, sub) else "failed"
+        else:
+            state = "failed"
+        error = info.get("error") or ""
+        if state == "failed" and not error:
+            error = "the task ended without finishing (killed, out of memory or out of time?)"
+        states.append(ShardState(s, start, stop, state, int(info.get("attempts", 0)), sub.get("job_id", ""),
+                                 sub.get("stdout", ""), sub.get("stderr", ""), error if state == "failed" else ""))
+    return states
+
+
+def wait(job_dir: str | Path, timeout_s: float = 3600.0, poll_s: float = 0.5, jobs=()) -> list[ShardState]:
+    """Wait until no shard is pending or running (or ``timeout_s`` passed); returns the states.
+
+    ``jobs``: submitit jobs of this process, polled so that finished local processes are reaped.
+    """
+    import submitit
+
+    deadline = time.monotonic() + timeout_s
+    local = [job for job in jobs if isinstance(job, submitit.LocalJob)]
+    while True:
+        for job in local:
+            job.done()  # polls (reaps) the local process
+        states = job_status(job_dir)
+        if not any(s.state in ("pending", "running") for s in states) or time.monotonic() > deadline:
+            break
+        time.sleep(poll_s)
+    while any(not job.done() for job in local) and time.monotonic() < deadline:
+        time.sleep(poll_s)  # the task is over; its controller is writing submitit's result file
+    return job_status(job_dir)
+
+
+def counts(states: list[ShardState]) -> dict[str, int]:
+    """How many shards are in each state (every state named, zero or not)."""
+    return {name: sum(s.state == name for s in states) for name in STATES}

@@ -1,0 +1,97 @@
+"""``unitscope figure SOURCE --out fig.pdf``: a figure for a paper, drawn from data.
+
+SOURCE is any file Unitscope writes (activations, a tuning table, a topk folder, an RDM, a
+job's result) or a figure's sidecar (``fig.pdf.json``), which draws that figure again with
+its saved options (options given here override them).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.cli import non_negative_int, positive_int
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    """An argparse type: ``3,7,12`` or ``0-15`` or a mix."""
+    from engine.errors import UnitscopeError
+    from engine.figures.style import parse_channels
+
+    try:
+        return parse_channels(text)
+    except UnitscopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+
+
+def register(sub) -> None:
+    from engine.figures.style import COLORMAPS, SCALES
+
+    parser = sub.add_parser("figure", help="a figure for a paper (PDF, SVG, PNG, TIFF) from a result file "
+                                           "or a figure's sidecar")
+    parser.add_argument("source", metavar="SOURCE", help="activations (.npy .npz .h5 .mat), tuning .csv, topk "
+                        "folder, rdm .npy, a 'unitscope run' result, or FIGURE.json (a sidecar)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="fig.pdf, fig.svg, fig.png or fig.tif")
+    parser.add_argument("--width-mm", type=_number, metavar="MM", help="width: 85 (one column), 120, 180 (two)")
+    parser.add_argument("--font-size", type=_number, metavar="PT", help="text size in points (default 7)")
+    parser.add_argument("--font", metavar="FAMILY", help="font family (default DejaVu Sans)")
+    parser.add_argument("--dpi", type=positive_int, help="pixels per inch of PNG and TIFF (default 300)")
+    parser.add_argument("--channels", type=_channels, metavar="LIST", help="mosaic: channels drawn, e.g. 0-15,32")
+    parser.add_argument("--top", type=non_negative_int, metavar="N", help="mosaic: the N channels with the "
+                        "largest mean response")
+    parser.add_argument("--scale", choices=SCALES, help="mosaic: one colour scale for all channels, or each its own")
+    parser.add_argument("--cmap", metavar="NAME", help=f"colour map, e.g. {', '.join(COLORMAPS)}")
+    parser.add_argument("--no-panel-letters", action="store_true", help="leave out the letters a, b, c")
+    parser.add_argument("--layer", metavar="NAME", help="activations: the layer drawn (default: the first)")
+    parser.add_argument("--image", type=non_negative_int, default=0, metavar="I",
+                        help="activations: the image drawn (row I; default 0)")
+    parser.add_argument("--channel", type=non_negative_int, metavar="C", help="topk folder: the channel drawn")
+    parser.add_argument("--unit", type=non_negative_int, metavar="C", help="a recording's result: the unit "
+                        "figure of channel C (map over the input, histogram, kernels) instead of the mosaic")
+    parser.add_argument("--no-sidecar", action="store_true", help="write the figure only, no FIGURE.json")
+    parser.set_defaults(run=run)
+
+
+def existing_outputs(args) -> list:
+    """The files this command would replace: the figure and, unless ``--no-sidecar``, its sidecar."""
+    from pathlib import Path
+
+    out = Path(args.out)
+    files = [out] if args.no_sidecar else [out, out.with_name(out.name + ".json"),
+                                           out.with_name(out.name + ".data.npz")]
+    return [path for path in files if path.exists()]
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from engine.figures.render import write_figure
+    from engine.figures.sidecar import is_sidecar, read_sidecar, sidecar_path
+    from engine.figures.sources import figure_data
+    from engine.figures.style import FigureOptions, figure_format
+
+    figure_format(args.out)
+    if is_sidecar(args.source):
+        data, options = read_sidecar(args.source)
+    else:
+        data, options = figure_data(args.source, args.layer, args.image, args.channel, args.unit), FigureOptions()
+    given = {"width_mm": args.width_mm, "font_size": args.font_size, "font_family": args.font, "dpi": args.dpi,
+             "channels": args.channels, "top_n": args.top, "scale": args.scale, "cmap": args.cmap}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if args.no_panel_letters:
+        changes["panel_letters"] = False
+    if args.cmap is not None:
+        from engine.figures.mosaic import lookup_table
+
+        lookup_table(args.cmap)  # an unknown name fails here, in one line
+    options = FigureOptions.from_dict({**dataclasses.asdict(options), **changes})
+    out = write_figure(data, options, args.out, sidecar=not args.no_sidecar)
+    print(f"saved {out} ({options.width_mm:g} mm wide, {data.kind})"
+          + ("" if args.no_sidecar else f"; redraw with: unitscope figure {sidecar_path(out)} --out {out}"))
+    return 0

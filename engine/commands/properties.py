@@ -1,0 +1,118 @@
+"""``unitscope properties MODEL --layer L [--units N|all] --out props.csv [--reference V1.csv]``.
+
+The V1 property battery (:mod:`engine.analyses.properties`) for units at the receptive-field
+centre of a layer's map: one CSV row per unit, written as each chunk of channels is
+finished (memory does not grow with the number of units; Ctrl-C stops it and leaves no
+half-written file).  A ``<name>.csv.json`` sidecar holds the command's parameters, the
+RF, the job and the provenance, and, with ``--reference``, the KS similarity of each
+property's distribution to the reference's (Marques et al. 2021).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from engine.cli import add_device_arguments, add_model_arguments, layer_name, open_session, positive_int
+from engine.errors import UnitscopeError
+from engine.files.atomic import atomic_write_text
+from engine.files.writers import output_suffix
+
+
+def units_count(text: str) -> int | None:
+    """An argparse type: ``all`` (None) or a whole number from 1 up."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number or 'all'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1, or 'all'")
+    return value
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("properties", help="the V1 property battery for the units of a layer")
+    add_model_arguments(parser)
+    parser.add_argument("--layer", required=True, type=layer_name, metavar="NAME", help="module name, or NAME#k")
+    parser.add_argument("--units", type=units_count, default=None, metavar="N|all",
+                        help="channels measured, spread evenly over the layer (default: all)")
+    parser.add_argument("--orientations", type=positive_int, default=12, help="orientations (default 12)")
+    parser.add_argument("--phases", type=positive_int, default=8, help="phases per grating (default 8)")
+    parser.add_argument("--chunk", type=positive_int, default=256, metavar="N",
+                        help="channels recorded together (default 256)")
+    parser.add_argument("--reference", metavar="CSV", default=None,
+                        help="reference distributions: one column per property, one value per row")
+    parser.add_argument("--out", required=True, metavar="FILE", help="props.csv")
+    add_device_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def _cell(value):
+    return "" if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _json_ready(value):
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from engine.analyses.properties import COLUMNS, read_reference, similarity_to_reference
+    from engine.jobs.properties import Properties
+    from engine.session.job import JobFile
+
+    out = Path(args.out)
+    output_suffix(out, (".csv",))
+    reference = read_reference(args.reference) if args.reference else None
+    job = Properties(args.layer, args.units, args.orientations, phases=args.phases, chunk=args.chunk,
+                     batch_size=args.batch_size)
+    session = open_session(args)
+    tmp = out.with_name(f".{out.name}.partial")
+    rows: list[list] = []  # only the few numbers per unit, for the similarity and the summary
+    snapshot = None
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh, \
+                tqdm(total=None, unit="stim", desc="properties", file=sys.stderr, disable=None) as bar:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for snapshot in session.run(job):
+                for row in snapshot.rows[len(rows):]:
+                    writer.writerow([_cell(v) for v in row])
+                    rows.append(row)
+                fh.flush()
+                bar.total, bar.n = snapshot.total, snapshot.done
+                bar.refresh()
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise UnitscopeError(f"Could not save '{out.name}': {exc.strerror or exc}.") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    record = {"command": "properties",
+              "parameters": {"layer": args.layer, "units": "all" if args.units is None else args.units,
+                             "orientations": args.orientations, "phases": args.phases, "chunk": args.chunk,
+                             "reference": args.reference},
+              "rf": snapshot.rf if snapshot else {}, "columns": list(COLUMNS), "n_units": len(rows),
+              "job": JobFile(session.model, job).to_dict(), "provenance": session.provenance()}
+    if reference is not None:
+        record["similarity"] = similarity_to_reference(rows, reference)
+    atomic_write_text(out.with_name(out.name + ".json"), json.dumps(_json_ready(record), indent=2))
+    summary = f"saved {out}: {len(rows)} units of {args.layer}"
+    if reference is not None:
+        summary += f"; mean KS similarity to the reference {record['similarity']['mean']:.3f}"
+    print(summary)
+    return 0

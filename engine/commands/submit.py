@@ -1,0 +1,147 @@
+"""``unitscope submit JOB.json --out JOB_DIR --shards N``: a summaries job, sharded on SLURM or locally.
+
+``JOB`` is a job file of a ``summaries`` job (or a job folder made by an earlier submit, to
+go on with it).  The job's stimulus list is sorted and cut into ``N`` chunk-aligned shards;
+one zarr store in ``JOB_DIR`` holds the job, the list, every shard's region and its
+completion marker.  Submitting a folder again runs only the shards that are neither done
+nor running.  ``--dry-run`` measures a calibration batch and prints the plan instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.cli import positive_int
+from engine.errors import UnitscopeError
+
+#: ``--out`` names the job's folder: an existing one holding the same job is gone on with, never replaced.
+RESUMES_OUTPUT = True
+
+#: ``--out`` names a job folder that a later submit resumes: no --force for it.
+RESUMES_OUTPUT = True
+
+def register(sub) -> None:
+    parser = sub.add_parser("submit", help="run a summaries job sharded: a SLURM job array or local processes")
+    parser.add_argument("job", metavar="JOB", help="job file (.json) of a summaries job, or a job folder to go on with")
+    parser.add_argument("--out", metavar="JOB_DIR", help="the job's folder (new job)")
+    parser.add_argument("--shards", type=positive_int, metavar="N", help="number of shards (new job)")
+    parser.add_argument("--executor", choices=("slurm", "local"), default="slurm",
+                        help="slurm: one job array through sbatch; local: one process per shard here")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print output size, memory per task and time from a calibration batch; submit nothing")
+    parser.add_argument("--wait", action="store_true", help="wait until every shard has ended")
+    parser.add_argument("--trust-code", action="store_true",
+                        help="allow a job whose model is FILE.py:FACTORY (runs that file)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow a job whose model is a pickled file (runs code from it)")
+    group = parser.add_argument_group("resources per task (also from --profile FILE, a JSON object)")
+    group.add_argument("--profile", metavar="FILE", help="JSON file with any of the options below")
+    group.add_argument("--partition")
+    group.add_argument("--time", dest="time_min", type=positive_int, metavar="MIN", help="wall time (default 60)")
+    group.add_argument("--cpus-per-task", type=positive_int, metavar="N")
+    group.add_argument("--gpus-per-task", type=positive_int, metavar="N")
+    group.add_argument("--mem", dest="mem_gb", type=float, metavar="GB")
+    group.add_argument("--array-parallelism", type=positive_int, metavar="N")
+    group.add_argument("--account")
+    group.add_argument("--qos")
+    parser.set_defaults(run=run)
+
+
+def _resources(args):
+    from engine.cluster.executors import Resources
+
+    given = {name: getattr(args, name) for name in ("partition", "time_min", "cpus_per_task", "gpus_per_task",
+                                                     "mem_gb", "array_parallelism", "account", "qos")}
+    if args.profile:
+        return Resources.from_profile(args.profile, **given)
+    return Resources(**{k: v for k, v in given.items() if v is not None})
+
+
+def run(args) -> int:
+    import shutil
+
+    from engine.cluster.store import STORE, JobStore
+
+    resources = _resources(args)
+    if args.executor == "slurm" and not args.dry_run and shutil.which("sbatch") is None:
+        raise UnitscopeError("sbatch is not on the PATH: this machine cannot submit to SLURM (use --executor "
+                             "local, or submit from the cluster's login node; --dry-run works anywhere).")
+    if (Path(args.job) / STORE).exists():
+        if args.out and Path(args.out).resolve() != Path(args.job).resolve():
+            raise UnitscopeError("A job folder is its own output; leave out --out.")
+        return _go_on(JobStore(args.job), args, resources)
+    if not args.out:
+        raise UnitscopeError("--out JOB_DIR is needed: the folder that will hold the job's store.")
+    return _new_job(args, resources)
+
+
+def _open_model(job_file, args):
+    from dataclasses import replace
+
+    from engine.session.session import Session
+
+    model = job_file.model
+    if ".py:" in model.spec and not args.trust_code:
+        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
+                             "only if you trust that file.")
+    return Session.open(replace(model, trust_pickle=args.trust_pickle))
+
+
+def _new_job(args, resources) -> int:
+    from engine.cluster.dry_run import check_space, estimate, output_bytes
+    from engine.cluster.plan import canonical_job, layout, prepare
+    from engine.session.job import JobFile
+    from engine.session.results import load_job
+
+    from engine.cluster.store import STORE
+
+    job_file = canonical_job(load_job(args.job))
+    existing = (Path(args.out) / STORE).exists()
+    if args.shards is None and (args.dry_run or not existing):
+        raise UnitscopeError("--shards N is needed for a new job.")
+    session = _open_model(job_file, args)
+    job_file = JobFile(session.model, job_file.job)
+    if existing and not args.dry_run:  # the same job (else refused): go on with it
+        return _go_on(prepare(args.out, job_file, args.shards, session), args, resources)
+    plan_layout, _names = layout(session, job_file.job, args.shards)
+    free = check_space(output_bytes(plan_layout), args.out)
+    if args.dry_run:
+        print("\n".join(estimate(session, job_file.job, plan_layout, free).lines()))
+        return 0
+    store = prepare(args.out, job_file, args.shards, session)
+    return _submit(store, list(range(len(store.shards))), args, resources)
+
+
+def _go_on(store, args, resources) -> int:
+    from engine.cluster.status import job_status
+
+    if args.dry_run:
+        raise UnitscopeError("--dry-run prices a new job; for a job folder see unitscope status.")
+    states = job_status(store.dir)
+    todo = [s.shard for s in states if s.state in ("failed", "not submitted")]
+    busy = [s.shard for s in states if s.state in ("running", "pending")]
+    if not todo:
+        print(f"nothing to submit: {sum(s.state == 'done' for s in states)} shard(s) done, "
+              f"{len(busy)} pending or running")
+        return 0
+    return _submit(store, todo, args, resources)
+
+
+def _submit(store, shards, args, resources) -> int:
+    from engine.cluster.executors import submit
+    from engine.cluster.status import counts, wait
+
+    jobs = submit(store.dir, shards, args.executor, resources)
+    ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
+    print(f"submitted {len(shards)} shard(s) of {len(store.shards)} ({args.executor}, job {', '.join(ids)}); "
+          f"logs in {store.dir / 'logs'}; follow with: unitscope status {store.dir}")
+    if not args.wait:
+        return 0
+    states = wait(store.dir, jobs=jobs)
+    tally = counts(states)
+    print(", ".join(f"{n} {state}" for state, n in tally.items() if n))
+    failed = [s for s in states if s.state == "failed"]
+    if failed:
+        raise UnitscopeError(f"{len(failed)} shard(s) failed ({', '.join(str(s.shard) for s in failed)}); "
+                             f"see unitscope status {store.dir}; unitscope submit {store.dir} reruns them.")
+    return 0

@@ -1,0 +1,43 @@
+"""Pinned units' responses to a stimulus sequence: one marker per stimulus, no joining lines
+between separate stimuli (a grating sequence over orientation is a curve and is joined)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.figures.data import FigureData
+from engine.figures.style import LINE_COLORS, FigureOptions, wrap
+
+MARKERS = "osD^v<>p"
+
+
+def figure_height(data: FigureData, options: FigureOptions) -> float:
+    longest = max((len(s) for s in data.meta.get("stimulus_labels", [])), default=4)
+    return min(options.width_in * 0.55, 4.0) + 0.6 + min(longest, 14) * options.font_size / 72 * 0.5
+
+
+def draw(fig, data: FigureData, options: FigureOptions) -> None:
+    responses = data.array("responses")
+    if responses.ndim == 1:
+        responses = responses[:, None]
+    labels = list(data.meta.get("labels", [])) or [f"unit {i}" for i in range(responses.shape[1])]
+    stimuli = list(data.meta.get("stimulus_labels", [])) or [str(i) for i in range(responses.shape[0])]
+    curve = data.meta.get("sequence") == "orientations"
+    ax = fig.add_subplot()
+    x = np.arange(responses.shape[0])
+    n = responses.shape[1]
+    width = 0.7 / max(n, 1)
+    for j in range(n):
+        offset = 0.0 if curve else (j - (n - 1) / 2) * width
+        ax.plot(x + offset, responses[:, j], ls="-" if curve else "none", marker=MARKERS[j % len(MARKERS)],
+                color=LINE_COLORS[j % len(LINE_COLORS)], label=labels[j])
+    step = max(1, int(np.ceil(len(stimuli) / 18)))
+    names = [s if len(s) <= 14 else s[:13] + "\u2026" for s in stimuli]
+    ax.set_xticks(x[::step], names[::step], rotation=0 if curve else 90, fontsize=options.font_size - 1.5)
+    ax.set_xlim(-0.6, len(x) - 0.4)
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_xlabel("grating orientation" if curve else "stimulus")
+    ax.set_ylabel("response (a.u.)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=min(n, 3), handlelength=1.2)
+    fig.suptitle(wrap(f"{data.model_label()} \u00b7 {n} pinned unit(s), {len(stimuli)} stimuli", options),
+                 fontsize=options.font_size, x=0.01, ha="left")

@@ -1,0 +1,116 @@
+"""Draw a :class:`~engine.figures.data.FigureData` and write it as PDF, SVG, PNG or TIFF.
+
+Every figure kind is a module with ``draw(fig, data, options)`` and
+``figure_height(data, options)`` (inches).  The figure is exactly ``options.width_mm``
+wide (constrained layout keeps every label inside it; no tight bounding box that would
+change the size) and is written with fixed metadata, so the same data and options give
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from pathlib import Path
+
+from engine.errors import UnitscopeError
+from engine.figures.data import FigureData
+from engine.figures.style import METADATA, FigureOptions, figure_format, rc_params
+
+#: Figure kinds and the module that draws each.
+KINDS = {
+    "mosaic": "engine.figures.mosaic",
+    "unit": "engine.figures.unit",
+    "tuning": "engine.figures.tuning",
+    "receptive_field": "engine.figures.receptive_field",
+    "population": "engine.figures.population",
+    "rdm": "engine.figures.population",
+    "comparison": "engine.figures.comparison",
+    "topk": "engine.figures.topk",
+    "probe": "engine.figures.probe",
+}
+
+
+def _module(kind: str):
+    if kind not in KINDS:
+        raise UnitscopeError(f"Unknown figure kind '{kind}' (known: {', '.join(KINDS)}).")
+    return importlib.import_module(KINDS[kind])
+
+
+def _drawn_texts(fig) -> list:
+    """(text, window box) of every text the figure draws (tick labels only inside the axis view)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out as saving does
+    renderer = canvas.get_renderer()
+    tick_labels, drawn = set(), []
+    for ax in fig.axes:
+        for axis in ax._axis_map.values():
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                tick_labels.update({id(tick.label1), id(tick.label2)})
+            if ax.axison and axis.get_visible():
+                drawn += [label for tick in axis._update_ticks() for label in (tick.label1, tick.label2)
+                          if label.get_visible()]
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in tick_labels] + drawn
+    return [(t.get_text(), t.get_window_extent(renderer)) for t in texts
+            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0]
+
+
+def layout_problems(fig) -> list[str]:
+    """Texts cut by the page edge or lying on one another (90% of their boxes), as lines."""
+    import itertools
+
+    texts, page = _drawn_texts(fig), fig.bbox
+    cut = [f"cut: {t!r}" for t, box in texts if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1
+           or box.y0 < page.y0 - 1 or box.y1 > page.y1 + 1]
+    return cut + [f"overlap: {a!r} and {b!r}" for (a, box_a), (b, box_b) in itertools.combinations(texts, 2)
+                  if box_a.shrunk(0.9, 0.9).overlaps(box_b.shrunk(0.9, 0.9))]
+
+
+def draw_figure(data: FigureData, options: FigureOptions):
+    """The matplotlib ``Figure`` of ``data``; call it inside ``matplotlib.rc_context(rc_params(options))``
+    (saving too, as :func:`render_bytes` does).
+
+    The width is fixed; when text would be cut or overlap, the figure is drawn again up to
+    three times, each 25% taller.
+    """
+    from matplotlib.figure import Figure
+
+    module = _module(data.kind)
+    height = module.figure_height(data, options)
+    for _attempt in range(4):
+        fig = Figure(figsize=(options.width_in, height), dpi=options.dpi, layout="constrained")
+        (module.draw_rdm if data.kind == "rdm" else module.draw)(fig, data, options)
+        if not layout_problems(fig):
+            break
+        height *= 1.25
+    return fig
+
+
+def render_bytes(data: FigureData, options: FigureOptions, fmt: str) -> bytes:
+    """The figure of ``data`` as a file of format ``fmt`` (pdf, svg, png, tiff), in memory."""
+    import matplotlib
+
+    with matplotlib.rc_context(rc_params(options)):
+        fig = draw_figure(data, options)
+        buffer = io.BytesIO()
+        extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt == "tiff" else {"metadata": METADATA[fmt]}
+        fig.savefig(buffer, format=fmt, dpi=options.dpi, **extra)
+    return buffer.getvalue()
+
+
+def write_figure(data: FigureData, options: FigureOptions, path: str | Path, sidecar: bool = True) -> Path:
+    """Write the figure of ``data`` to ``path`` (its suffix picks the format) and, with
+    ``sidecar``, the data and options next to it (:func:`engine.figures.sidecar.write_sidecar`)."""
+    from engine.files.atomic import atomic_write
+
+    path = Path(path)
+    content = render_bytes(data, options, figure_format(path))
+    atomic_write(path, lambda tmp: tmp.write_bytes(content))
+    if sidecar:
+        from engine.figures.sidecar import write_sidecar
+
+        write_sidecar(path, data, options)
+    return path

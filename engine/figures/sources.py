@@ -1,0 +1,344 @@
+"""The figure data in a file the command line or ``unitscope run`` wrote.
+
+- activations (``record``: ``.npy`` ``.npz`` ``.h5`` ``.mat`` with provenance): a mosaic of
+  one layer for one image;
+- an RDM (``rdm``: ``.npy`` with its ``.npy.json``): the RDM with image names;
+- a tuning table (``tuning``: ``.csv`` with its ``.csv.json``): the tuning curve;
+- a top-k folder (``topk``: ``topk.json``, ``topk.csv``, ``crops/``): the crops and responses;
+- a job's result (``unitscope run``: ``.npz`` or ``.json`` with the job embedded): the figure of
+  the job's view.
+
+This module reads the files itself (NumPy, h5py, SciPy, Pillow) so that drawing a
+figure never loads torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UnitscopeError
+from engine.figures.data import FigureData
+
+ACTIVATION_SUFFIXES = (".npy", ".npz", ".h5", ".mat")
+_PROVENANCE = "__provenance__"
+
+
+def _json(text) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, (str, bytes)) else text
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Layer name -> array and the provenance of an activations file
+    (the layout :func:`engine.files.writers.write_activations` writes)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            sidecar = path.with_name(path.name + ".json")
+            meta = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+            return {meta.get("layer_name", path.stem): np.load(path, allow_pickle=False)}, meta.get("provenance", {})
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            prov = arrays.pop(_PROVENANCE, None)
+            return arrays, _json(str(prov)) if prov is not None else {}
+        if suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                arrays = {str(ds.attrs.get("layer_name", key)): ds[()] for key, ds in f.items()
+                          if isinstance(ds, h5py.Dataset)}
+                prov = f.attrs.get(_PROVENANCE)
+            return arrays, _json(prov) if prov is not None else {}
+        import scipy.io
+
+        mat = scipy.io.loadmat(path)
+        mapping = mat.get("layer_names")
+        names = {}
+        if mapping is not None:
+            for new, old in mapping.reshape(-1, 2):
+                names[str(np.asarray(new).item())] = str(np.asarray(old).item())
+        arrays = {names.get(k, k): v for k, v in mat.items()
+                  if not k.startswith("__") and k not in ("provenance", "provenance_json", "layer_names")}
+        prov = mat.get("provenance_json")
+        return arrays, _json(str(np.asarray(prov).item())) if prov is not None else {}
+    except UnitscopeError:
+        raise
+    except Exception as exc:  # NumPy, h5py, SciPy each raise their own
+        raise UnitscopeError(f"Could not read '{path.name}': {exc}.") from None
+
+
+def _jobs_of(provenance: dict) -> list[dict]:
+    job = provenance.get("job")
+    job = _json(job) if isinstance(job, str) else job
+    return [job] if isinstance(job, dict) and job else []
+
+
+def _names(paths) -> list[str]:
+    return [Path(str(p)).name for p in paths or []]
+
+
+def from_activations(path: Path, layer: str | None = None, image: int = 0) -> FigureData:
+    arrays, prov = read_arrays(path)
+    if prov.get("command") == "rdm":
+        return FigureData("rdm", {"rdm": np.asarray(next(iter(arrays.values())), dtype=np.float64)},
+                          {"layer": prov.get("layer", ""), "labels": _names(prov.get("image_paths")),
+                           "measure": prov.get("measure", "1 \u2212 Pearson r"), "view": prov.get("view", "")},
+                          _jobs_of(prov), prov)
+    if layer is None:
+        layer = next(iter(arrays))
+    if layer not in arrays:
+        raise UnitscopeError(f"'{path.name}' holds no layer '{layer}' (it holds {', '.join(arrays)}).")
+    values = np.asarray(arrays[layer])
+    paths = prov.get("image_paths") or []
+    if values.ndim == 4 or (paths and values.ndim >= 2 and values.shape[0] == len(paths)):
+        if not 0 <= image < values.shape[0]:
+            raise UnitscopeError(f"Image {image} is not in '{path.name}' (it holds {values.shape[0]}: 0.."
+                                 f"{values.shape[0] - 1}).")
+        values = values[image]
+    stimulus = _names(paths)[image] if image < len(paths) else ""
+    return FigureData("mosaic", {"values": values.astype(np.float32)},
+                      {"layer": layer, "stimulus": stimulus}, _jobs_of(prov), prov)
+
+
+def from_tuning_csv(path: Path) -> FigureData:
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    except OSError as exc:
+        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    if len(rows) < 2:
+        raise UnitscopeError(f"'{path.name}' holds no tuning table (a header and one row per condition).")
+    header, table = rows[0], np.array([[float(v) for v in row] for row in rows[1:]])
+    return tuning_from_table(header, table, record, record.get("provenance", {}),
+                             [record["job"]] if "job" in record else [])
+
+
+def tuning_from_table(header, table, record: dict, provenance: dict, jobs: list) -> FigureData:
+    """A tuning figure from the protocol table (one row per condition: parameters, f0, f1, max, min, n)."""
+    table = np.asarray(table, dtype=np.float64)
+    columns = {name: table[:, i] for i, name in enumerate(header)}
+    missing = [c for c in ("f0", "f1") if c not in columns]
+    if missing:
+        raise UnitscopeError(f"The tuning table has no {', '.join(missing)} column.")
+    swept = [name for name in header[:header.index("f0")]
+             if name != "sf_rf" and len(np.unique(columns[name])) > 1]
+    param = swept[0] if swept else header[0]
+    order = np.argsort(columns[param], kind="stable")
+    arrays = {"x": columns[param][order], "f0": columns["f0"][order], "f1": columns["f1"][order]}
+    if "max" in columns and "min" in columns:
+        arrays.update(hi=columns["max"][order], lo=columns["min"][order])
+    unit = record.get("unit", {})
+    metrics = {m: v.get(param, {}) for m, v in record.get("metrics", {}).items() if isinstance(v, dict)}
+    meta = {"param": param, "unit": unit.get("unit", ""), "layer": unit.get("layer", ""),
+            "metrics": metrics, "n_phases": int(columns["n"][0]) if "n" in columns else 1,
+            "protocol": record.get("protocol", {}).get("protocol", ""), "other_params": swept[1:]}
+    return FigureData("tuning", arrays, meta, jobs, provenance)
+
+
+def from_topk_folder(path: Path, channel: int | None = None) -> FigureData:
+    from PIL import Image
+
+    folder = path if path.is_dir() else path.parent
+    try:
+        record = _json((folder / "topk.json").read_text(encoding="utf-8"))
+        with open(folder / "topk.csv", newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise UnitscopeError(f"'{folder}' is not a topk folder: {exc.strerror or exc}.") from None
+    channels = sorted({int(r["channel"]) for r in rows})
+    channel = channels[0] if channel is None else channel
+    if channel not in channels:
+        raise UnitscopeError(f"Channel {channel} was not ranked in '{folder.name}' (ranked: "
+                             f"{', '.join(map(str, channels))}).")
+    arrays, names = {}, {"top": [], "bottom": []}
+    for end in ("top", "bottom"):
+        mine = sorted((r for r in rows if int(r["channel"]) == channel and r["end"] == end),
+                      key=lambda r: int(r["rank"]))
+        arrays[f"{end}_values"] = np.array([float(r["activation"]) for r in mine])
+        for i, r in enumerate(mine):
+            with Image.open(folder / r["crop"]) as im:
+                arrays[f"{end}_crop.{i}"] = np.asarray(im.convert("RGB"))
+            names[end].append(Path(r["image"]).name)
+    pos = record.get("position", {})
+    layer = record.get("parameters", {}).get("layer", "")
+    meta = {"unit": f"{layer}[{channel}]({pos.get('y')},{pos.get('x')})", "layer": layer,
+            "top_names": names["top"], "bottom_names": names["bottom"], "n_images": record.get("n_images")}
+    return FigureData("topk", arrays, meta, [record["job"]] if "job" in record else [],
+                      record.get("provenance", {}))
+
+
+def from_result(path: Path, unit: int | None = None) -> FigureData:
+    """The figure of a job's result (``unitscope run ... --out R.npz``); with ``unit``, the unit figure
+    of that channel of a recording."""
+    from types import SimpleNamespace
+
+    from engine.session.results import read_result
+
+    job_file, result, prov = read_result(path)
+    job = job_file.to_dict()
+    kind = job_file.job.kind
+    if unit is not None:
+        if kind != "record":
+            raise UnitscopeError(f"--unit draws one channel of a recording; '{path.name}' holds a {kind} result.")
+        values = np.asarray(result["values"])
+        recording = SimpleNamespace(values=values, input_image=result.get("input_image"), layer=result["layer"],
+                                    conv_weights=result.get("conv_weights"),
+                                    stimulus=SimpleNamespace(label=Path(str(result["stimulus"]["value"])).name))
+        data = unit_data(recording, unit, (values.shape[1] // 2, values.shape[2] // 2) if values.ndim == 3 else None)
+        data.jobs, data.provenance = [job], prov
+        return data
+    builders = {"record": _record, "tuning": _tuning, "population": _population, "comparison": _comparison,
+                "topk": _topk, "probe": _probe, "receptive_field": _receptive_field,
+                "protocol_responses": _protocol, "rdm": _rdm}
+    if kind not in builders:
+        raise UnitscopeError(f"No figure is drawn from a '{kind}' result; record it with 'unitscope record' "
+                             "or draw its view's figure in the window.")
+    data = builders[kind](result, job["job"])
+    data.jobs, data.provenance = [job], prov
+    return data
+
+
+def _record(r, job) -> FigureData:
+    stimulus = r.get("stimulus") or {}
+    values = np.asarray(r.get("values") if r.get("values") is not None else r["output"], dtype=np.float32)
+    return FigureData("mosaic", {"values": values}, {"layer": r.get("layer", ""),
+                                                     "stimulus": Path(str(stimulus.get("value", ""))).name})
+
+
+def _tuning(r, job) -> FigureData:
+    arrays = {"x": np.asarray(r["values"], float), "f0": np.asarray(r["f0"], float),
+              "f1": np.asarray(r["f1"], float)}
+    param = r.get("param", "orientation")
+    metrics = {"f0": (r.get("metrics") or {}).get(param, r.get("metrics") or {})}
+    return FigureData("tuning", arrays, {"param": param, "unit": r.get("unit_label", ""), "layer": job.get("layer"),
+                                         "metrics": metrics, "n_phases": job.get("phases", 1),
+                                         "protocol": job.get("stimulus", "gratings")})
+
+
+def _population(r, job) -> FigureData:
+    return FigureData("population", {"rdm": np.asarray(r["rdm"], float), "scores": np.asarray(r["scores"], float),
+                                     "explained": np.asarray(r["explained"], float),
+                                     "groups": np.asarray(r["groups"], float)},
+                      {"layer": r["layer"], "labels": list(r["labels"]), "stimuli": r.get("stimuli", "images"),
+                       "participation_ratio": r.get("participation_ratio"), "n_units": r.get("n_units"),
+                       "lifetime_sparseness": r.get("lifetime_sparseness"),
+                       "population_sparseness": r.get("population_sparseness"), "view": r.get("view", "")})
+
+
+def _comparison(r, job) -> FigureData:
+    return FigureData("comparison", {"rdm": np.asarray(r["rdm"], float), "rdm_b": np.asarray(r["rdm_b"], float)},
+                      {"layer": r["layer"], "layer_b": r["layer_b"], "labels": list(r["labels"]),
+                       "rsa": r.get("rsa"), "cka": r.get("cka"), "stimuli": r.get("stimuli", "images"),
+                       "view": r.get("view", "")})
+
+
+def _topk(r, job) -> FigureData:
+    arrays = {"top_values": np.asarray(r["top_values"], float), "bottom_values": np.asarray(r["bottom_values"], float)}
+    for end in ("top", "bottom"):
+        arrays.update({f"{end}_crop.{i}": np.asarray(c) for i, c in enumerate(r[f"{end}_crops"])})
+    return FigureData("topk", arrays, {"unit": r["unit_label"], "layer": job.get("layer", ""),
+                                       "top_names": list(r["top_names"]), "bottom_names": list(r["bottom_names"])})
+
+
+def _probe(r, job) -> FigureData:
+    return FigureData("probe", {"responses": np.asarray(r["responses"], float)},
+                      {"labels": list(r["labels"]), "stimulus_labels": list(r["stimulus_labels"]),
+                       "sequence": r.get("sequence", "strip")})
+
+
+def _receptive_field(r, job) -> FigureData:
+    arrays = {name: np.asarray(r[name], dtype=np.uint8 if name == "image" else float)
+              for name in ("image", "gradient", "on_map", "off_map") if r.get(name) is not None}
+    return FigureData("receptive_field", arrays,
+                      {"unit": r["unit_label"], "layer": job.get("layer", ""),
+                       "theoretical_box": r.get("theoretical_box"), "empirical_box": r.get("empirical_box"),
+                       "n_images": r.get("n_images"), "n_frames": r.get("n_frames"),
+                       "rel_threshold": r.get("rel_threshold")})
+
+
+def _protocol(r, job) -> FigureData:
+    record = {"unit": r.get("unit", {}), "metrics": r.get("metrics", {}), "protocol": r.get("protocol", {})}
+    return tuning_from_table(list(r["columns"]), np.asarray(r["rows"], float), record, {}, [])
+
+
+def _rdm(r, job) -> FigureData:
+    return FigureData("rdm", {"rdm": np.asarray(r["rdm"], float)},
+                      {"layer": r.get("layer", ""), "labels": _names(r.get("image_paths")),
+                       "measure": "1 \u2212 Pearson r", "view": r.get("view", "")})
+
+
+def figure_data(path: str | Path, layer: str | None = None, image: int = 0, channel: int | None = None,
+                unit: int | None = None) -> FigureData:
+    """The figure data of any file Unitscope writes (see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise UnitscopeError(f"'{path}' does not exist.")
+    suffix = path.suffix.lower()
+    if path.is_dir() or path.name == "topk.json" or path.name == "topk.csv":
+        return from_topk_folder(path, channel)
+    if suffix == ".csv":
+        return from_tuning_csv(path)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            is_result = "__job__" in npz.files
+        return from_result(path, unit) if is_result else from_activations(path, layer, image)
+    if suffix in ACTIVATION_SUFFIXES:
+        return from_activations(path, layer, image)
+    if suffix == ".json":
+        record = _json(path.read_text(encoding="utf-8"))
+        if "result" in record and "job" in record:
+            return from_result(path, unit)
+        if record.get("provenance", {}).get("command") == "rsa" or "rsa_measure" in record:
+            raise UnitscopeError(f"'{path.name}' holds the RSA and CKA values but not the RDMs; run "
+                                 f"'unitscope run {path.name} --out cmp.npz' and draw cmp.npz.")
+    raise UnitscopeError(f"No figure can be drawn from '{path.name}': expected activations (.npy .npz .h5 "
+                         ".mat), a tuning .csv, a topk folder, a result of 'unitscope run' or a figure sidecar.")
+
+
+_SNAPSHOTS = {"Recording": _record, "TuningSnapshot": _tuning, "PopulationSnapshot": _population,
+              "ComparisonSnapshot": _comparison, "TopImagesSnapshot": _topk, "ProbeSnapshot": _probe,
+              "ReceptiveFieldSnapshot": _receptive_field, "ProtocolSnapshot": _protocol, "RDMSnapshot": _rdm}
+
+
+def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None) -> FigureData:
+    """The figure of a job's snapshot (what a window view shows), with the job that made it."""
+    import dataclasses
+
+    from engine.session.job import to_json
+
+    builder = _SNAPSHOTS.get(type(snapshot).__name__)
+    if builder is None:
+        raise UnitscopeError(f"No figure is drawn from a {type(snapshot).__name__}.")
+    fields = {}
+    for f in dataclasses.fields(snapshot):
+        value = getattr(snapshot, f.name)
+        fields[f.name] = value if isinstance(value, np.ndarray) or (
+            isinstance(value, list) and value and isinstance(value[0], np.ndarray)) else to_json(value)
+    data = builder(fields, (job_file or {}).get("job", {}))
+    data.jobs = [job_file] if job_file else []
+    data.provenance = dict(provenance or {})
+    return data
+
+
+def unit_data(recording, channel: int, position=None, rf_box=None) -> FigureData:
+    """The unit figure of ``channel`` of a :class:`~engine.session.values.Recording` (plain NumPy)."""
+    values = np.asarray(recording.values)
+    if values.ndim != 3 or not 0 <= channel < values.shape[0]:
+        raise UnitscopeError(f"Channel {channel} has no map in this recording of shape {values.shape}.")
+    arrays = {"map": values[channel].astype(np.float32), "input_image": np.asarray(recording.input_image)}
+    if recording.conv_weights is not None and channel < len(recording.conv_weights):
+        arrays["weights"] = np.asarray(recording.conv_weights[channel], dtype=np.float32)
+    meta = {"layer": recording.layer, "channel": int(channel), "stimulus": recording.stimulus.label,
+            "position": [int(p) for p in position] if position is not None else None,
+            "rf_box": [float(v) for v in rf_box] if rf_box is not None else None}
+    return FigureData("unit", arrays, meta)

@@ -1,0 +1,92 @@
+"""Tuning curves: F0 and F1 against orientation (linear and polar) or spatial frequency.
+
+F0 is the mean response over the phases of each condition and F1 the amplitude of its first
+harmonic over phase; the band shows the minimum to maximum over phases when the data
+holds them.  The caption gives the preferred orientation, OSI, circular variance and
+half-width bandwidth of F0 (:mod:`engine.analyses.tuning` defines them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.figures.data import FigureData
+from engine.figures.style import ACCENT, LINE_COLORS, FigureOptions, fmt, panel_letter, wrap
+
+AXIS_LABELS = {"orientation": "orientation (\u00b0)", "sf_rf": "spatial frequency (cycles / RF)",
+               "sf": "spatial frequency (cycles / image)", "contrast": "contrast", "phase": "phase (\u00b0)",
+               "aperture": "aperture"}
+
+
+def figure_height(data: FigureData, options: FigureOptions) -> float:
+    return min(options.width_in * (0.5 if data.meta.get("param") == "orientation" else 0.62), 4.0) + 0.6
+
+
+def caption(data: FigureData) -> str:
+    """The metrics of F0 in one line (empty when the data has none)."""
+    m = (data.meta.get("metrics") or {}).get("f0") or {}
+    if not m or "preferred_deg" not in m:
+        return ""
+    parts = [f"preferred {fmt(m['preferred_deg'])}\u00b0", f"OSI {m['osi']:.2f}",
+             f"circular variance {m['circular_variance']:.2f}"]
+    bandwidth = m.get("bandwidth_deg")
+    if bandwidth is not None and np.isfinite(bandwidth):
+        parts.append(f"bandwidth (half width at 1/\u221a2) {fmt(bandwidth)}\u00b0")
+    else:
+        parts.append("no bandwidth (the curve stays above 1/\u221a2 of its peak)")
+    return "F0: " + ", ".join(parts)
+
+
+def draw(fig, data: FigureData, options: FigureOptions) -> None:
+    x, f0, f1 = data.array("x"), data.array("f0"), data.array("f1")
+    param = data.meta.get("param", "orientation")
+    orientation = param == "orientation"
+    if orientation:
+        ax, polar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+        fig.delaxes(polar)
+        polar = fig.add_subplot(1, 2, 2, projection="polar")
+    else:
+        ax, polar = fig.add_subplot(), None
+    n_phases = int(data.meta.get("n_phases", 1))
+    if "lo" in data.arrays and n_phases > 1:
+        ax.fill_between(x, data.array("lo"), data.array("hi"), color=LINE_COLORS[0], alpha=0.15, lw=0,
+                        label=f"min\u2013max over {n_phases} phases")
+    ax.plot(x, f0, "-o", color=LINE_COLORS[0], label="F0 (mean over phase)")
+    ax.plot(x, f1, "-s", color=LINE_COLORS[1], label="F1 (first harmonic)")
+    pref = ((data.meta.get("metrics") or {}).get("f0") or {}).get("preferred_deg")
+    if orientation and pref is not None:
+        ax.axvline(pref, color=ACCENT, lw=0.8, ls="--", label=f"preferred {fmt(pref)}\u00b0")
+    if orientation:
+        ax.set_xticks(np.arange(0, 181, 45))
+        ax.set_xlim(-5, 185)
+    elif np.all(x > 0) and x.max() / x.min() > 8:
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator(x))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(v)))  # plain text, no mathtext
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(AXIS_LABELS.get(param, param))
+    ax.set_ylabel("response (a.u.)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, handlelength=1.5,
+               columnspacing=1)
+    panel_letter(ax, 0, options)
+    if polar is not None:
+        theta = np.deg2rad(np.concatenate([x, x + 180, x[:1]]))  # orientation repeats every 180 degrees
+        for values, color in ((f0, LINE_COLORS[0]), (f1, LINE_COLORS[1])):
+            polar.plot(theta, np.concatenate([values, values, values[:1]]), color=color)
+        if pref is not None:
+            polar.plot([np.deg2rad(pref)] * 2, [0, max(np.nanmax(f0), np.nanmax(f1))], color=ACCENT, lw=0.8, ls="--")
+        polar.set_thetagrids([0, 90, 180, 270])
+        from matplotlib.ticker import MaxNLocator
+
+        polar.yaxis.set_major_locator(MaxNLocator(3))
+        polar.set_rlabel_position(112.5)
+        polar.tick_params(axis="y", labelsize=options.font_size - 2)
+        polar.tick_params(axis="x", pad=-1)
+        panel_letter(polar, 1, options)
+    unit = data.meta.get("unit", "")
+    title = " \u00b7 ".join(t for t in (data.model_label(), unit, data.meta.get("protocol", "")) if t)
+    text = caption(data)
+    fig.suptitle(wrap(title + (f"\n{text}" if text else ""), options), fontsize=options.font_size, x=0.01,
+                 ha="left")

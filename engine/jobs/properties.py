@@ -1,0 +1,90 @@
+"""The properties job: the V1 property battery (:mod:`engine.analyses.properties`) for a layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from engine.session.job import job_kind
+
+
+@job_kind("properties")
+@dataclass(frozen=True)
+class Properties:
+    """Measure the battery's properties of a layer's units at the RF centre of its map.
+
+    Parameters
+    ----------
+    layer : str
+    units : int or None
+        How many channels, spread evenly over the layer (None: all of them).
+    orientations, sfs, phases, size_phases
+        The grating grid (:func:`engine.analyses.properties.property_battery`).
+    chunk : int
+        Channels recorded together (memory is bounded by it, not by the layer's width).
+    batch_size : int
+    """
+
+    layer: str
+    units: int | None = None
+    orientations: int = 12
+    sfs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    phases: int = 8
+    size_phases: int = 4
+    chunk: int = 256
+    batch_size: int = 32
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        which = "all units" if self.units is None else f"{self.units} units"
+        return f"Property battery of {self.layer} ({which})…"
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PropertiesSnapshot]:
+        """Yield after every batch; rows grow as each chunk of channels is finished."""
+        from engine.analyses.properties import COLUMNS, choose_channels, property_battery
+        from engine.analyses.units import output_shape
+        from engine.errors import UnitscopeError
+
+        if self.orientations < 2 or self.phases < 1 or self.size_phases < 1 or self.chunk < 1 or not self.sfs:
+            raise UnitscopeError("The battery needs at least 2 orientations, 1 SF, 1 phase and a chunk of 1.")
+        session.recorder.resolve([self.layer])
+        shape = output_shape(session.anatomy, self.layer)
+        if shape is None or len(shape) < 2:
+            raise UnitscopeError(f"Layer '{self.layer}' has no channels to measure.")
+        channels = choose_channels(int(shape[1]), self.units)
+        for progress in property_battery(session.recorder, session.anatomy, session.preprocess, self.layer,
+                                         channels, self.orientations, self.sfs, self.phases, self.size_phases,
+                                         self.chunk, self.batch_size, cancelled):
+            yield PropertiesSnapshot(self.layer, list(COLUMNS), progress.rows, progress.done, progress.total,
+                                     len(channels), progress.rf)
+
+
+@dataclass
+class PropertiesSnapshot:
+    """The units measured so far.
+
+    Attributes
+    ----------
+    layer : str
+    columns : list of str
+        :data:`engine.analyses.properties.COLUMNS`.
+    rows : list of list
+        One row per finished unit.
+    done, total : int
+        Stimuli recorded and to record.
+    n_units : int
+        Units the battery will measure.
+    rf : dict
+        The RF centre unit's geometry (:meth:`engine.analyses.units.UnitGeometry.as_dict`).
+    """
+
+    kind: ClassVar[str] = "properties"
+
+    layer: str
+    columns: list[str]
+    rows: list[list]
+    done: int
+    total: int
+    n_units: int
+    rf: dict = field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""The summaries job: dataset-scale summaries of layers over a slice of a stimulus list.
+
+What one shard of ``unitscope submit`` runs (:mod:`engine.cluster`), and what ``unitscope run``
+runs for a whole list in one process.  Stimuli are image files (in the given order) or a
+parametric protocol; ``start``/``stop`` pick the slice.  Each batch's snapshot carries the
+per-stimulus reductions of that batch only (memory stays flat whatever the list's length);
+the last snapshot carries the running moments and extremes of the slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from engine.session.job import job_kind
+
+
+@job_kind("summaries")
+@dataclass(frozen=True)
+class Summaries:
+    """Summaries of ``layers`` for stimuli ``start`` to ``stop`` of a list.
+
+    Parameters
+    ----------
+    layers : tuple of str
+    images : tuple of str
+        Image files, in stimulus order (empty when ``protocol`` is given).
+    protocol : str
+        A protocol kind (:data:`engine.stimuli.protocols.KINDS`) instead of images, with
+        ``params`` ``((name, values), ...)`` and ``phases``.
+    summaries : tuple of str
+        Per-stimulus reductions kept (:data:`engine.analyses.summaries.REDUCTIONS`).
+    k : int
+        Highest and lowest responses kept per channel (its centre unit).
+    seed : int
+        Seed of the random projection (``project:D``).
+    batch_size : int
+    start, stop : int
+        The slice of the stimulus list (``stop`` None: to the end).
+    """
+
+    layers: tuple[str, ...]
+    images: tuple[str, ...] = ()
+    protocol: str = ""
+    params: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    phases: int = 1
+    summaries: tuple[str, ...] = ("mean",)
+    k: int = 9
+    seed: int = 0
+    batch_size: int = 32
+    start: int = 0
+    stop: int | None = None
+
+    def describe(self) -> str:
+        return f"Summarising {', '.join(self.layers)} for stimuli {self.start}–{self.stop or 'end'}…"
+
+    def stimuli(self, session):
+        """The whole stimulus list: a :class:`StimulusList` over images or a protocol."""
+        return StimulusList(self, session.preprocess)
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[SummaryBatch]:
+        """One snapshot per batch (that batch's reductions), then the slice's moments and extremes."""
+        import numpy as np
+
+        from engine.analyses.summaries import Extremes, Moments, Reduction, SparseProjection, centre_responses
+        from engine.errors import UnitscopeError
+        from engine.recording.recorder import Cancelled
+
+        reductions = [Reduction.parse(s) for s in self.summaries]
+        if self.batch_size < 1:
+            raise UnitscopeError("The batch size must be at least 1.")
+        session.recorder.resolve(list(self.layers))
+        stimuli = self.stimuli(session)
+        stop = len(stimuli) if self.stop is None else min(self.stop, len(stimuli))
+        if not 0 <= self.start <= stop:
+            raise UnitscopeError(f"Stimuli {self.start}–{stop} are not a slice of {len(stimuli)} stimuli.")
+        moments: dict[str, Moments] = {}
+        extremes: dict[str, Extremes] = {}
+        projections: dict[str, SparseProjection] = {}
+        skipped: list[tuple[str, str]] = []
+        for first in range(self.start, stop, self.batch_size):
+            if cancelled():
+                raise Cancelled()
+            indices = np.arange(first, min(first + self.batch_size, stop))
+            inputs, errors = stimuli.batch(indices)
+            skipped += [(stimuli.name(i), e) for i, e in zip(indices, errors) if e]
+            good = np.array([not e for e in errors])
+            recorded = session.recorder.record_one(list(self.layers), inputs)
+            outputs: dict[str, dict[str, np.ndarray]] = {}
+            for layer in self.layers:
+                out = recorded.outputs[layer]
+                if layer not in moments:
+                    moments[layer] = Moments(tuple(out.shape[1:]))
+                    extremes[layer] = Extremes(self.k, int(out.shape[1]))
+                moments[layer].update(out[good].double().numpy())
+                extremes[layer].update(centre_responses(out)[good], indices[good])
+                outputs[layer] = {}
+                for reduction in reductions:
+                    if reduction.name == "project" and layer not in projections:
+                        projections[layer] = SparseProjection(int(np.prod(out.shape[1:])), reduction.size,
+                                                              self.seed)
+                    values = reduction.apply(out, projections.get(layer))
+                    values[~good] = np.nan
+                    outputs[layer][str(reduction)] = values
+            yield SummaryBatch(int(first), outputs, skipped=list(skipped), done=int(indices[-1]) + 1 - self.start,
+                               total=stop - self.start)
+        yield SummaryBatch(stop, {}, {layer: m.arrays() for layer, m in moments.items()},
+                           {layer: e.padded() for layer, e in extremes.items()}, list(skipped),
+                           stop - self.start, stop - self.start)
+
+
+class StimulusList:
+    """The job's stimuli by index: image files or a protocol's stimuli, preprocessed for the model."""
+
+    def __init__(self, job: Summaries, preprocess):
+        import numpy as np
+
+        from engine.errors import UnitscopeError
+        from engine.stimuli.protocols import Protocol
+
+        self.preprocess = preprocess
+        self.protocol = None
+        self.images = list(job.images)
+        if job.protocol:
+            if self.images:
+                raise UnitscopeError("A summaries job takes images or a protocol, not both.")
+            self.protocol = Protocol(job.protocol, preprocess.crop_size,
+                                     {name: np.asarray(values, dtype=float) for name, values in job.params},
+                                     phases=job.phases)
+        elif not self.images:
+            raise UnitscopeError("A summaries job needs images or a protocol.")
+
+    def __len__(self) -> int:
+        return len(self.protocol) if self.protocol is not None else len(self.images)
+
+    def name(self, index: int) -> str:
+        if self.protocol is not None:
+            return f"{self.protocol.kind} #{index}"
+        return self.images[index]
+
+    def batch(self, indices):
+        """Inputs ``(B, 3, S, S)`` of stimuli ``indices`` and one error message per stimulus ("" if read)."""
+        import torch
+
+        from engine.errors import UnitscopeError
+        from engine.stimuli.images import load_image
+
+        tensors, errors = [], []
+        for i in indices:
+            if self.protocol is not None:
+                tensors.append(self.preprocess.array(self.protocol.stimulus(int(i))[1]))
+                errors.append("")
+                continue
+            try:
+                tensors.append(self.preprocess.image(load_image(self.images[int(i)])))
+                errors.append("")
+            except UnitscopeError as exc:
+                size = self.preprocess.crop_size
+                tensors.append(torch.zeros(3, size, size))
+                errors.append(str(exc))
+        return torch.stack(tensors), errors
+
+
+@dataclass
+class SummaryBatch:
+    """One batch's reductions, or (the last snapshot) the slice's running states.
+
+    Attributes
+    ----------
+    start : int
+        Index, in the whole list, of the batch's first stimulus.
+    outputs : dict
+        Layer -> reduction name -> array ``(B, ...)`` (rows of unreadable images are NaN).
+    moments : dict
+        Layer -> :meth:`engine.analyses.summaries.Moments.arrays` (last snapshot only).
+    extremes : dict
+        Layer -> :meth:`engine.analyses.summaries.Extremes.padded` (last snapshot only).
+    skipped : list of (str, str)
+        Stimuli that could not be read, with the reason.
+    """
+
+    kind: ClassVar[str] = "summaries"
+
+    start: int = 0
+    outputs: dict = field(default_factory=dict)
+    moments: dict = field(default_factory=dict)
+    extremes: dict = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    done: int = 0
+    total: int = 0

@@ -1,0 +1,247 @@
+"""The V1 property battery of a layer: one histogram per property, filled as units finish.
+
+"Run battery" measures the units at the receptive-field centre of the recorded layer
+(:class:`engine.jobs.properties.Properties`); each histogram is redrawn as a chunk of
+channels is finished.  "Load reference…" reads distributions from a CSV (one column per
+property, e.g. published V1 data); they are drawn as outlines over the model's bars, and
+each title gives the KS similarity ``1 - D`` (Marques et al. 2021).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.analyses.properties import COLUMNS, PROPERTIES, ks_similarity, read_reference
+from engine.errors import UnitscopeError
+from engine.jobs.properties import Properties, PropertiesSnapshot
+from gui.visualize_view import analysis_dock
+
+MODEL_BRUSH = (90, 160, 230, 170)
+REFERENCE_PEN = pg.mkPen((230, 120, 30), width=2)
+TITLES = {"preferred_orientation_deg": "pref. orientation (°)", "circular_variance": "circ. variance",
+          "orientation_bandwidth_deg": "ori. bandwidth (°)", "orthogonal_preferred_ratio": "orth. / pref.",
+          "peak_sf": "peak SF", "sf_bandwidth_octaves": "SF bandwidth (oct.)",
+          "surround_suppression_index": "surround suppr.", "modulation_ratio": "F1/F0",
+          "response_magnitude": "response"}
+"""Short titles (the dock is narrow); the CSV and the tooltips use the full names."""
+BINS = 12
+
+
+def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Fraction of the finite ``values`` in each bin, values beyond the edges in the end bins
+    (all zero when there are none)."""
+    values = np.clip(values[np.isfinite(values)], edges[0], edges[-1])
+    counts, _ = np.histogram(values, edges)
+    return counts / values.size if values.size else counts.astype(float)
+
+
+def shared_edges(*samples: np.ndarray) -> np.ndarray:
+    """``BINS`` equal bins from the 2nd to the 98th percentile of the finite values of every
+    sample (a few units with F0 near zero would otherwise stretch the modulation ratio's axis)."""
+    finite = np.concatenate([s[np.isfinite(s)] for s in samples]) if samples else np.array([])
+    if finite.size == 0:
+        return np.linspace(0, 1, BINS + 1)
+    low, high = (float(v) for v in np.percentile(finite, [2, 98]))
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, BINS + 1)
+
+
+class PropertiesView(QWidget):
+    """Histograms of the battery's properties over a layer's units.
+
+    Signals
+    -------
+    properties_requested()
+        The user asked to run the battery on the recorded layer with the settings shown.
+    """
+
+    properties_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.run_action = QAction("&Property battery", self)
+        self.run_action.setIconText("Run battery")
+        self.run_action.setStatusTip("Orientation, SF, surround suppression and F1/F0 of the layer's units")
+        self.run_action.triggered.connect(self.properties_requested)
+        self.reference_action = QAction("Load reference…", self)
+        self.reference_action.setStatusTip("Reference distributions from a CSV, one column per property")
+        self.reference_action.triggered.connect(self._choose_reference)
+        self.reference: dict[str, np.ndarray] = {}
+        self._last: PropertiesSnapshot | None = None
+
+        buttons = []
+        for action in (self.run_action, self.reference_action):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            buttons.append(button)
+        self.units_spin = QSpinBox(self, minimum=0, maximum=100000, value=64, specialValueText="all units",
+                                   suffix=" units", toolTip="Channels measured, spread over the layer (0: all)")
+        self.orientations_spin = QSpinBox(self, minimum=4, maximum=72, value=12, suffix=" orientations")
+        self.phases_spin = QSpinBox(self, minimum=1, maximum=32, value=8, suffix=" phases")
+        controls = QHBoxLayout()
+        for widget in (*buttons, self.units_spin, self.orientations_spin, self.phases_spin):
+            controls.addWidget(widget)
+        for widget in (self.units_spin, self.orientations_spin, self.phases_spin):
+            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # the dock may be narrow
+            widget.setMinimumWidth(64)
+
+        self.graphics = pg.GraphicsLayoutWidget(self)
+        self.graphics.setBackground("w")
+        self.graphics.setMinimumHeight(200)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.bars: dict[str, pg.PlotDataItem] = {}
+        self.outlines: dict[str, pg.PlotDataItem] = {}
+        for i, name in enumerate(PROPERTIES):
+            if i and i % 3 == 0:
+                self.graphics.nextRow()
+            plot = self.graphics.addPlot()
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideAxis("left")  # fractions of units: the shapes are what matters
+            plot.getAxis("bottom").setStyle(tickLength=-3)
+            plot.getAxis("bottom").setHeight(18)
+            plot.setToolTip(name)
+            self.plots[name] = plot
+            self.bars[name] = plot.plot([], [], stepMode="center", fillLevel=0, brush=MODEL_BRUSH, pen=None)
+            self.outlines[name] = plot.plot([], [], stepMode="center", pen=REFERENCE_PEN)
+            self._title(name)
+        self.summary_label = QLabel(" ", wordWrap=True)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = QLabel(" ", wordWrap=True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.status_label)
+
+    @classmethod
+    def docked(cls, window) -> tuple[PropertiesView, QDockWidget]:
+        """The view in a dock tabbed with the window's analysis views, its request wired to
+        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
+        view = cls(window)
+        dock = analysis_dock(window, view, "Properties", "properties_dock")
+
+        def run():
+            if window.state.recording is None or window.state.opening:
+                view.status_label.setText("Choose a layer first: the battery measures the layer shown.")
+                return
+            window.start_job(view.make_job(window.state.recording.layer), view)
+
+        view.properties_requested.connect(run)
+        return view, dock
+
+    # --- public ------------------------------------------------------------------------
+
+    def make_job(self, layer: str) -> Properties:
+        """The battery on ``layer`` with the settings shown."""
+        return Properties(layer, self.units_spin.value() or None, self.orientations_spin.value(),
+                          phases=self.phases_spin.value())
+
+    def set_reference(self, reference: dict[str, np.ndarray]) -> None:
+        """Reference distributions by property (from :func:`engine.analyses.properties.read_reference`)."""
+        self.reference = dict(reference)
+        self._draw()
+
+    def started(self, job: Properties) -> None:
+        self.clear()
+        self.status_label.setText(job.describe())
+
+    def show_snapshot(self, snapshot: PropertiesSnapshot) -> None:
+        """Redraw the histograms when new units are in; say how far the battery is."""
+        new_rows = self._last is None or len(snapshot.rows) != len(self._last.rows)
+        self._last = snapshot
+        if new_rows:
+            self._draw()
+        self.status_label.setText(f"{len(snapshot.rows)} of {snapshot.n_units} units; "
+                                  f"{snapshot.done} of {snapshot.total} stimuli…")
+
+    def finish(self, snapshot: PropertiesSnapshot) -> None:
+        self.show_snapshot(snapshot)
+        self.status_label.setText(f"Done: {len(snapshot.rows)} units of {snapshot.layer}.")
+
+    def cancelled(self) -> None:
+        n = len(self._last.rows) if self._last else 0
+        self.status_label.setText(f"Cancelled: the histograms show the {n} units finished.")
+
+    def failed(self, text: str) -> None:
+        self.status_label.setText(f"Failed: {text}")
+
+    def clear(self) -> None:
+        """Forget the units (the reference stays)."""
+        self._last = None
+        self._draw()
+        self.status_label.setText(" ")
+
+    def values(self, name: str) -> np.ndarray:
+        """The model's values of a property over the units finished."""
+        if self._last is None or not self._last.rows:
+            return np.array([])
+        i = COLUMNS.index(name)
+        return np.array([float(row[i]) for row in self._last.rows], dtype=float)
+
+    def similarity(self, name: str) -> float:
+        """KS similarity of a property to the reference (NaN without one)."""
+        return ks_similarity(self.values(name), self.reference[name]) if name in self.reference else math.nan
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _title(self, name: str, score: float = math.nan) -> None:
+        text = TITLES[name] + ("" if math.isnan(score) else f" · KS {score:.2f}")
+        self.plots[name].setTitle(text, size="8pt")
+
+    def _draw(self) -> None:
+        scores = []
+        for name in PROPERTIES:
+            model = self.values(name)
+            reference = self.reference.get(name, np.array([]))
+            edges = shared_edges(model, reference)
+            if model.size:
+                self.bars[name].setData(edges, histogram(model, edges))
+            else:
+                self.bars[name].setData([], [])
+            if reference.size:
+                self.outlines[name].setData(edges, histogram(reference, edges))
+            else:
+                self.outlines[name].setData([], [])
+            score = self.similarity(name) if model.size else math.nan
+            scores += [] if math.isnan(score) else [score]
+            self._title(name, score)
+        n = len(self._last.rows) if self._last else 0
+        text = f"{n} units" if n else " "
+        if scores:
+            text += f" · mean KS similarity to the reference {np.mean(scores):.3f} over {len(scores)} properties"
+        self.summary_label.setText(text)
+
+    def _choose_reference(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reference distributions", "", "CSV files (*.csv)")
+        if path:
+            self.load_reference(Path(path))
+
+    def load_reference(self, path: Path) -> None:
+        """Read a reference CSV; a bad file is said in the status line."""
+        try:
+            self.set_reference(read_reference(path))
+        except UnitscopeError as exc:
+            self.status_label.setText(str(exc))
+            return
+        self.status_label.setText(f"Reference: {Path(path).name} ({', '.join(self.reference)}).")

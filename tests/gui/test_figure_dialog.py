@@ -1,0 +1,79 @@
+"""File ▸ Figure: the journal-style dialog, and figures drawn from the data the views hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pypdf import PdfReader
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication
+
+from engine.errors import UnitscopeError
+from engine.figures.style import FigureOptions
+from gui.figure_dialog import FigureDialog
+
+PT_PER_MM = 72 / 25.4
+
+
+def test_dialog_defaults_are_what_journals_ask_for_and_presets_set_the_width(qtbot, tmp_path):
+    dialog = FigureDialog(None, "feature maps", str(tmp_path / "maps.pdf"), mosaic=True)
+    qtbot.addWidget(dialog)
+    options = dialog.options()
+    assert (options.width_mm, options.font_size, options.panel_letters) == (85.0, 7.0, True)
+    assert dialog.path().endswith("maps.pdf") and not dialog.dpi_spin.isEnabled()  # vector: no DPI
+    dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData(180.0))
+    assert dialog.options().width_mm == 180.0
+    dialog.width_spin.setValue(120.0)
+    assert dialog.preset_combo.currentData() == 120.0  # a typed width that is a preset shows as one
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".png"))
+    assert dialog.path().endswith("maps.png") and dialog.dpi_spin.isEnabled()
+    dialog.channels_edit.setText("0-3,9")
+    dialog.top_spin.setValue(0)
+    assert dialog.options().channels == (0, 1, 2, 3, 9)
+    dialog.channels_edit.setText("three")
+    with pytest.raises(UnitscopeError, match="not a channel list"):
+        dialog.options()
+
+
+def test_figure_of_the_feature_maps_is_drawn_from_the_recording(open_window, tmp_path):
+    window = open_window()
+    actions = {a.text().replace("&", ""): a for a in window.findChildren(QAction)}
+    assert actions["Figure…"].shortcut() == QKeySequence("Ctrl+Shift+E")
+    assert "Save screenshot of feature maps…" in actions and "Copy screenshot" in actions
+    from gui.figure_menu import figure_data, save_figure
+
+    data = figure_data(window, "feature maps")
+    assert np.array_equal(data.arrays["values"], window.recording.values)  # the data, not the screen
+    out = save_figure(window, "feature maps", str(tmp_path / "maps.pdf"), FigureOptions(width_mm=89, top_n=8))
+    page = PdfReader(out).pages[0]
+    assert float(page.mediabox.width) == pytest.approx(89 * PT_PER_MM, abs=1e-3)
+    text = page.extract_text()
+    assert "resnet18 (resnet18_test.pth)" in text and "layer1" in text and "top 8 of 64 channels" in text
+    assert (tmp_path / "maps.pdf.json").is_file()
+    unit = save_figure(window, "unit", str(tmp_path / "unit.svg"), FigureOptions(width_mm=180))
+    assert "channel" in unit.read_text(encoding="utf-8")
+
+
+def test_copy_methods_text_names_the_weights_file_and_layer(open_window):
+    window = open_window()
+    window.figure_action.parent()  # the action exists on the window
+    from gui.figure_menu import copy_methods
+
+    copy_methods(window)
+    text = QApplication.clipboard().text()
+    assert "resnet18_test.pth (SHA-256" in text and "layer1" in text and "He et al., 2016" in text
+
+
+def test_an_analysis_view_gives_its_snapshot_as_figure_data(open_window, tmp_path):
+    from engine.jobs.probe import ProbeSnapshot
+    from gui.figure_menu import save_figure
+
+    window = open_window()
+    responses = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]])
+    window.probe_view.show_snapshot(ProbeSnapshot(["layer1[0](28,28)", "layer2[3](14,14)"],
+                                                  ["cat.jpg", "rocket.jpg", "coffee.jpg"], responses, 3, 3, "strip"))
+    data = window.probe_view.figure_data()
+    assert np.array_equal(data.arrays["responses"], responses)
+    out = save_figure(window, "probe", str(tmp_path / "probe.svg"), FigureOptions())
+    svg = out.read_text(encoding="utf-8")
+    assert "layer2[3](14,14)" in svg and "rocket.jpg" in svg

@@ -1,0 +1,76 @@
+"""Hand-built units whose answers are known, shared by the feature-visualisation, evidence
+and property-battery tests: Gabor kernels, a bias that silences mean grey, sessions on
+tiny networks and factory files for the command line."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.anatomy.tree import build_anatomy
+from engine.models.preprocess import Preprocess
+from engine.models.zoo import LoadedModel
+from engine.recording.recorder import Recorder
+from engine.session.session import Session
+from engine.session.values import ModelSpec
+
+MEAN = np.array([0.485, 0.456, 0.406])
+STD = np.array([0.229, 0.224, 0.225])
+
+
+def gabor(theta=0.0, wavelength=8.0, sigma=3.0, phase=0.0, k=31):
+    """A Gabor kernel ``(k, k)``; ``theta`` as the procedural stimuli's orientation."""
+    y, x = np.mgrid[0:k, 0:k] - (k - 1) / 2
+    u = x * math.cos(math.radians(theta)) + y * math.sin(math.radians(theta))
+    return np.exp(-(x**2 + y**2) / (2 * sigma**2)) * np.cos(2 * math.pi * u / wavelength + phase)
+
+
+def grey(kernel: np.ndarray) -> np.ndarray:
+    """The kernel on every colour channel, times its std: it acts on pixels in [0, 1]."""
+    return np.stack([kernel * STD[c] for c in range(3)])
+
+
+def grey_bias(weights: np.ndarray) -> float:
+    """The bias that makes a conv filter ``(3, k, k)`` answer 0 to mean grey."""
+    return -float(sum(weights[c].sum() * (0.5 - MEAN[c]) / STD[c] for c in range(3)))
+
+
+def planted_conv(filters: list[np.ndarray]) -> nn.Conv2d:
+    """A conv with these filters ``(3, k, k)`` and biases that silence mean grey."""
+    k = filters[0].shape[-1]
+    conv = nn.Conv2d(3, len(filters), k)
+    with torch.no_grad():
+        conv.weight.copy_(torch.as_tensor(np.stack(filters), dtype=torch.float32))
+        conv.bias.copy_(torch.tensor([grey_bias(w) for w in filters], dtype=torch.float32))
+    return conv
+
+
+def session_for(net: nn.Module, size: int) -> Session:
+    """A :class:`Session` on a hand-built network, CPU, input ``size`` pixels."""
+    net = net.eval()
+    loaded = LoadedModel("planted", net, "set by the test", source="python", input_size=(size, size))
+    return Session(ModelSpec("planted", device="cpu"), loaded, build_anatomy(net, (size, size)),
+                   Recorder(net, "cpu"), Preprocess(loaded))
+
+
+def write_factory(folder: Path, body: str) -> str:
+    """Write ``net.py`` with ``def build():`` made of ``body``; return the ``FILE.py:build`` spec."""
+    source = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\n\n\ndef build():\n"
+    (folder / "net.py").write_text(source + textwrap.indent(textwrap.dedent(body), "    "))
+    return f"{folder / 'net.py'}:build"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a CPU shared by many processes a team of threads mostly waits for
+    each other (these tests take 10 times longer with two), and results stay identical."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
