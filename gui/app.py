@@ -8,7 +8,6 @@ needs), because Qt itself ends the process with a page of messages when it canno
 from __future__ import annotations
 
 import ctypes
-import html
 import logging
 import os
 import re
@@ -95,29 +94,6 @@ def platform_problem(plugin: Path | None = None) -> str | None:
         return (f"Unitscope cannot open its window: the X display '{display}' does not answer.\n"
                 "Check DISPLAY (and xauth over ssh), or run under xvfb-run; 'unitscope doctor' tells more.")
     return None
-
-
-def version() -> str:
-    """The installed Unitscope's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed
-
-    try:
-        return installed("unitscope")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-def about_text() -> str:
-    """The About box: version, what Unitscope does, how to cite it (rich text)."""
-    v = html.escape(version())
-    return (f"<h3>Unitscope {v}</h3>"
-            "<p>Listen to single units and populations inside CNNs: anatomy, feature maps and "
-            "in-silico electrophysiology (tuning, receptive fields, population analyses).</p>"
-            "<p><b>To cite:</b> Unitscope, version " + v + " (software). Name the model, its weights "
-            "(file and SHA-256, or the random seed shown in the status bar) and the layer; files "
-            "Unitscope writes carry this provenance.</p>"
-            "<p>Licence: BSD-3-Clause. Built on PyTorch, torchvision, Qt (PySide6) and pyqtgraph.</p>")
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:

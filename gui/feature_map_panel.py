@@ -394,10 +394,14 @@ class FeatureMapPanel(QtWidgets.QWidget):
                 item.setVisible(False)
             return
         while len(self._numbers) < m.n_channels:
+            # White digits on a dark plate, readable over every colormap, at screen size.
             item = QtWidgets.QGraphicsSimpleTextItem(self._image)
             item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
             item.setBrush(pg.mkBrush("w"))
-            item.setPen(QtGui.QPen(pg.mkColor(0, 0, 0, 200), 0))
+            plate = QtWidgets.QGraphicsRectItem(item)
+            plate.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
+            plate.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
+            plate.setBrush(pg.mkBrush(0, 0, 0, 150))
             self._numbers.append(item)
         px = self._map_plot.getViewBox().viewPixelSize()[0] or 1.0
         show = m.tile_w / px >= NUMBER_MIN_PX
@@ -406,8 +410,10 @@ class FeatureMapPanel(QtWidgets.QWidget):
             item.setVisible(visible)
             if visible:
                 y0, x0 = m.tile_origin(c)
-                item.setText(str(c))
-                item.setPos(x0 + 0.5, y0 + 0.5)
+                if item.text() != str(c):
+                    item.setText(str(c))
+                    item.childItems()[0].setRect(item.boundingRect().adjusted(-1, 0, 1, 0))
+                item.setPos(x0, y0)
 
     def channel_numbers_shown(self) -> list[int]:
         """The channels whose number is drawn on their tile."""

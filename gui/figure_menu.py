@@ -106,8 +106,8 @@ def _remembered_options(window, name: str):
         options = FigureOptions()
     changes = {"channels": (), "top_n": 0}
     if name == "feature maps" and window.panel is not None:
-        cmap = window.panel.colormap_name()
-        changes.update(scale=window.panel.normalization(), cmap=CMAPS.get(cmap, cmap))
+        cmap = window.panel.colormap_name
+        changes.update(scale=window.panel.normalization, cmap=CMAPS.get(cmap, cmap))
     return FigureOptions.from_dict({**options.to_dict(), **changes})
 
 

@@ -15,13 +15,17 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QDockWidget,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QStackedWidget,
     QTabBar,
+    QTextEdit,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -53,6 +57,7 @@ from gui.worker import EngineThread, OpenModel
 
 log = logging.getLogger(__name__)
 
+TEXT_BOXES = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
 TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut, QKeySequence.StandardKey.Paste,
                      QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo,
                      QKeySequence.StandardKey.SelectAll)
@@ -128,8 +133,10 @@ class MainWindow(QMainWindow):
         self.add_job_view("properties", *PropertiesView.docked(self))
         file_menu.build_menus(self)
         self._own_about_box()
-        # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself.
-        QApplication.instance().installEventFilter(self)
+        # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself:
+        # each widget of this window that gets the focus is watched (see eventFilter).
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        self._watch_text_boxes()
         self._connect()
         window_settings.scroll_every_dock(self)
         self.tuning_dock.raise_()  # the first analysis in front, whatever was tabbed in after it
@@ -254,6 +261,7 @@ class MainWindow(QMainWindow):
         self.panel.hovered.connect(self._hovered)
         window_settings.restore_panel_settings(self)
         self._apply_display()
+        self._watch_text_boxes()
 
     # --- starting and stopping ---------------------------------------------------------
 
@@ -743,7 +751,7 @@ class MainWindow(QMainWindow):
         """Let the window's shortcuts through a focused text box that would take the key
         (a line edit uses Ctrl+E, Ctrl+K, Ctrl+A... for editing).  Copy, cut, paste, undo,
         redo and select-all stay with the box."""
-        if event.type() == QEvent.Type.ShortcutOverride and self.isActiveWindow():
+        if event.type() == QEvent.Type.ShortcutOverride:
             pressed = QKeySequence(event.keyCombination())
             if (event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
                     and not any(event.matches(key) for key in TEXT_EDITING_KEYS)
@@ -753,8 +761,18 @@ class MainWindow(QMainWindow):
                 return True
         return super().eventFilter(watched, event)
 
+    def _focus_changed(self, _old, new) -> None:
+        if new is not None and self.isAncestorOf(new):
+            new.installEventFilter(self)  # installed once: Qt moves a repeated filter to the front
+
+    def _watch_text_boxes(self) -> None:
+        """Watch the window's text boxes now (the focus also adds any widget it reaches)."""
+        for box in self.findChildren(QWidget):
+            if isinstance(box, TEXT_BOXES):
+                box.installEventFilter(self)
+
     def _own_about_box(self) -> None:
-        """Help ▸ About shows the version and how to cite (:func:`gui.app.about_text`)."""
+        """Help ▸ About shows the version and how to cite (:func:`gui.about.about_text`)."""
         for menu_action in self.menuBar().actions():
             menu = menu_action.menu()
             for action in menu.actions() if menu is not None else ():
@@ -764,7 +782,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         """The About box: version, what it is, how to cite."""
-        from gui.app import about_text
+        from gui.about import about_text
 
         box = QMessageBox(QMessageBox.Icon.NoIcon, "About Unitscope", about_text(), QMessageBox.StandardButton.Ok,
                           self)

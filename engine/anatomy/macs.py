@@ -77,6 +77,10 @@ class MacCounter(TorchDispatchMode):
         kwargs = kwargs or {}
         if func in _METADATA_OPS:
             return NotImplemented
+        if func is torch.ops.aten.batch_norm.default and args[0].device.type == "meta" \
+                and not (args[5] if len(args) > 5 else kwargs.get("training", True)):
+            # Shapes only (no products to count): torch's meta batch norm is a slow decomposition.
+            return torch.empty_like(args[0])
         packet = func._overloadpacket
         if (packet not in flop_registry and func is not torch.ops.prim.device.default
                 and _may_hold_products(packet)):

@@ -24,6 +24,7 @@ from torch.func import functional_call
 from engine.anatomy.macs import MacCounter
 from engine.anatomy.receptive_field import Field, FieldTracker, has_module_rule
 from engine.errors import UnitscopeError
+from engine.models.torchscript import ScriptTaps, is_script_module
 from engine.models.zoo import suggest
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class AnatomyNode:
     @cached_property
     def forward_source(self) -> str:
         """Source code of the ``forward`` of this module's class, where Python has it."""
-        if isinstance(self.module, torch.jit.ScriptModule):  # TorchScript keeps its own code
+        if is_script_module(self.module):  # TorchScript keeps its own code
             try:
                 return self.module.code
             except (RuntimeError, AttributeError):
@@ -182,10 +183,16 @@ def _nbytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
+def _type_name(module: nn.Module) -> str:
+    if is_script_module(module):  # RecursiveScriptModule: the class it was made from
+        return getattr(module, "original_name", None) or type(module).__name__
+    return type(module).__name__
+
+
 def _tree(module: nn.Module, name: str, parent: AnatomyNode | None) -> AnatomyNode:
     node = AnatomyNode(
         name=name,
-        type=type(module).__name__,
+        type=_type_name(module),
         params=_count(module.parameters(recurse=False)),
         params_total=_count(module.parameters()),
         nbytes=_nbytes(module),
@@ -279,7 +286,8 @@ def _explain(model: nn.Module, root: AnatomyNode, tracker: FieldTracker, state) 
                              f"(e.g. F.linear in {node.parent.type if node.parent else 'the model'}.forward), "
                              f"so it has no output of its own to record; record '{parent}' instead")
             else:
-                node.hint = "not run in this forward pass (e.g. a head used only in training mode)"
+                node.hint = ("not run in this forward pass (e.g. an auxiliary head used only in training, "
+                             "or dropout that a fused attention op does itself), so it cannot be recorded")
             continue
         ancestor = node.parent
         while ancestor is not None and not has_module_rule(ancestor.module):
@@ -301,6 +309,23 @@ def _shared(model: nn.Module, root: AnatomyNode) -> None:
         node.shared_with = sorted(names)
 
 
+def _measure_script(model: torch.jit.ScriptModule, root: AnatomyNode, image: torch.Tensor) -> None:
+    """A TorchScript model takes no hooks: shapes and calls from its graph's module calls,
+    MACs of the whole model (ops do not say which module ran them once inlined), and no
+    receptive fields (they are followed through Python operators)."""
+    nodes = [node for node in root.walk() if node.name]
+    counter = MacCounter()
+    with torch.inference_mode(), counter:
+        out = first_tensor(model(image))
+    outputs = ScriptTaps(model).every_call([node.name for node in nodes], image)
+    for node in nodes:
+        node.calls = [Call(tuple(out.shape), None, 0, False, "unknown") for out in outputs[node.name]]
+        if not node.calls:
+            node.hint = "not called in the TorchScript model's forward graph"
+    root.calls = [Call(tuple(out.shape) if out is not None else None, None, counter.total, False, "unknown")]
+    root.macs = counter.total
+
+
 def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) -> Anatomy:
     """Measure the anatomy of ``model`` with one forward pass of a (1, 3, H, W) input.
 
@@ -315,6 +340,16 @@ def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) ->
     was_training = model.training
     model.eval()
     device = ""
+    if is_script_module(model):
+        try:
+            dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+            _measure_script(model, root, torch.zeros(shape, device=dev))
+            return Anatomy(root=root, input_shape=shape, device="cpu",
+                           notes=["TorchScript model: output shapes and calls from its graph, MACs of the "
+                                  "whole model only, no receptive fields (they need the Python model)"])
+        except Exception as exc:  # noqa: BLE001 - any graph may fail to run
+            notes.append(f"forward pass of the TorchScript model failed: {type(exc).__name__}: {exc}")
+            return Anatomy(root=root, input_shape=shape, device="", notes=notes)
     try:
         for attempt in ("meta", "cpu"):
             for node in root.walk():

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine.cluster.shard import ShardTask
@@ -156,7 +156,3 @@ def _on_path(command: str) -> bool:
     import shutil
 
     return shutil.which(command) is not None
-
-
-def resources_dict(resources: Resources) -> dict:
-    return asdict(resources)

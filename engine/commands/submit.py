@@ -90,10 +90,9 @@ def _open_model(job_file, args):
 def _new_job(args, resources) -> int:
     from engine.cluster.dry_run import check_space, estimate, output_bytes
     from engine.cluster.plan import canonical_job, layout, prepare
+    from engine.cluster.store import STORE
     from engine.session.job import JobFile
     from engine.session.results import load_job
-
-    from engine.cluster.store import STORE
 
     job_file = canonical_job(load_job(args.job))
     existing = (Path(args.out) / STORE).exists()

@@ -12,8 +12,16 @@ MARKERS = "osD^v<>p"
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
-    longest = max((len(s) for s in data.meta.get("stimulus_labels", [])), default=4)
-    return min(options.width_in * 0.55, 4.0) + 0.6 + min(longest, 14) * options.font_size / 72 * 0.5
+    names = [n[:14] for n in data.meta.get("stimulus_labels", [])]
+    extra = 0.0 if _flat(names, data, options) else max(map(len, names), default=4) * options.font_size / 72 * 0.5
+    return min(options.width_in * 0.55, 4.0) + 0.6 + extra
+
+
+def _flat(names: list[str], data: FigureData, options: FigureOptions) -> bool:
+    """Whether the stimulus names fit side by side under the axis (else they stand upright)."""
+    step = max(1, int(np.ceil(len(names) / 18)))
+    return (data.meta.get("sequence") == "orientations"
+            or sum(len(n) + 2 for n in names[::step]) * (options.font_size - 1.5) * 0.6 < options.width_in * 60)
 
 
 def draw(fig, data: FigureData, options: FigureOptions) -> None:
@@ -33,7 +41,8 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
                 color=LINE_COLORS[j % len(LINE_COLORS)], label=labels[j])
     step = max(1, int(np.ceil(len(stimuli) / 18)))
     names = [s if len(s) <= 14 else s[:13] + "\u2026" for s in stimuli]
-    ax.set_xticks(x[::step], names[::step], rotation=0 if curve else 90, fontsize=options.font_size - 1.5)
+    ax.set_xticks(x[::step], names[::step], rotation=0 if _flat(names, data, options) else 90,
+                  fontsize=options.font_size - 1.5)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_xlabel("grating orientation" if curve else "stimulus")

@@ -27,6 +27,13 @@ def figure_height(data: FigureData, options: FigureOptions) -> float:
     return options.width_in / 3 + 0.95
 
 
+def bar_spacer(fig, ax) -> None:
+    """An invisible colour bar under ``ax``, so that it lines up with panels that have one."""
+    from matplotlib.cm import ScalarMappable
+
+    fig.colorbar(ScalarMappable(), ax=ax, location="bottom", shrink=0.9, aspect=15, pad=0.03).ax.set_visible(False)
+
+
 def _bar(fig, image, ax, options: FigureOptions, label: str, ticks) -> None:
     bar = fig.colorbar(image, ax=ax, location="bottom", shrink=0.9, aspect=15, pad=0.03)
     bar.set_ticks(ticks, labels=[fmt(t) for t in ticks])
@@ -46,6 +53,7 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     add_box(ax, empirical, EMPIRICAL, "-", "gradient RF")
     add_box(ax, theoretical, ACCENT, "--", "theoretical RF")  # dashed, on top: both show where they meet
     ax.set_title("input", fontsize=options.font_size)
+    bar_spacer(fig, ax)
     if "gradient" in data.arrays:
         gradient = data.array("gradient")
         image = axes[1].imshow(gradient, cmap=colormaps["magma"], interpolation="none", resample=False)

@@ -50,12 +50,13 @@ def _drawn_texts(fig) -> list:
         for axis in ax._axis_map.values():
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                 tick_labels.update({id(tick.label1), id(tick.label2)})
-            if ax.axison and axis.get_visible():
+            if ax.get_visible() and ax.axison and axis.get_visible():
                 drawn += [label for tick in axis._update_ticks() for label in (tick.label1, tick.label2)
                           if label.get_visible()]
     texts = [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in tick_labels] + drawn
     return [(t.get_text(), t.get_window_extent(renderer)) for t in texts
-            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0]
+            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0
+            and (t.axes is None or t.axes.get_visible())]
 
 
 def layout_problems(fig) -> list[str]:

@@ -25,6 +25,12 @@ def figure_height(data: FigureData, options: FigureOptions) -> float:
 def caption(data: FigureData) -> str:
     """The metrics of F0 in one line (empty when the data has none)."""
     m = (data.meta.get("metrics") or {}).get("f0") or {}
+    if m.get("preferred") is not None and np.isfinite(m["preferred"]):  # a spatial-frequency sweep
+        unit = "RF" if data.meta.get("param") == "sf_rf" else "image"
+        octaves = m.get("bandwidth_octaves")
+        width = (f", bandwidth {fmt(octaves)} octaves (full width at half height)"
+                 if octaves is not None and np.isfinite(octaves) else "")
+        return f"F0: preferred {fmt(m['preferred'])} cycles/{unit}{width}"
     if not m or "preferred_deg" not in m:
         return ""
     parts = [f"preferred {fmt(m['preferred_deg'])}\u00b0", f"OSI {m['osi']:.2f}",
@@ -70,8 +76,8 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     ax.set_ylabel("response (a.u.)")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, handlelength=1.5,
                columnspacing=1)
-    panel_letter(ax, 0, options)
-    if polar is not None:
+    if polar is not None:  # one panel needs no letter
+        panel_letter(ax, 0, options)
         theta = np.deg2rad(np.concatenate([x, x + 180, x[:1]]))  # orientation repeats every 180 degrees
         for values, color in ((f0, LINE_COLORS[0]), (f1, LINE_COLORS[1])):
             polar.plot(theta, np.concatenate([values, values, values[:1]]), color=color)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.figures.data import FigureData
-from engine.figures.receptive_field import add_box
+from engine.figures.receptive_field import add_box, bar_spacer
 from engine.figures.style import ACCENT, LINE_COLORS, NARROW_MM, FigureOptions, fmt, panel_letter, wrap
 
 
@@ -42,6 +42,7 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         ax.imshow(data.array("input_image"), interpolation="none", resample=False)
         add_box(ax, data.meta.get("rf_box"), ACCENT, "-", "receptive field")
     ax.set_title("input, unit's RF", fontsize=options.font_size)
+    bar_spacer(fig, ax)
     ax = axes[1]
     image = ax.imshow(channel_map, cmap=colormaps[options.cmap], interpolation="none", resample=False)
     if position is not None:

@@ -22,7 +22,7 @@ from engine.anatomy.tree import first_tensor
 from engine.errors import LayerNotCalled, UnitscopeError
 from engine.models.device import resolve_device, synchronize
 from engine.models.zoo import suggest
-from engine.recording.torchscript import ScriptTaps, is_script_module
+from engine.models.torchscript import ScriptTaps, is_script_module
 from engine.recording.unit import LayerRef  # noqa: F401 - the recorder's layer names
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class Recorder:
         Ignored for TorchScript models and models without ``Conv2d``.
 
     TorchScript models take no Python hooks: their layers are recorded from outputs added
-    to a copy of their forward graph (:mod:`engine.recording.torchscript`).
+    to a copy of their forward graph (:mod:`engine.models.torchscript`).
     """
 
     def __init__(self, model: nn.Module, device: str = "auto", half: bool = False,

@@ -146,3 +146,23 @@ def test_visualize_command_writes_a_png_with_its_record(tmp_path, capsys):
     assert main(["visualize", spec, "--layer", "1", "--channel", "9", "--steps", "2", "--size", "24",
                  "--out", str(tmp_path / "w.png")]) == 2
     assert "Channel 9 is not in layer '1'" in capsys.readouterr().err
+
+
+def test_the_three_new_jobs_survive_a_json_round_trip():
+    from engine.jobs.evidence import EvidenceMaps
+    from engine.jobs.properties import Properties
+    from engine.session.job import job_from_dict, job_to_dict
+
+    for job in (Visualize("l", 1, 2, 3, direction=(1.0, 2.0), compare=(("image", "a.jpg"),)),
+                EvidenceMaps("l", 1, None, None, ("image", "x.jpg")), Properties("l", 5)):
+        assert job_from_dict(json.loads(json.dumps(job_to_dict(job)))) == job
+
+
+def test_diversity_penalty_is_the_mean_cosine_similarity_of_gram_matrices():
+    from engine.analyses.feature_vis import diversity_penalty
+
+    same = torch.ones(3, 2, 4, 4)
+    assert float(diversity_penalty(same)) == pytest.approx(2.0)  # 3 x 2 pairs of cosine 1, over 3 images
+    apart = torch.zeros(2, 2, 1, 1)
+    apart[0, 0], apart[1, 1] = 1.0, 1.0  # Gram matrices e00 and e11: orthogonal
+    assert float(diversity_penalty(apart)) == pytest.approx(0.0)

@@ -1,13 +1,11 @@
 """Every figure kind at the journal widths: no text cut by the page edge, no two labels on top of each other."""
 
-import itertools
-
 import matplotlib
 import numpy as np
 import pytest
 
 from engine.figures.data import FigureData
-from engine.figures.render import draw_figure
+from engine.figures.render import draw_figure, layout_problems
 from engine.figures.style import FigureOptions, rc_params
 
 PROV = {"model": "resnet50", "weights_file": "/w/resnet50-0676ba61.pth", "random_seed": -1}
@@ -58,25 +56,6 @@ def _kinds():
     }
 
 
-def _texts(fig):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()  # lays the figure out as saving does
-    renderer = canvas.get_renderer()
-    tick_labels, drawn = set(), []
-    for ax in fig.axes:
-        for axis in ax._axis_map.values():
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                tick_labels.update({id(tick.label1), id(tick.label2)})
-            if ax.axison and axis.get_visible():
-                for tick in axis._update_ticks():  # the ticks inside the view, the ones drawn
-                    drawn += [label for label in (tick.label1, tick.label2) if label.get_visible()]
-    texts = [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in tick_labels] + drawn
-    return [(t.get_text(), t.get_window_extent(renderer)) for t in texts
-            if t.get_visible() and t.get_text().strip() and t.get_alpha() != 0]
-
-
 CASES = [(kind, 85.0) for kind in _kinds()] + [(kind, 180.0) for kind in ("unit", "population", "comparison",
                                                                            "receptive_field", "tuning")]
 
@@ -88,12 +67,16 @@ def test_no_text_is_cut_or_overlaps(kind, width):
     options = FigureOptions(width_mm=width, dpi=100)  # sizes are in points: the layout does not depend on DPI
     with matplotlib.rc_context(rc_params(options)):
         fig = draw_figure(data, options)
-        texts = _texts(fig)
-        page = fig.bbox
-    assert texts
-    cut = [t for t, box in texts if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1 or box.y0 < page.y0 - 1
-           or box.y1 > page.y1 + 1]
-    assert cut == [], [box for t, box in texts if t in cut]
-    overlapping = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(texts, 2)
-                   if box_a.shrunk(0.9, 0.9).overlaps(box_b.shrunk(0.9, 0.9))]
-    assert overlapping == []
+        problems = layout_problems(fig)  # texts cut by the page edge, or lying on one another
+        assert fig.get_size_inches()[0] == pytest.approx(width / 25.4)
+    assert problems == []
+
+
+def test_the_layout_check_finds_cut_and_overlapping_text():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1))
+    fig.text(0.5, 0.5, "here")
+    fig.text(0.5, 0.5, "again")
+    fig.text(0.95, 0.1, "cut at the right edge")
+    assert layout_problems(fig) == ["cut: 'cut at the right edge'", "overlap: 'here' and 'again'"]

@@ -96,3 +96,20 @@ def test_unknown_call_and_gradients(archive, eager):
     support = x.grad[0].abs().sum(0).nonzero()
     # inside the unit's theoretical field: 19 px centred on 8 * 4 (conv1 7/2, maxpool 3/2, conv 3)
     assert support.min(0).values.min() >= 32 - 9 and support.max(0).values.max() <= 32 + 9
+
+
+def test_anatomy_of_a_torchscript_file_has_shapes_calls_and_total_macs(archive, eager):
+    from engine.anatomy.tree import build_anatomy
+
+    scripted = build_anatomy(open_model(str(archive)).module, (64, 64))
+    reference = build_anatomy(eager, (64, 64))
+    for node in reference.root.walk():
+        if not node.name:
+            continue
+        mine = scripted.node(node.name)
+        assert mine.type == node.type, node.name
+        assert [c.output_shape for c in mine.calls] == [c.output_shape for c in node.calls], node.name
+        assert all(c.field is None and c.kind == "unknown" for c in mine.calls)
+    assert scripted.total_macs == reference.total_macs  # whole-model MACs by the same convention
+    assert scripted.total_params == reference.total_params == 11_689_512
+    assert scripted.notes and "no receptive fields" in scripted.notes[0]

@@ -127,7 +127,7 @@ def test_tokens_are_shown_as_a_grid(panel):
     grid = tokens[1:].T.reshape(8, 4, 4)
     # Signed tokens open in the diverging map: the zero-centred mosaic (zero in the middle).
     assert panel.colormap_name == colormaps.DEFAULT_DIVERGING
-    np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(grid, symmetric=True, pad_value=128).image)
+    np.testing.assert_array_equal(panel.mosaic_image(), make_mosaic(grid, symmetric=True).image)
 
 
 def test_diverging_colormap_maps_zero_to_the_middle(panel):

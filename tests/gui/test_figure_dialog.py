@@ -77,3 +77,27 @@ def test_an_analysis_view_gives_its_snapshot_as_figure_data(open_window, tmp_pat
     out = save_figure(window, "probe", str(tmp_path / "probe.svg"), FigureOptions())
     svg = out.read_text(encoding="utf-8")
     assert "layer2[3](14,14)" in svg and "rocket.jpg" in svg
+
+
+def test_ctrl_shift_e_opens_the_figure_dialog_for_the_feature_maps(open_window, qtbot):
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+
+    window = open_window()
+    seen = []
+
+    def close_dialog():
+        for dialog in QApplication.topLevelWidgets():
+            if isinstance(dialog, FigureDialog) and dialog.isVisible():
+                seen.append((dialog.windowTitle(), dialog.options().width_mm, dialog.path()))
+                dialog.reject()
+
+    triggered = []
+    window.figure_action.triggered.connect(lambda *_: triggered.append(True))
+    QTimer.singleShot(500, close_dialog)
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert triggered == [True]
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    title, width, path = seen[0]
+    assert title == "Figure of the feature maps" and width == 85.0 and path.endswith("layer1_feature_maps.pdf")

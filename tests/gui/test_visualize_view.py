@@ -69,14 +69,14 @@ def test_visualisation_improves_live_and_ends_next_to_the_best_input(window, qtb
 
 def test_cancel_keeps_the_last_image(window, qtbot):
     view = window.job_views["visualize"][0]
-    view.steps_spin.setValue(4096)  # a snapshot every 128 steps
+    view.steps_spin.setValue(2048)  # a snapshot every 64 steps
     view.size_spin.setValue(32)
     seen = _progress(window)
     view.visualize_action.trigger()
     qtbot.waitUntil(lambda: len(seen) >= 1, timeout=60000)
     window.cancel()
     qtbot.waitUntil(lambda: "Cancelled" in view.status_label.text(), timeout=10000)
-    assert view.last_snapshot is not None and view.last_snapshot.done < 4096
+    assert view.last_snapshot is not None and view.last_snapshot.done < 2048
     np.testing.assert_array_equal(view.image_plot.image.image, to_rgb8(view.last_snapshot.images[0]))
 
 
