@@ -27,8 +27,8 @@ import torch
 from engine.analyses.units import Unit, unit_response
 from engine.anatomy.tree import first_tensor
 from engine.errors import UnitscopeError
-from engine.recording.recorder import Cancelled, Recorder
 from engine.models.torchscript import ScriptTaps, is_script_module
+from engine.recording.recorder import Cancelled, Recorder
 from engine.recording.unit import Box, LayerRef
 from engine.stimuli.protocols import Protocol, record_stimuli
 

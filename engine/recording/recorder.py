@@ -21,8 +21,8 @@ from torch import nn
 from engine.anatomy.tree import first_tensor
 from engine.errors import LayerNotCalled, UnitscopeError
 from engine.models.device import resolve_device, synchronize
-from engine.models.zoo import suggest
 from engine.models.torchscript import ScriptTaps, is_script_module
+from engine.models.zoo import suggest
 from engine.recording.unit import LayerRef  # noqa: F401 - the recorder's layer names
 
 log = logging.getLogger(__name__)

@@ -105,16 +105,20 @@ def test_running_a_result_again_reproduces_it_bit_for_bit(tmp_path):
 
 def built_in_examples():
     from engine.jobs.comparison import Compare
+    from engine.jobs.evidence import EvidenceMaps
     from engine.jobs.population import Population
     from engine.jobs.probe import ProbePlay
+    from engine.jobs.properties import Properties
     from engine.jobs.protocol_responses import ProtocolResponses
     from engine.jobs.rdm import LayerRDM
     from engine.jobs.receptive_field import ReceptiveFieldMapping
     from engine.jobs.record import Record
     from engine.jobs.record_images import RecordImages
+    from engine.jobs.summaries import Summaries
     from engine.jobs.topk import TopImages
     from engine.jobs.topk_ranking import TopKRanking
     from engine.jobs.tuning import Tuning
+    from engine.jobs.visualize import Visualize
 
     return [Record("layer1.0.relu#2", Stimulus("procedural", STIMULI[0])),
             Tuning("layer2", 5, 3, 4, param="sf", stimulus="gabors", sf=(0.5, 1.0, 2.0), orientation=45.0),
@@ -126,12 +130,18 @@ def built_in_examples():
             ProtocolResponses("layer3", 9, None, 2, "gabors", (("orientation", (0.0, 90.0)), ("sf_rf", (1.5,))), 3),
             LayerRDM("layer4", ("/i/1.png", "/i/2.png"), "centre", 4, None),
             RecordImages(("conv1", "layer1.0.relu#2"), ("/i/1.png",), 8, 2),
-            TopKRanking("layer3", ("/i/1.png", "/i/2.png"), (4, 7), 1, None, 3, 16, None)]
+            TopKRanking("layer3", ("/i/1.png", "/i/2.png"), (4, 7), 1, None, 3, 16, None),
+            Visualize("layer3", 5, 2, 3, None, 64, 0.1, 7, 96, 2, 0.5, 4, (("image", "/a.png"),)),
+            Visualize("layer4", None, direction=(0.5, -1.0, 2.0)),
+            EvidenceMaps("layer2", 3, 1, 2, ("image", "/a ü.png"), ("gradient", "guided_backprop")),
+            Properties("layer1", 16, 8, (1.0, 2.0), 4, 2, 8, 4),
+            Summaries(("conv1", "layer2"), ("/i/1.png",), summaries=("mean", "project:8"), k=3, seed=2,
+                      batch_size=4, start=4, stop=8)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():
     examples = built_in_examples()
-    assert sorted(job.kind for job in examples) == sorted(BUILT_IN)
+    assert sorted({job.kind for job in examples}) == sorted(BUILT_IN)
     for job in examples:
         text = json.dumps(JobFile(ModelSpec("alexnet", "/w/a.pth", "ab" * 32, 5, "cpu"), job).to_dict())
         back = JobFile.from_dict(json.loads(text))
