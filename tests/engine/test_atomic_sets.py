@@ -168,3 +168,14 @@ def test_a_full_disk_is_named_for_every_format(tmp_path):
             assert list(disk.iterdir()) == []
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
+    """SIGINT a fraction of a second after start, while the command imports torch."""
+    process = subprocess.Popen([sys.executable, "-m", "engine", "anatomy", "alexnet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TORCH_HOME": str(tmp_path / "torch")})
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert (process.returncode, out, err) == (130, "", "unitscope: interrupted\n")
