@@ -171,11 +171,20 @@ def test_a_full_disk_is_named_for_every_format(tmp_path):
 
 
 def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
-    """SIGINT a fraction of a second after start, while the command imports torch."""
+    """SIGINT the moment torch's library is mapped into the process, i.e. while it imports torch."""
     process = subprocess.Popen([sys.executable, "-m", "engine", "anatomy", "alexnet"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "TORCH_HOME": str(tmp_path / "torch")})
-    time.sleep(0.3)
+    maps = Path(f"/proc/{process.pid}/maps")
+
+    def torch_mapped() -> bool:
+        try:
+            return "libtorch" in maps.read_text()
+        except OSError:  # the process has ended
+            return True
+
+    while process.poll() is None and not torch_mapped():
+        time.sleep(0.002)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert (process.returncode, out, err) == (130, "", "unitscope: interrupted\n")
