@@ -3,7 +3,9 @@
 Every figure is made the way a user would make it: a job (saved under ``docs/figures/jobs/``)
 or a command writes a result, and ``unitscope figure`` draws it.  The commands are printed,
 and the README shows each under its figure.  ResNet-18 with random weights (seed 0): no
-pretrained file is needed, and the figures are the same on every machine.
+pretrained file is needed, and the figures are the same on every machine.  The exception is
+the unit card (:func:`unit_card`, ``python docs/make_figures.py unit_card`` makes it alone): one
+ResNet-50 unit (random weights, seed 0) whose jobs run here and whose data the figure layer draws.
 """
 
 from __future__ import annotations
@@ -36,8 +38,65 @@ def _jobs() -> dict:
     }
 
 
+CARD = {"layer": "layer2.0", "channel": 7, "steps": 48, "size": 96}
+CARD_COMMAND = "python docs/make_figures.py unit_card"
+
+
+def unit_card(out: Path = OUT / "unit_card.png") -> Path:
+    """One ResNet-50 unit's card (random weights, seed 0): its jobs run here, the figure layer draws it."""
+    import numpy as np
+    from PIL import Image
+
+    from engine.analyses.properties import curve
+    from engine.figures.data import FigureData
+    from engine.figures.render import write_figure
+    from engine.figures.style import FigureOptions
+    from engine.jobs.evidence import EvidenceMaps
+    from engine.jobs.protocol_responses import ProtocolResponses
+    from engine.jobs.topk import TopImages
+    from engine.jobs.visualize import Visualize
+    from engine.session.session import Session
+    from engine.session.values import ModelSpec
+
+    layer, channel = CARD["layer"], CARD["channel"]
+    session = Session.open(ModelSpec("resnet50", device="cpu", seed=0))
+    last = lambda job: list(job.run(session, lambda: False))[-1]  # noqa: E731 - each job's final snapshot
+    vis = last(Visualize(layer, channel, steps=CARD["steps"], size=CARD["size"], seed=0, every=CARD["steps"]))
+    ev = last(EvidenceMaps(layer, channel, stimulus=("image", SAMPLES[1])))
+    tuning = last(ProtocolResponses(layer, channel, protocol="gratings",
+                                    params=(("orientation", tuple(np.arange(0, 180, 15.0))), ("sf_rf", (2.0,))),
+                                    phases=4))
+    top = last(TopImages(layer, channel, paths=tuple(SAMPLES), k=4))
+    x, f0, _ = curve(tuning.columns, tuning.rows, "orientation", "f0")
+    _x, f1, _ = curve(tuning.columns, tuning.rows, "orientation", "f1")
+    ori = tuning.metrics["f0"].get("orientation", {})
+    crops = [np.asarray(Image.fromarray((np.clip(c, 0, 1) * 255).astype(np.uint8) if c.dtype != np.uint8 else c)
+                        .convert("RGB").resize((64, 64), Image.NEAREST)) for c in top.top_crops]
+    image = np.asarray(ev.input_image, dtype=np.float64)
+    image = image / 255.0 if image.max() > 1.0 else image
+    data = FigureData("unit_card", {
+        "visualisation": np.asarray(vis.images)[0], "input_image": image,
+        "evidence": np.asarray(ev.maps["gradient_x_input"]).sum(axis=-1),
+        "rf": np.abs(np.asarray(ev.maps["gradient"])).sum(axis=-1),
+        "tuning_x": x, "tuning_f0": f0, "tuning_f1": f1, "top_images": np.stack(crops)},
+        {"layer": layer, "channel": channel, "position": tuning.unit.get("y"), "rf_box": ev.rf_box,
+         "tuning_label": "orientation (deg), 2 cycles/RF",
+         "tuning_metric": f"preferred {ori.get('preferred_deg', float('nan')):.0f}\u00b0, OSI {ori.get('osi', float('nan')):.2f}",
+         "activation": (vis.activation or [None])[0],
+         "top_values": [float(v) for v in np.asarray(top.top_values)]},
+        provenance={"model": "resnet50", "random_seed": 0})
+    data.meta["position"] = (tuning.unit["y"], tuning.unit["x"]) if tuning.unit.get("y") is not None else None
+    write_figure(data, FigureOptions(width_mm=180), out, sidecar=False)  # as the gallery's others
+    print(f"{CARD_COMMAND}  ->  {out.relative_to(ROOT)}", flush=True)
+    return out
+
+
 def main() -> int:
     import json
+
+    if sys.argv[1:] == ["unit_card"]:  # only the unit card (ResNet-50; about a minute here)
+        unit_card()
+        return 0
 
     from engine.cli import main as unitscope
 
@@ -70,10 +129,12 @@ def main() -> int:
             run(name, ["run", rel, "--out", f"$TMP/{name}.npz"],
                 ["figure", f"$TMP/{name}.npz", "--out", f"docs/figures/{name}.png",
                  "--width-mm", widths.get(name, "120"), *extra])
+    unit_card()
     lines = []
     for name, steps in commands.items():
         shown = "\n".join("unitscope " + " ".join(a.replace("$TMP/", "") for a in argv) for argv in steps)
         lines.append(f"{name}:\n{shown}\n")
+    lines.append(f"unit_card:\n{CARD_COMMAND}\n")
     (OUT / "COMMANDS.txt").write_text("\n".join(lines))
     return 0
 

@@ -1,10 +1,13 @@
 """A unit's tuning curve, drawn while the sweep runs: F0 with markers, F1 dashed, metrics.
 
 The view only asks and shows.  Its actions ("Orientation tuning", "Spatial-frequency
-tuning") emit :attr:`TuningView.tuning_requested`; the window builds the request with
+tuning", and the "Protocols" menu's entries for the V1 battery's size, contrast, hue, bar-length and phase
+protocols) emit :attr:`TuningView.tuning_requested`; the window builds the request with
 :meth:`TuningView.make_job` and hands every snapshot the engine streams back to
 :meth:`TuningView.show_snapshot`.  Conditions not recorded yet are left out of the plot,
-so a cancelled sweep keeps the part of the curve it has.
+so a cancelled sweep keeps the part of the curve it has.  A battery protocol runs as the
+engine's :class:`~engine.jobs.protocol_responses.ProtocolResponses` job; its curve and
+headline metric (:func:`engine.analyses.properties.protocol_metrics`) are drawn when it ends.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
+    QMenu,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -28,7 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.analyses.properties import curve, protocol_metrics
+from engine.jobs.protocol_responses import ProtocolResponses, ProtocolSnapshot
 from engine.jobs.tuning import SF_SWEEP, Tuning, TuningSnapshot
+from engine.recording.unit import Unit
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,14 @@ F1_COLOR = (255, 170, 60)
 PREFERRED_PEN = pg.mkPen((255, 214, 10), width=1, style=Qt.PenStyle.DotLine, cosmetic=True)
 NO_UNIT = "Click a channel in the feature maps, then choose a tuning sweep."
 SF_TICKS = [(math.log10(2.0 ** k), f"{2.0 ** k:g}") for k in range(-6, 10)]
+#: The battery's protocols offered next to the sweeps: kind -> (menu text, swept parameter, axis label, log axis).
+PROTOCOLS = {
+    "size": ("Size", "radius", "aperture radius (px, log scale)", True),
+    "contrast": ("Contrast", "contrast", "contrast (log scale)", True),
+    "hue": ("Hue", "hue", "hue (deg)", False),
+    "bar_length": ("Bar length", "length", "bar length (px, log scale)", True),
+    "phase": ("Phase (F1/F0)", "orientation", "orientation (deg)", False),
+}
 
 
 def _num(value: float, fmt: str = ".2f") -> str:
@@ -63,13 +78,37 @@ def metrics_text(snapshot: TuningSnapshot) -> str:
     return text + f"\nBandwidth {_num(main['bandwidth_octaves'])} octaves (full width at half height)"
 
 
+#: The headline of each protocol: (text, metric, format, unit), joined with " · ".
+HEADLINES = {
+    "size": (("Surround suppression index", "surround_suppression_index", ".3f", ""),
+             ("preferred radius", "preferred_radius", ".1f", " px")),
+    "contrast": (("c50", "c50", ".3f", ""), ("exponent", "exponent", ".3f", ""),
+                 ("Naka-Rushton R²", "r_squared", ".2f", "")),
+    "hue": (("Preferred hue", "preferred_hue_deg", ".1f", "°"), ("selectivity", "hue_selectivity", ".3f", "")),
+    "bar_length": (("End-stopping index", "end_stopping_index", ".3f", ""),
+                   ("optimal length", "optimal_length", ".1f", " px")),
+}
+
+
+def protocol_text(kind: str, metrics: dict) -> str:
+    """The headline of a battery protocol's metrics (:func:`engine.analyses.properties.protocol_metrics`)."""
+    m = metrics.get(kind, {})
+    lines = [" · ".join(f"{text} {_num(m[key], spec)}{unit}" for text, key, spec, unit in HEADLINES[kind])
+             ] if m and kind in HEADLINES else []
+    ratio = metrics.get("modulation_ratio")
+    if ratio is not None:
+        cell = "" if not math.isfinite(ratio) else (" (simple)" if ratio > 1 else " (complex)")
+        lines.append(f"F1/F0 {_num(ratio, '.3f')}{cell} at the best condition")
+    return "\n".join(lines) or "No responses yet."
+
+
 class TuningView(QWidget):
     """Tuning sweeps of the unit shown in the unit view.
 
     Signals
     -------
     tuning_requested(str)
-        The user asked for a sweep: "orientation" or "sf".
+        The user asked for a sweep: "orientation" or "sf", or a protocol of :data:`PROTOCOLS`.
     """
 
     tuning_requested = Signal(str)
@@ -83,6 +122,13 @@ class TuningView(QWidget):
         self.sf_action.setStatusTip("Sweep spatial frequency (1/4 to 8 cycles per receptive field) "
                                     "at the orientation given")
         self.sf_action.triggered.connect(lambda: self.tuning_requested.emit("sf"))
+        self.protocol_actions: dict[str, QAction] = {}
+        for kind, (text, *_rest) in PROTOCOLS.items():
+            action = QAction(text, self, enabled=False)
+            action.setStatusTip(f"{text} protocol of the V1 battery, at the SF sweep's orientation and the SF given")
+            action.triggered.connect(lambda _checked=False, kind=kind: self.tuning_requested.emit(kind))
+            self.protocol_actions[kind] = action
+        self.protocol_metrics: dict = {}
         self._param = "orientation"
         self._last: TuningSnapshot | None = None
 
@@ -131,12 +177,20 @@ class TuningView(QWidget):
         self.sf_orientation_spin = QDoubleSpinBox(self, minimum=0.0, maximum=179.9, decimals=1,
                                                   prefix="SF sweep at ", suffix="°",
                                                   toolTip="Orientation held during a spatial-frequency "
-                                                          "sweep (set to the preferred one after an "
-                                                          "orientation sweep)")
+                                                          "sweep or a protocol (set to the preferred one "
+                                                          "after an orientation sweep)")
+        self.protocol_button = QToolButton(self, text="Protocols \u25be",
+                                           toolTip="The V1 battery's protocols (size, contrast, hue, bar length, "
+                                                   "phase); they run at the SF sweep's orientation and the SF given "
+                                                   "(hue: a disc on the RF)")
+        self.protocol_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.protocol_button)
+        menu.addActions(list(self.protocol_actions.values()))
+        self.protocol_button.setMenu(menu)
         self._controls = QGridLayout()
         # Three to a row, each allowed to narrow: the controls never make the dock wider
         # than a side column of a 1280 px screen.
-        for i, widget in enumerate((*buttons, self.stimulus_combo, self.position_combo,
+        for i, widget in enumerate((*buttons, self.protocol_button, self.stimulus_combo, self.position_combo,
                                     self.orientations_spin, self.sf_spin, self.phases_spin,
                                     self.sf_orientation_spin)):
             widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -171,36 +225,55 @@ class TuningView(QWidget):
     def set_unit(self, label: str | None) -> None:
         """Say which unit a sweep would measure (None: no unit shown, sweeps disabled)."""
         self.unit_label.setText(f"Unit: {label}" if label else NO_UNIT)
-        for action in (self.orientation_action, self.sf_action):
+        for action in (self.orientation_action, self.sf_action, *self.protocol_actions.values()):
             action.setEnabled(label is not None)
+        self.protocol_button.setEnabled(label is not None)
 
     def make_job(self, layer: str, channel: int, position: tuple[int, int] | None,
-                 param: str) -> Tuning:
-        """The request for a sweep of ``param`` with the settings shown.
+                 param: str) -> Tuning | ProtocolResponses:
+        """The request for a sweep of ``param`` (or the protocol ``param`` of :data:`PROTOCOLS`)
+        with the settings shown.
 
         ``position`` is the unit in the unit view's RF box, or None for a unit without a
         spatial map; it is used when the position setting says so, else the map centre.
         """
         use_box = position is not None and self.position_combo.currentData() == "box"
         y, x = position if use_box else (None, None)
+        if param in PROTOCOLS:
+            orientation = ("orientation", (self.sf_orientation_spin.value(),))
+            sf = ("sf_rf" if position is not None else "sf", (self.sf_spin.value(),))
+            params = {"hue": (), "bar_length": (orientation,)}.get(param, (orientation, sf))
+            return ProtocolResponses(layer, channel, y, x, protocol=param, params=params,
+                                     phases=self.phases_spin.value(),
+                                     batch_size=self.phases_spin.value() * max(1, 16 // self.phases_spin.value()))
         sf = (self.sf_spin.value(),) if param == "orientation" else SF_SWEEP
         return Tuning(layer, channel, y, x, param=param, stimulus=self.stimulus_combo.currentData(),
                       orientations=self.orientations_spin.value(), sf=sf,
                       orientation=self.sf_orientation_spin.value(), phases=self.phases_spin.value(),
                       batch_size=self.phases_spin.value() * max(1, 16 // self.phases_spin.value()))
 
-    def started(self, request: Tuning) -> None:
+    def started(self, request: Tuning | ProtocolResponses) -> None:
         """Empty the plot for a new sweep of ``request``; the controls show its settings
         (a job from a reopened session may differ from what they showed)."""
         self.clear()
+        if isinstance(request, ProtocolResponses):
+            self._set_protocol_axis(request.protocol)
+            self.plot.setTitle(Unit(request.layer, request.channel, request.y, request.x).label, size="9pt",
+                              justify="left")
+            self.status_label.setText(request.describe())
+            return
         self._show_settings(request)
         self._set_axis("orientation" if request.param == "orientation" else "sf_rf")
         self.plot.setTitle(request.unit_label, size="9pt", justify="left")
         self.status_label.setText(request.describe())
 
-    def show_snapshot(self, snapshot: TuningSnapshot) -> None:
-        """Draw the curve so far (conditions not yet recorded are left out) and its metrics."""
+    def show_snapshot(self, snapshot: TuningSnapshot | ProtocolSnapshot) -> None:
+        """Draw the curve so far (conditions not yet recorded are left out) and its metrics;
+        a protocol's curve and metrics come with its last snapshot."""
         self._last = snapshot
+        if isinstance(snapshot, ProtocolSnapshot):
+            self._show_protocol(snapshot)
+            return
         self._set_axis(snapshot.param)
         self.plot.setTitle(snapshot.unit_label, size="9pt", justify="left")
         x = np.asarray(snapshot.values, dtype=float)
@@ -215,10 +288,12 @@ class TuningView(QWidget):
             self.preferred_line.setValue(preferred if self._param == "orientation" else math.log10(preferred))
         self.status_label.setText(f"Recorded {snapshot.done} of {snapshot.total} stimuli…")
 
-    def finish(self, snapshot: TuningSnapshot) -> None:
+    def finish(self, snapshot: TuningSnapshot | ProtocolSnapshot) -> None:
         """Show the finished sweep; an orientation sweep sets the SF sweep's orientation."""
         self.show_snapshot(snapshot)
         self.status_label.setText(f"Done: {snapshot.total} stimuli.")
+        if isinstance(snapshot, ProtocolSnapshot):
+            return
         log.debug("tuning of %s finished: %s", snapshot.unit_label, snapshot.metrics)
         preferred = self._preferred(snapshot)
         if snapshot.param == "orientation" and preferred is not None:
@@ -227,6 +302,9 @@ class TuningView(QWidget):
     def cancelled(self) -> None:
         """Say the sweep was cancelled; the partial curve stays."""
         done = f" after {self._last.done} of {self._last.total} stimuli" if self._last else ""
+        if isinstance(self._last, ProtocolSnapshot):  # its table and metrics come only at its end
+            self.status_label.setText(f"Cancelled{done}: a protocol's curve is drawn when it ends.")
+            return
         self.status_label.setText(f"Cancelled{done}: the curve shows what was recorded.")
 
     def failed(self, text: str) -> None:
@@ -236,6 +314,7 @@ class TuningView(QWidget):
     def clear(self) -> None:
         """Remove the curves and metrics (the unit and settings stay)."""
         self._last = None
+        self.protocol_metrics = {}
         self.f0_item.setData([], [])
         self.f1_item.setData([], [])
         self.preferred_line.setVisible(False)
@@ -255,6 +334,30 @@ class TuningView(QWidget):
         return from_snapshot(self._last) if self._last is not None else None
 
     # --- internals ---------------------------------------------------------------------
+
+    def _show_protocol(self, snapshot: ProtocolSnapshot) -> None:
+        kind = snapshot.protocol.get("protocol", "")
+        self._set_protocol_axis(kind)
+        if not snapshot.rows:
+            self.status_label.setText(f"Recorded {snapshot.done} of {snapshot.total} stimuli…")
+            return
+        param = PROTOCOLS.get(kind, ("", "orientation"))[1]
+        x, f0, fixed = curve(snapshot.columns, snapshot.rows, param, "f0")
+        _x, f1, _fixed = curve(snapshot.columns, snapshot.rows, param, "f1")
+        shown = np.log10(x) if self._param == "log" else x
+        self.f0_item.setData(shown, f0)
+        self.f1_item.setData(shown if f1.size == x.size else [], f1 if f1.size == x.size else [])
+        self.protocol_metrics = protocol_metrics(kind, snapshot.columns, snapshot.rows)
+        self.metrics_label.setText(protocol_text(kind, self.protocol_metrics))
+        self.preferred_line.setVisible(False)
+
+    def _set_protocol_axis(self, kind: str) -> None:
+        _text, _param, label, log_x = PROTOCOLS.get(kind, ("", "", kind, False))
+        self._param = "log" if log_x else "linear"
+        self.plot.setLogMode(x=False, y=False)  # log values are drawn as log10: the ticks say the values
+        self.plot.setLabel("bottom", label)
+        ticks = [(math.log10(2.0 ** k), f"{2.0 ** k:g}") for k in range(-8, 10)] if log_x else None
+        self.plot.getAxis("bottom").setTicks([ticks, []] if ticks else None)
 
     def _show_settings(self, job: Tuning) -> None:
         controls = (self.stimulus_combo, self.orientations_spin, self.sf_spin, self.phases_spin,

@@ -168,8 +168,16 @@ class Anatomy:
         The engine calls it before handing the anatomy to the window, so the window
         reads strings and never touches a live module.
         """
+        sources: dict[type, str] = {}  # one class's forward read once, not once per module using it
         for node in self.nodes():
-            node.module_repr, node.forward_source  # noqa: B018 - filling the cached properties
+            node.module_repr  # noqa: B018 - filling the cached property
+            cls = type(node.module)
+            if "forward_source" in node.__dict__ or is_script_module(node.module):
+                node.forward_source  # noqa: B018 - TorchScript modules have code of their own
+            elif cls in sources:
+                node.__dict__["forward_source"] = sources[cls]  # what the cached property would store
+            else:
+                sources[cls] = node.forward_source
 
     def nodes(self):
         return self.root.walk()

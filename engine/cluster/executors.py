@@ -33,7 +33,8 @@ class Resources:
     partition, account, qos : str or None
         SLURM's ``--partition``, ``--account``, ``--qos``.
     time_min : int
-        Wall-time limit of a task in minutes; on timeout the task is requeued.
+        Wall-time limit of a task in minutes; SLURM signals it ahead of the limit (``--signal``)
+        and submitit requeues it (at most 3 times for timeouts).
     cpus_per_task : int or None
         Cores per task (local: the machine's cores shared between the shards).
     gpus_per_task : int
@@ -129,8 +130,12 @@ def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
         raise UnitscopeError("sbatch is not on the PATH: this machine cannot submit to SLURM "
                              "(use --executor local, or submit from the cluster's login node).")
     slurm = submitit.SlurmExecutor(folder=logs, python=sys.executable)
+    # --signal=USR2@DELAY: SLURM warns a task DELAY s before its time limit (and at preemption where
+    # the cluster sets PreemptParameters=send_user_signal); submitit then checkpoints the ShardTask and
+    # requeues it with ``scontrol requeue``.  PreemptMode=REQUEUE requeues a preempted task without it.
     params = {"time": resources.time_min, "array_parallelism": resources.array_parallelism,
-              "cpus_per_task": resources.cpus_per_task or 1, "job_name": f"unitscope-{store.dir.name}"}
+              "cpus_per_task": resources.cpus_per_task or 1, "job_name": f"unitscope-{store.dir.name}",
+              "signal_delay_s": signal_delay_s(resources.time_min)}
     if resources.partition:
         params["partition"] = resources.partition
     if resources.gpus_per_task:
@@ -150,6 +155,12 @@ def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
     for shard, job in zip(shards, jobs):
         _record(store, shard, "slurm", job)
     return jobs
+
+
+def signal_delay_s(time_min: int) -> int:
+    """Seconds before the time limit at which SLURM signals a task (a quarter of it, at most 90 s):
+    a shard restarts from its first batch, so the warning only has to let submitit requeue it."""
+    return min(90, time_min * 60 // 4)
 
 
 def _on_path(command: str) -> bool:

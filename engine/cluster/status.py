@@ -94,6 +94,8 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
             state = "pending" if job_alive(sub) else "failed"
         elif info.get("state") == "running":
             state = "running" if task_alive(info, sub) else "failed"
+        elif sub.get("executor") == "slurm" and job_alive(sub):
+            state = "pending"  # its process ended but SLURM holds the task: requeued (preempted or timed out)
         else:
             state = "failed"
         error = info.get("error") or ""

@@ -14,11 +14,10 @@ from pathlib import Path
 from engine.cli import positive_int
 from engine.errors import UnitscopeError
 
-#: ``--out`` names the job's folder: an existing one holding the same job is gone on with, never replaced.
+#: ``--out`` names the job's folder: an existing one holding the same job is gone on with, never
+#: replaced (a later submit resumes it), so no --force for it.
 RESUMES_OUTPUT = True
 
-#: ``--out`` names a job folder that a later submit resumes: no --force for it.
-RESUMES_OUTPUT = True
 
 def register(sub) -> None:
     parser = sub.add_parser("submit", help="run a summaries job sharded: a SLURM job array or local processes")

@@ -28,6 +28,7 @@ KINDS = {
     "comparison": "engine.figures.comparison",
     "topk": "engine.figures.topk",
     "probe": "engine.figures.probe",
+    "unit_card": "engine.figures.unit_card",
 }
 
 

@@ -29,14 +29,17 @@ from engine.session.session import Session
 # A network small enough that a shard's run is dominated by starting Python.  Its forward
 # pass SIGKILLs its own process once, on its third call in a process (the anatomy's pass,
 # then batch 1, then batch 2: a shard killed mid-run), if the file ``armed`` next to it
-# exists and this process is the one that removes it.
+# exists and this process is the one that removes it.  Likewise with the file ``hold``: the
+# process that removes it writes its SLURM task id into ``holding`` and waits there (up to a
+# minute) for the scheduler to preempt it.
 FACTORY = '''
-import os, signal
+import os, signal, time
 from pathlib import Path
 import torch
 from torch import nn
 
 ARMED = Path(__file__).with_name("armed")
+HOLD = Path(__file__).with_name("hold")
 
 
 class Net(nn.Module):
@@ -57,6 +60,15 @@ class Net(nn.Module):
                 pass
             else:
                 os.kill(os.getpid(), signal.SIGKILL)
+            try:
+                HOLD.unlink()
+            except FileNotFoundError:
+                pass
+            else:
+                task = f"{os.environ.get('SLURM_ARRAY_JOB_ID')}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+                HOLD.with_name("holding").write_text(task)
+                for _ in range(600):
+                    time.sleep(0.1)  # a signal handler runs between these sleeps
         x = self.pool(self.relu(self.conv(x)))
         return self.fc(x.flatten(1))
 
@@ -369,3 +381,65 @@ def test_slurm_array_shard_killed_mid_run_is_rerun_alone(lab, tmp_path, capsys):
                                           "--time", "10")
     array = states[0].job_id.split("_")[0]
     assert [s.job_id for s in states] == [f"{array}_{s}" for s in range(4)]  # one array of 4 tasks
+
+
+def squeue_state(task: str) -> str:
+    """SLURM's state of one array task (``""`` once it left the queue)."""
+    import subprocess
+
+    return subprocess.run(["squeue", "-h", "-r", "-o", "%T", "-j", task], capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
+def test_slurm_preempted_shard_is_requeued_and_the_result_is_exact(lab, tmp_path, capsys):
+    """A running shard task gets the USR2 that ``--signal`` asks SLURM to send ahead of a
+    timeout (and at preemption, with PreemptParameters=send_user_signal); submitit checkpoints
+    it and ``scontrol requeue``s the same array task, which runs the shard again from its first
+    batch."""
+    import subprocess
+    import time
+
+    from engine.cluster.status import wait
+
+    require_slurm()
+    job_dir, hold, holding = tmp_path / "job", lab["root"] / "hold", lab["root"] / "holding"
+    holding.unlink(missing_ok=True)
+    hold.touch()  # the first shard process to reach its second batch waits there
+    try:
+        assert main(["submit", str(lab["job_path"]), "--out", str(job_dir), "--shards", "4", "--executor", "slurm",
+                     "--cpus-per-task", "1", "--time", "3", "--trust-code"]) == 0
+        deadline = time.monotonic() + 60
+        while not holding.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert holding.exists(), "no shard task reached its second batch within 60 s"
+        task = holding.read_text()
+    finally:
+        hold.unlink(missing_ok=True)
+        holding.unlink(missing_ok=True)
+    shard = int(task.split("_")[1])
+    submission = json.loads((job_dir / "shards" / f"{shard:04d}.submitted.json").read_text())
+    assert submission["job_id"] == task
+    sbatch = next((job_dir / "logs").glob("*_submission.sh")).read_text()
+    assert "#SBATCH --signal=USR2@45\n" in sbatch  # asked of SLURM a quarter of the 3 min before the limit
+    # what --signal sends; scancel retries while the task changes state, so it is not waited for
+    scancel = subprocess.Popen(["scancel", task, "--signal", "USR2"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while squeue_state(task) != "PENDING" and time.monotonic() < deadline:  # requeued
+            time.sleep(0.2)
+    finally:
+        scancel.kill()
+        scancel.wait()
+    assert squeue_state(task) == "PENDING", "the signalled task was not requeued"
+    assert [s.state for s in job_status(job_dir)][shard] == "pending"
+    # SLURM holds a requeued task back (BeginTime, 120 s here): start it now
+    subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, timeout=30)
+    states = wait(job_dir, timeout_s=120)
+    assert [s.state for s in states] == ["done"] * 4, states
+    store = JobStore(job_dir)
+    assert [store.info(s)["attempts"] for s in range(4)] == [2 if s == shard else 1 for s in range(4)]
+    # requeued by SLURM under the same task id, not submitted again
+    assert json.loads((job_dir / "shards" / f"{shard:04d}.submitted.json").read_text()) == submission
+    log = Path(submission["stderr"]).read_text() + Path(submission["stdout"]).read_text()
+    assert "Caught signal SIGUSR2" in log and f"Requeued job {task}" in log, log
+    check_against_references(store, lab)
