@@ -431,7 +431,11 @@ def test_slurm_preempted_shard_is_requeued_and_the_result_is_exact(lab, tmp_path
         scancel.kill()
         scancel.wait()
     assert squeue_state(task) == "PENDING", "the signalled task was not requeued"
-    assert [s.state for s in job_status(job_dir)][shard] == "pending"
+    # the interrupted attempt records its end a moment after SLURM lists the task as pending again
+    deadline = time.monotonic() + 30
+    while job_status(job_dir)[shard].state != "pending" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job_status(job_dir)[shard].state == "pending"
     # SLURM holds a requeued task back (BeginTime, 120 s here): start it now
     subprocess.run(["scontrol", "update", f"JobId={task}", "StartTime=now"], check=True, timeout=30)
     states = wait(job_dir, timeout_s=120)
