@@ -112,7 +112,7 @@ def imagenet_plan(batch: int, gpus: int = 64) -> list[str]:
         session = Session.open(ModelSpec("resnet50", device="cpu"))
         job = Summaries(PLAN_LAYERS, tuple(map(str, paths)), summaries=("mean", "centre", "project:1024"), k=16,
                         batch_size=batch)
-        small, _ = layout(session, job, 1)
+        small = layout(session, job, 1)
         measured = estimate(session, job, small, free_bytes=0)
         big = Layout(IMAGENET, batch, tuple(shard_ranges(IMAGENET, batch, gpus)), small.reductions, small.units,
                      job.k)

@@ -151,7 +151,9 @@ def run_with_progress(session, job, desc: str, unit: str):
     return result
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of command ``only`` alone (its module is the only one
+    imported: ``unitscope status`` or ``submit`` then never loads torch)."""
     import importlib
 
     parser = argparse.ArgumentParser(prog="unitscope", description="Look inside CNNs: anatomy, recording, "
@@ -159,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
+        if only is not None and name.rsplit(".", 1)[-1] != only:
+            continue
         module = importlib.import_module(name)
         known = set(sub.choices)
         module.register(sub)
@@ -235,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         previous = None
     try:
-        parser = build_parser()
+        first = next((arg for arg in argv if not arg.startswith("-")), None)
+        modules = {name.rsplit(".", 1)[-1] for name in COMMAND_MODULES}
+        parser = build_parser(first if first in modules else None)
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             parser.print_help()

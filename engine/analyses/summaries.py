@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from engine.analyses.units import default_position
 from engine.errors import UnitscopeError
+
+if TYPE_CHECKING:  # torch-free to import: the submitter names reductions without torch
+    import torch
 
 REDUCTIONS = ("raw", "mean", "max", "centre", "grid:G", "project:D")
 
@@ -247,6 +249,8 @@ class Extremes:
 def centre_responses(output: torch.Tensor) -> np.ndarray:
     """Responses ``(N, C)`` of every channel's centre unit (float64), the unit top-k ranks."""
     if output.dim() == 4:
+        from engine.analyses.units import default_position
+
         y, x = default_position(output.shape[2], output.shape[3])
         output = output[:, :, y, x]
     return output.reshape(output.shape[0], -1).double().cpu().numpy()

@@ -88,21 +88,28 @@ def _record(store: JobStore, shard: int, executor: str, job) -> None:
         "host": os.uname().nodename}, indent=1) + "\n")
 
 
-def _visible_gpus() -> list[int]:
+def visible_gpus() -> list[int]:
+    """The NVIDIA GPUs this process may use, without importing torch: ``CUDA_VISIBLE_DEVICES``
+    when set (indices; UUIDs are left to CUDA: none dealt out), else the driver's list
+    (``/proc/driver/nvidia/gpus``); none without a driver."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        ids = [g.strip() for g in given.split(",") if g.strip()]
+        ids = ids[:next((n for n, g in enumerate(ids) if g.startswith("-")), len(ids))]  # CUDA stops at -1
+        return [int(g) for g in ids] if all(g.isdigit() for g in ids) else []
     try:
-        import torch
-
-        return list(range(torch.cuda.device_count()))
-    except Exception:  # noqa: BLE001 - no CUDA build or driver: no GPU
+        return list(range(len(os.listdir("/proc/driver/nvidia/gpus"))))
+    except OSError:
         return []
 
 
 def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
-           resources: Resources = Resources()) -> list:
+           resources: Resources = Resources(), trust_pickle: bool = False) -> list:
     """Submit ``shards`` of the job in ``job_dir``; returns submitit's job objects.
 
     ``local``: one process per shard, all at once; the cores are split between them and
     GPUs are dealt out one per process.  ``slurm``: one job array over the shards.
+    ``trust_pickle``: the tasks may open a pickled model file (the submitting user agreed).
     """
     import submitit
 
@@ -116,13 +123,13 @@ def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
         cores = os.cpu_count() or 1
         threads = resources.cpus_per_task or max(1, cores // len(shards))
         local = submitit.LocalExecutor(folder=logs, python=sys.executable)
-        gpus, jobs = _visible_gpus(), []
+        gpus, jobs = visible_gpus(), []
         for n, shard in enumerate(shards):
             params = {"timeout_min": resources.time_min}
             if gpus:
                 params.update(gpus_per_node=1, visible_gpus=(gpus[n % len(gpus)],))
             local.update_parameters(**params)
-            job = local.submit(ShardTask(str(store.dir), threads), shard)
+            job = local.submit(ShardTask(str(store.dir), threads, trust_pickle), shard)
             _record(store, shard, "local", job)
             jobs.append(job)
         return jobs
@@ -147,7 +154,7 @@ def submit(job_dir: str | Path, shards: list[int], executor: str = "local",
     if resources.qos:
         params["qos"] = resources.qos
     slurm.update_parameters(**params)
-    task = ShardTask(str(store.dir), resources.cpus_per_task or 1)
+    task = ShardTask(str(store.dir), resources.cpus_per_task or 1, trust_pickle)
     try:
         jobs = slurm.map_array(task, shards)
     except Exception as exc:  # noqa: BLE001 - sbatch's refusal, in one line

@@ -14,7 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine.analyses.summaries import Reduction
-from engine.analyses.units import output_shape
 from engine.cluster.store import Layout
 from engine.errors import UnitscopeError
 from engine.jobs.summaries import StimulusList, Summaries
@@ -52,13 +51,29 @@ def shard_ranges(n_stimuli: int, chunk: int, n_shards: int) -> list[tuple[int, i
     return ranges
 
 
-def layout(session, job: Summaries, n_shards: int) -> tuple[Layout, list[str]]:
-    """The store layout of ``job`` cut into ``n_shards`` shards, and the names of its stimuli."""
-    session.recorder.resolve(list(job.layers))
-    n_stimuli = len(StimulusList(job, session.preprocess))
-    # Image files are named one by one; a protocol's stimuli are named by the job itself.
+def stimulus_names(job: Summaries) -> list[str]:
+    """The names the store keeps for the job's stimuli: image files one by one, or one line
+    for a protocol's stimuli (named by the job itself)."""
     params = {name: list(values) for name, values in job.params}
-    names = list(job.images) or [f"{job.protocol} {params} x {job.phases} phase(s)"]
+    return list(job.images) or [f"{job.protocol} {params} x {job.phases} phase(s)"]
+
+
+def count_stimuli(job: Summaries, session=None) -> int:
+    """How many stimuli the job has: its image files, or (with ``session``, whose crop size
+    sets a protocol's default grid) the protocol's conditions x phases."""
+    if job.images and not job.protocol:
+        return len(job.images)
+    if session is None:
+        raise UnitscopeError("Counting a protocol's stimuli needs the open model.")
+    return len(StimulusList(job, session.preprocess))
+
+
+def layout(session, job: Summaries, n_shards: int) -> Layout:
+    """The store layout of ``job`` cut into ``n_shards`` shards (the model gives the shapes)."""
+    from engine.analyses.units import output_shape
+
+    session.recorder.resolve(list(job.layers))
+    n_stimuli = count_stimuli(job, session)
     reductions, units = {}, {}
     for layer in job.layers:
         shape = output_shape(session.anatomy, layer)
@@ -68,12 +83,17 @@ def layout(session, job: Summaries, n_shards: int) -> tuple[Layout, list[str]]:
         units[layer] = tuple(shape[1:])
         reductions[layer] = {str(r): r.shape(units[layer]) for r in map(Reduction.parse, job.summaries)}
     return Layout(n_stimuli, job.batch_size, tuple(shard_ranges(n_stimuli, job.batch_size, n_shards)),
-                  reductions, units, job.k), names
+                  reductions, units, job.k)
 
 
-def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int, session):
+def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, session=None):
     """The store of ``job_file`` cut into ``n_shards`` in ``job_dir``: made, or reopened when
-    it holds the same job (then ``n_shards`` None or equal); another job there is refused."""
+    it holds the same job (then ``n_shards`` None or equal); another job there is refused.
+
+    Torch-free for a job over image files: the layers' arrays are laid out by the first
+    task.  ``session`` (the open model) is needed for a protocol's stimulus count; given, it
+    also checks the layers and lays them out now.
+    """
     from engine.cluster.store import STORE, JobStore, stimuli_hash
 
     job_file = canonical_job(job_file)
@@ -88,5 +108,13 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int, session):
         return store
     if n_shards is None:
         raise UnitscopeError("--shards is needed for a new job.")
-    plan, names = layout(session, job_file.job, n_shards)
-    return JobStore.create(job_dir, job_file.to_dict(), names, stimuli_hash(names), plan)
+    job = job_file.job
+    summaries = [str(Reduction.parse(s)) for s in job.summaries]
+    plan = layout(session, job, n_shards) if session is not None else None
+    n_stimuli = plan.n_stimuli if plan else count_stimuli(job)
+    names = stimulus_names(job)
+    store = JobStore.create(job_dir, job_file.to_dict(), names, stimuli_hash(names), n_stimuli, job.batch_size,
+                            shard_ranges(n_stimuli, job.batch_size, n_shards), list(job.layers), summaries, job.k)
+    if plan is not None:
+        store.lay_out_layers(plan)
+    return store

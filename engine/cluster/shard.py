@@ -27,11 +27,14 @@ from engine.session.job import JobFile
 log = logging.getLogger(__name__)
 
 
-def run_shard(job_dir: str | Path, shard: int, threads: int | None = None) -> dict:
+def run_shard(job_dir: str | Path, shard: int, threads: int | None = None, trust_pickle: bool = False) -> dict:
     """Run shard ``shard`` of the job in ``job_dir``; returns its record.
 
     ``threads``: torch CPU threads of this process (None: torch's default).
+    ``trust_pickle``: the submitting user allowed a pickled model file (never saved in the job).
+    The first task to open the model lays out the layers' arrays (:meth:`JobStore.lay_out_layers`).
     """
+    from engine.cluster.plan import layout
     from engine.recording.cpu_threads import run_models_here
     from engine.session.session import Session
 
@@ -46,7 +49,12 @@ def run_shard(job_dir: str | Path, shard: int, threads: int | None = None) -> di
         run_models_here(threads)
         job_file = JobFile.from_dict(store.attrs["job"])
         job = replace(job_file.job, start=start, stop=stop)
-        session = Session.open(job_file.model)
+        session = Session.open(replace(job_file.model, trust_pickle=trust_pickle))
+        plan = layout(session, job_file.job, len(shards))
+        if plan.n_stimuli != store.attrs["n_stimuli"]:
+            raise UnitscopeError(f"The job's stimuli now count {plan.n_stimuli}, the store was made for "
+                                 f"{store.attrs['n_stimuli']}; submit it as a new job.")
+        store.lay_out_layers(plan)
         t0, skipped = time.perf_counter(), []
         for snapshot in session.run(job):
             for layer, reductions in snapshot.outputs.items():
@@ -77,8 +85,8 @@ class ShardTask(submitit.helpers.Checkpointable):
     (``Checkpointable.checkpoint``): a shard restarts from its first batch.
     """
 
-    def __init__(self, job_dir: str, threads: int | None = None):
-        self.job_dir, self.threads = str(job_dir), threads
+    def __init__(self, job_dir: str, threads: int | None = None, trust_pickle: bool = False):
+        self.job_dir, self.threads, self.trust_pickle = str(job_dir), threads, trust_pickle
 
     def __call__(self, shard: int) -> dict:
-        return run_shard(self.job_dir, shard, self.threads)
+        return run_shard(self.job_dir, shard, self.threads, self.trust_pickle)

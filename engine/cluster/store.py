@@ -2,7 +2,9 @@
 
 Layout of ``JOB_DIR/store.zarr`` (zarr v3, one file per chunk)::
 
-    zarr.json                       attrs: format, job file, stimulus names and their SHA-256, shard ranges
+    zarr.json                       attrs: format, job file, stimulus names and their SHA-256, shard ranges,
+                                    layers, summaries
+    <layer>/zarr.json               attrs: the layer's per-stimulus shape; laid out by the first task
     <layer>/<reduction>             (N, ...)  chunks (chunk, ...): rows of shard s lie in its own chunks
     <layer>/moments/{count,mean,m2,min,max}   (S, ...)  one chunk per shard
     <layer>/extremes/{top,bottom}_{values,indices}   (S, C, k)  one chunk per shard
@@ -74,16 +76,47 @@ class JobStore:
 
     @classmethod
     def create(cls, job_dir: str | Path, job_file: dict, stimuli: list[str], stimuli_sha256: str,
-               layout: Layout) -> JobStore:
-        """Make the store with every array (no chunk written yet) and the job inside it."""
+               n_stimuli: int, chunk: int, shards: list[tuple[int, int]], layers: list[str],
+               summaries: list[str], k: int) -> JobStore:
+        """Make the store: the job, its stimulus list, the shard ranges and the ``done`` markers.
+
+        Torch-free: the layers' arrays, whose shapes only the model knows, are laid out by the
+        first task that opens the model (:meth:`lay_out_layers`).
+        """
         zarr = _zarr()
         job_dir = Path(job_dir)
         job_dir.mkdir(parents=True, exist_ok=True)
         (job_dir / "shards").mkdir(exist_ok=True)
+        for layer in layers:
+            array_key(layer)
         root = zarr.open_group(str(job_dir / STORE), mode="w")
+        root.create_array("shards/done", shape=(len(shards),), chunks=(1,), dtype="int64", fill_value=0)
+        root.attrs.update({
+            "format": FORMAT, "job": job_file, "stimuli": list(stimuli), "stimuli_sha256": stimuli_sha256,
+            "n_stimuli": n_stimuli, "chunk": chunk, "shards": [list(s) for s in shards], "layers": list(layers),
+            "summaries": list(summaries), "k": k,
+        })
+        return cls(job_dir)
+
+    def lay_out_layers(self, layout: Layout) -> None:
+        """Make every layer's arrays that are not there yet, each layer all at once.
+
+        Tasks starting together may all do this: each builds the layer's group in a folder of
+        its own and renames it into place; the first rename wins and the others (identical)
+        are thrown away, so a layer is never seen half made and no lock is needed.
+        """
+        import secrets
+        import shutil
+
+        zarr = _zarr()
+        path = self.dir / STORE
         n_shards = len(layout.shards)
         for layer, reductions in layout.reductions.items():
-            group = root.create_group(array_key(layer))
+            target = path / array_key(layer)
+            if (target / "zarr.json").is_file():
+                continue
+            tmp = path / f".us-{os.getpid()}-{secrets.token_hex(4)}"
+            group = zarr.open_group(str(tmp), mode="w")
             for name, shape in reductions.items():
                 group.create_array(name, shape=(layout.n_stimuli, *shape), chunks=(layout.chunk, *shape),
                                    dtype="float32", fill_value=np.nan)
@@ -97,14 +130,13 @@ class JobStore:
                 group.create_array(f"extremes/{name}", shape=(n_shards, units[0], layout.k),
                                    chunks=(1, units[0], layout.k), dtype="int64" if integer else "float64",
                                    fill_value=-1 if integer else np.nan)
-        root.create_array("shards/done", shape=(n_shards,), chunks=(1,), dtype="int64", fill_value=0)
-        root.attrs.update({
-            "format": FORMAT, "job": job_file, "stimuli": list(stimuli), "stimuli_sha256": stimuli_sha256,
-            "n_stimuli": layout.n_stimuli, "chunk": layout.chunk, "shards": [list(s) for s in layout.shards],
-            "reductions": {layer: {n: list(s) for n, s in r.items()} for layer, r in layout.reductions.items()},
-            "units": {layer: list(u) for layer, u in layout.units.items()}, "k": layout.k,
-        })
-        return cls(job_dir)
+            group.attrs.update({"units": list(units), "reductions": {n: list(s) for n, s in reductions.items()}})
+            try:
+                os.rename(tmp, target)
+            except OSError:  # another task's identical layout got there first
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not (target / "zarr.json").is_file():
+                    raise
 
     # --- what the job is ------------------------------------------------------------------
 
@@ -114,10 +146,15 @@ class JobStore:
 
     @property
     def layers(self) -> list[str]:
-        return list(self.attrs["reductions"])
+        return list(self.attrs["layers"])
 
     def reductions(self, layer: str) -> list[str]:
-        return list(self.attrs["reductions"][layer])
+        """The per-stimulus reductions kept for ``layer`` (``mean``, ``project:64``, …)."""
+        return list(self.attrs["summaries"])
+
+    def units(self, layer: str) -> tuple[int, ...]:
+        """The per-stimulus output shape of ``layer`` (known once a task has laid the layer out)."""
+        return tuple(self.root[array_key(layer)].attrs["units"])
 
     def array(self, path: str):
         return self.root[path]

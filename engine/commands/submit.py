@@ -74,19 +74,23 @@ def run(args) -> int:
     return _new_job(args, resources)
 
 
-def _open_model(job_file, args):
-    from dataclasses import replace
+def _model_checked_here(job_file, args) -> bool:
+    """Whether the submitter opens the model itself before submitting.
 
-    from engine.session.session import Session
-
-    model = job_file.model
-    if ".py:" in model.spec and not args.trust_code:
-        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
-                             "only if you trust that file.")
-    return Session.open(replace(model, trust_pickle=args.trust_pickle))
+    A dry run calibrates on it; a SLURM array may wait in the queue for hours, so a wrong
+    layer or model name is caught before queueing; a protocol's stimulus count depends on
+    the model's input size; a model file may be a pickle whose trust is checked here.  Local
+    shards over image files start at once and report such mistakes within seconds, so the
+    submitter stays torch-free there (its own start would be most of a small job's overhead).
+    """
+    spec = job_file.model.spec
+    model_file = ".py:" not in spec and not spec.startswith("timm:") and ("/" in spec or bool(Path(spec).suffix))
+    return args.dry_run or args.executor == "slurm" or bool(job_file.job.protocol) or model_file
 
 
 def _new_job(args, resources) -> int:
+    from dataclasses import replace
+
     from engine.cluster.dry_run import check_space, estimate, output_bytes
     from engine.cluster.plan import canonical_job, layout, prepare
     from engine.cluster.store import STORE
@@ -97,15 +101,25 @@ def _new_job(args, resources) -> int:
     existing = (Path(args.out) / STORE).exists()
     if args.shards is None and (args.dry_run or not existing):
         raise UnitscopeError("--shards N is needed for a new job.")
-    session = _open_model(job_file, args)
-    job_file = JobFile(session.model, job_file.job)
+    model = job_file.model
+    if ".py:" in model.spec and not args.trust_code:
+        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
+                             "only if you trust that file.")
+    job_file = JobFile(model.resolved(), job_file.job)
+    session = None
+    if _model_checked_here(job_file, args):
+        from engine.session.session import Session
+
+        session = Session.open(replace(job_file.model, trust_pickle=args.trust_pickle))
+        job_file = JobFile(session.model, job_file.job)
     if existing and not args.dry_run:  # the same job (else refused): go on with it
         return _go_on(prepare(args.out, job_file, args.shards, session), args, resources)
-    plan_layout, _names = layout(session, job_file.job, args.shards)
-    free = check_space(output_bytes(plan_layout), args.out)
-    if args.dry_run:
-        print("\n".join(estimate(session, job_file.job, plan_layout, free).lines()))
-        return 0
+    if session is not None:
+        plan_layout = layout(session, job_file.job, args.shards)
+        free = check_space(output_bytes(plan_layout), args.out)
+        if args.dry_run:
+            print("\n".join(estimate(session, job_file.job, plan_layout, free).lines()))
+            return 0
     store = prepare(args.out, job_file, args.shards, session)
     return _submit(store, list(range(len(store.shards))), args, resources)
 
@@ -129,7 +143,7 @@ def _submit(store, shards, args, resources) -> int:
     from engine.cluster.executors import submit
     from engine.cluster.status import counts, wait
 
-    jobs = submit(store.dir, shards, args.executor, resources)
+    jobs = submit(store.dir, shards, args.executor, resources, args.trust_pickle)
     ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
     print(f"submitted {len(shards)} shard(s) of {len(store.shards)} ({args.executor}, job {', '.join(ids)}); "
           f"logs in {store.dir / 'logs'}; follow with: unitscope status {store.dir}")
@@ -140,6 +154,8 @@ def _submit(store, shards, args, resources) -> int:
     print(", ".join(f"{n} {state}" for state, n in tally.items() if n))
     failed = [s for s in states if s.state == "failed"]
     if failed:
-        raise UnitscopeError(f"{len(failed)} shard(s) failed ({', '.join(str(s.shard) for s in failed)}); "
-                             f"see unitscope status {store.dir}; unitscope submit {store.dir} reruns them.")
+        first = next((s.error.splitlines()[-1] for s in failed if s.error), "")
+        raise UnitscopeError(f"{len(failed)} shard(s) failed ({', '.join(str(s.shard) for s in failed)})"
+                             f"{f', first: {first}' if first else ''}; see unitscope status {store.dir}; "
+                             f"unitscope submit {store.dir} reruns them.")
     return 0

@@ -17,7 +17,6 @@ from torch import nn
 
 from engine.anatomy.tree import Anatomy, build_anatomy
 from engine.errors import UnitscopeError
-from engine.files.hashing import sha256_of
 from engine.models.device import describe, resolve_device
 from engine.models.preprocess import Preprocess
 from engine.models.provenance import provenance
@@ -41,22 +40,6 @@ def channels_last(memory_format: str, device: str | torch.device) -> bool:
     if memory_format == "auto":
         return resolve_device(device).type == "cpu"
     return memory_format == "channels_last"
-
-
-def check_weights_file(model: ModelSpec) -> None:
-    """Refuse a spec whose weights file is missing or has changed since its hash was taken."""
-    if model.weights is None:
-        return
-    try:
-        digest = sha256_of(model.weights)
-    except FileNotFoundError:
-        raise UnitscopeError(f"Weights file '{model.weights}' does not exist (any more).") from None
-    except OSError as exc:
-        raise UnitscopeError(f"Weights file '{model.weights}' could not be read: {exc.strerror or exc}.") from None
-    if model.weights_sha256 and digest != model.weights_sha256:
-        raise UnitscopeError(
-            f"Weights file '{model.weights}' has changed since the job was saved (SHA-256 "
-            f"{digest[:12]}…, expected {model.weights_sha256[:12]}…); nothing was run on other weights.")
 
 
 class Session:
@@ -88,9 +71,7 @@ class Session:
         ``interrupt_check`` runs before every module's forward; raising there ends the
         forward pass, which is how the window stops a stale request between two modules.
         """
-        model = model.with_absolute_paths()
-        check_weights_file(model)
-        model = model.with_weights_hash()
+        model = model.resolved()
         loaded = open_model(model.spec, model.weights, trust_pickle=model.trust_pickle, seed=model.seed)
         anatomy = build_anatomy(loaded.module, loaded.input_size)
         recorder = Recorder(loaded.module, model.device, half,

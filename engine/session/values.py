@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine.errors import UnitscopeError
+
 #: Random weights are drawn from this seed unless the user names another.
 DEFAULT_SEED = 0
 
@@ -69,6 +71,13 @@ class ModelSpec:
         from engine.files.hashing import sha256_of
 
         return replace(self, weights_sha256=sha256_of(Path(self.weights)))
+
+    def resolved(self) -> ModelSpec:
+        """This spec as a job saves it: absolute paths, the weights file checked (it exists and,
+        when a hash was taken, is unchanged) and its SHA-256 filled in.  Torch-free."""
+        model = self.with_absolute_paths()
+        check_weights_file(model)
+        return model.with_weights_hash()
 
     @property
     def label(self) -> str:
@@ -169,3 +178,21 @@ class Recording:
     values: Any = None
     mosaics: dict = field(default_factory=dict, metadata={"saved": False})  # display only
     top_channel: int | None = None
+
+
+def check_weights_file(model: ModelSpec) -> None:
+    """Refuse a spec whose weights file is missing or has changed since its hash was taken."""
+    if model.weights is None:
+        return
+    from engine.files.hashing import sha256_of
+
+    try:
+        digest = sha256_of(model.weights)
+    except FileNotFoundError:
+        raise UnitscopeError(f"Weights file '{model.weights}' does not exist (any more).") from None
+    except OSError as exc:
+        raise UnitscopeError(f"Weights file '{model.weights}' could not be read: {exc.strerror or exc}.") from None
+    if model.weights_sha256 and digest != model.weights_sha256:
+        raise UnitscopeError(
+            f"Weights file '{model.weights}' has changed since the job was saved (SHA-256 "
+            f"{digest[:12]}…, expected {model.weights_sha256[:12]}…); nothing was run on other weights.")

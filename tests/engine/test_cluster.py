@@ -8,6 +8,7 @@ The references are independent of the store: the same summaries job run in one p
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 from pathlib import Path
 
@@ -66,7 +67,8 @@ class Net(nn.Module):
                 pass
             else:
                 task = f"{os.environ.get('SLURM_ARRAY_JOB_ID')}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
-                HOLD.with_name("holding").write_text(task)
+                HOLD.with_name("holding.tmp").write_text(task)
+                HOLD.with_name("holding.tmp").rename(HOLD.with_name("holding"))  # never seen empty
                 for _ in range(600):
                     time.sleep(0.1)  # a signal handler runs between these sleeps
         x = self.pool(self.relu(self.conv(x)))
@@ -245,6 +247,37 @@ def kill_one_shard_then_resubmit(lab, job_dir: Path, capsys, executor: str, *opt
 
 def test_local_executor_shard_killed_mid_run_is_rerun_alone(lab, tmp_path, capsys):
     kill_one_shard_then_resubmit(lab, tmp_path / "job", capsys, "local")
+
+
+def test_local_submitter_opens_no_model_and_the_first_shard_lays_out_the_layers(lab, tmp_path, capsys):
+    """``submit --executor local`` over image files never imports torch in the submitting
+    process (its start would be most of a small job's overhead): the 4 shard processes, started
+    together, open the model and lay the layers' arrays out, one of them winning each layer."""
+    import subprocess
+    import sys
+
+    from engine.session.job import JobFile
+
+    job_dir = tmp_path / "job"
+    script = ("import sys\nfrom engine.cli import main\n"
+              f"code = main(['submit', {str(lab['job_path'])!r}, '--out', {str(job_dir)!r}, '--shards', '4', "
+              "'--executor', 'local', '--wait', '--trust-code'])\n"
+              "print('torch imported:', 'torch' in sys.modules, 'exit', code)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert "torch imported: False exit 0" in done.stdout, done.stdout + done.stderr
+    zarr_dir = job_dir / "store.zarr"
+    assert sorted(p.name for p in zarr_dir.iterdir() if p.is_dir()) == ["conv", "fc", "shards"]  # no half layouts
+    store = JobStore(job_dir)
+    assert store.units("conv") == lab["single"]["conv:raw"].shape[1:] and store.units("fc") == (5,)
+    check_against_references(store, lab)
+    # a layer the model lacks: the submitter cannot tell without torch; every shard says so, and submit repeats it
+    wrong = tmp_path / "wrong.json"
+    JobFile(lab["job_file"].model, replace(lab["job_file"].job, layers=("conv", "nope"))).save(wrong)
+    assert main(["submit", str(wrong), "--out", str(tmp_path / "w"), "--shards", "2", "--executor", "local",
+                 "--wait", "--trust-code"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "2 shard(s) failed (0, 1), first: " in err and "'nope'" in err, err
+    assert not (tmp_path / "w" / "store.zarr" / "nope").exists()
 
 
 def test_export_writes_the_merged_arrays(lab, tmp_path, capsys):
