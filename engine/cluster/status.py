@@ -44,21 +44,26 @@ def _process_alive(pid: int) -> bool:
         return False
 
 
-def slurm_jobs_alive(job_ids: list[str]) -> set[str] | None:
-    """The ids among ``job_ids`` that SLURM still lists (pending or running); None without squeue."""
+def slurm_states(job_ids: list[str]) -> dict[str, str] | None:
+    """SLURM's state (``PENDING``, ``RUNNING``, …) of the ids among ``job_ids`` still queued
+    or running; ids SLURM no longer lists are left out; None without squeue."""
     if not job_ids:
-        return set()
+        return {}
     if shutil.which("squeue") is None:
         return None
     import getpass
 
     # All of this user's jobs: squeue -j fails as a whole once one id is purged from SLURM's memory.
-    result = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-u", getpass.getuser()],
+    result = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-u", getpass.getuser()],
                             check=False, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         return None
-    listed = {line.strip() for line in result.stdout.splitlines() if line.strip()}
-    return listed & set(job_ids)
+    listed = dict(line.split(maxsplit=1) for line in result.stdout.splitlines() if len(line.split()) == 2)
+    return {job_id: listed[job_id] for job_id in job_ids if job_id in listed}
+
+
+#: SLURM states of a task that has not started its process yet.
+SLURM_WAITING = ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED")
 
 
 def job_status(job_dir: str | Path) -> list[ShardState]:
@@ -68,14 +73,20 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
     infos = [store.info(s) for s in range(len(done))]
     subs = [submitted(store, s) for s in range(len(done))]
     slurm_ids = [sub["job_id"] for sub in subs if sub.get("executor") == "slurm"]
-    alive_in_slurm = slurm_jobs_alive(slurm_ids)
+    in_slurm = slurm_states(slurm_ids)
     here = os.uname().nodename
 
     def job_alive(sub: dict) -> bool:
         """The submitted job is queued or runs (submitit's local job id is its controller's pid)."""
         if sub.get("executor") == "slurm":
-            return alive_in_slurm is None or sub["job_id"] in alive_in_slurm
+            return in_slurm is None or sub["job_id"] in in_slurm
         return sub.get("host") == here and _process_alive(int(sub["job_id"]))
+
+    def slurm_state(sub: dict) -> str:
+        """SLURM's own word for the task: waiting in the queue or running ("" unknown or gone)."""
+        if sub.get("executor") != "slurm" or not in_slurm or sub["job_id"] not in in_slurm:
+            return ""
+        return "pending" if in_slurm[sub["job_id"]] in SLURM_WAITING else "running"
 
     def task_alive(info: dict, sub: dict) -> bool:
         if sub.get("executor") == "slurm":  # a requeued task is SLURM's, whatever became of its last process
@@ -90,6 +101,8 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
             state = "done"
         elif not info and not sub:
             state = "not submitted"
+        elif slurm_state(sub):
+            state = slurm_state(sub)  # queued (also a requeued task, whatever its last process wrote) or running
         elif resubmitted:
             state = "pending" if job_alive(sub) else "failed"
         elif info.get("state") == "running":

@@ -450,6 +450,7 @@ def test_slurm_preempted_shard_is_requeued_and_the_result_is_exact(lab, tmp_path
         hold.unlink(missing_ok=True)
         holding.unlink(missing_ok=True)
     shard = int(task.split("_")[1])
+    assert squeue_state(task) == "RUNNING" and job_status(job_dir)[shard].state == "running"
     submission = json.loads((job_dir / "shards" / f"{shard:04d}.submitted.json").read_text())
     assert submission["job_id"] == task
     sbatch = next((job_dir / "logs").glob("*_submission.sh")).read_text()
