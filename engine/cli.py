@@ -128,8 +128,10 @@ def add_workers_argument(parser: argparse.ArgumentParser) -> None:
                         help="image decoding processes (0: decode in this process)")
 
 
-def run_with_progress(session, job, desc: str, unit: str):
+def run_with_progress(session, job, desc: str, unit: str, snapshots=None):
     """Run ``job`` on ``session`` with a progress bar on stderr; return its last snapshot.
+
+    ``snapshots``: the run's snapshots when the caller wraps them (default ``session.run(job)``).
 
     Inputs a snapshot lists as ``skipped`` (``(path, message)`` pairs or lines) get one
     ``unitscope: skipped:`` line each, as they are met.
@@ -138,7 +140,7 @@ def run_with_progress(session, job, desc: str, unit: str):
 
     result, reported = None, 0
     with tqdm(total=None, unit=unit, desc=desc, file=sys.stderr, disable=None) as bar:
-        for result in session.run(job):
+        for result in session.run(job) if snapshots is None else snapshots:
             skipped = getattr(result, "skipped", [])
             for entry in skipped[reported:]:
                 message = entry[1] if isinstance(entry, (tuple, list)) else entry

@@ -43,7 +43,12 @@ def run(args) -> int:
                     device=args.device if args.device else model.device)
     session = Session.open(model)
     job = job_file.job
-    snapshot = run_with_progress(session, job, job.kind, "stim")
+    snapshots = None
+    if job.kind == "summaries":  # the result keeps every stimulus's reductions, not only the last batch's
+        from engine.jobs.summaries import collected
+
+        snapshots = collected(session.run(job))
+    snapshot = run_with_progress(session, job, job.kind, "stim", snapshots)
     out = write_result(args.out, JobFile(session.model, job), snapshot, session.provenance())
     print(f"saved {out}: {job.kind} job, {snapshot.done} of {snapshot.total} done ({job.describe().rstrip('…')})")
     return 0

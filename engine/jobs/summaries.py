@@ -60,7 +60,8 @@ class Summaries:
         return StimulusList(self, session.preprocess)
 
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[SummaryBatch]:
-        """One snapshot per batch (that batch's reductions), then the slice's moments and extremes."""
+        """One snapshot per batch (that batch's reductions), then the slice's moments and extremes
+        (see :func:`collected` for a last snapshot that also holds every row)."""
         import numpy as np
 
         from engine.analyses.summaries import Extremes, Moments, Reduction, SparseProjection, centre_responses
@@ -108,6 +109,31 @@ class Summaries:
         yield SummaryBatch(stop, {}, {layer: m.arrays() for layer, m in moments.items()},
                            {layer: e.padded() for layer, e in extremes.items()}, list(skipped),
                            stop - self.start, stop - self.start)
+
+
+def collected(snapshots) -> Iterator[SummaryBatch]:
+    """The snapshots of a summaries run with the batches' rows kept: the last one holds every
+    stimulus's reductions (``(N, ...)`` per layer and reduction) beside the moments and extremes.
+
+    For one process running a whole list (``unitscope run``), where the result must be whole;
+    a sharded job keeps memory flat by writing each batch into the store instead.
+    """
+    import numpy as np
+
+    rows: dict[str, dict[str, list]] = {}
+    first = None
+    for snapshot in snapshots:
+        first = snapshot.start if first is None else first
+        for layer, reductions in snapshot.outputs.items():
+            for name, values in reductions.items():
+                rows.setdefault(layer, {}).setdefault(name, []).append(values)
+        if snapshot.outputs or not snapshot.moments:
+            yield snapshot
+            continue
+        outputs = {layer: {name: np.concatenate(parts) for name, parts in names.items()}
+                   for layer, names in rows.items()}
+        yield SummaryBatch(first, outputs, snapshot.moments, snapshot.extremes, snapshot.skipped,
+                           snapshot.done, snapshot.total)
 
 
 class StimulusList:

@@ -36,6 +36,21 @@ def result_fields(snapshot) -> dict:
             if f.metadata.get("saved", True)}
 
 
+def _array_leaves(value, path: tuple = ()) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    """The arrays of a non-empty dict of dicts of arrays with their key paths ([] for anything else)."""
+    if isinstance(value, np.ndarray) and path:
+        return [(path, value)]
+    if not isinstance(value, dict) or not value:
+        return []
+    leaves = []
+    for key, item in value.items():
+        below = _array_leaves(item, (*path, str(key)))
+        if not below:
+            return []
+        leaves += below
+    return leaves
+
+
 def write_result(path: str | Path, job_file: JobFile, snapshot, provenance: dict) -> Path:
     """Write ``snapshot`` (a job's last one) with its job and provenance, atomically."""
     path = Path(path)
@@ -59,6 +74,9 @@ def write_result(path: str | Path, job_file: JobFile, snapshot, provenance: dict
         elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
             arrays.update({f"{name}.{i}": v for i, v in enumerate(value.values())})
             rest[name] = {"array_keys": [str(k) for k in value]}
+        elif leaves := _array_leaves(value):  # e.g. layer -> reduction -> array
+            arrays.update({f"{name}.{i}": v for i, (_, v) in enumerate(leaves)})
+            rest[name] = {"array_paths": [list(path) for path, _ in leaves]}
         else:
             rest[name] = to_json(value)
     entries = {**arrays, "__result__": np.array(json.dumps(rest)), "__job__": np.array(job_json),
@@ -101,5 +119,13 @@ def read_result(path: str | Path) -> tuple[JobFile, dict, dict]:
             result[name] = [files.pop(f"{name}.{i}") for i in range(value["arrays"])]
         elif isinstance(value, dict) and set(value) == {"array_keys"}:
             result[name] = {key: files.pop(f"{name}.{i}") for i, key in enumerate(value["array_keys"])}
+        elif isinstance(value, dict) and set(value) == {"array_paths"}:
+            nested: dict = {}
+            for i, keys in enumerate(value["array_paths"]):
+                node = nested
+                for key in keys[:-1]:
+                    node = node.setdefault(key, {})
+                node[keys[-1]] = files.pop(f"{name}.{i}")
+            result[name] = nested
     result.update(files)
     return job, result, provenance

@@ -8,8 +8,8 @@ The references are independent of the store: the same summaries job run in one p
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +278,25 @@ def test_local_submitter_opens_no_model_and_the_first_shard_lays_out_the_layers(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "2 shard(s) failed (0, 1), first: " in err and "'nope'" in err, err
     assert not (tmp_path / "w" / "store.zarr" / "nope").exists()
+
+
+def test_unitscope_run_of_a_summaries_job_keeps_every_stimulus(lab, tmp_path, capsys):
+    """One process over the whole list: the result holds all 40 rows of every reduction (not
+    the last batch's), equal to the batches joined, with the moments and top-k of the list."""
+    from engine.session.results import read_result
+
+    out = tmp_path / "whole.npz"
+    assert main(["run", str(lab["job_path"]), "--out", str(out), "--trust-code"]) == 0
+    assert "40 of 40 done" in capsys.readouterr().out
+    _, result, _ = read_result(out)
+    for key, reference in lab["single"].items():
+        layer, name = key.split(":", 1)  # e.g. conv:project:16
+        assert result["outputs"][layer][name].shape[0] == 40
+        assert np.array_equal(result["outputs"][layer][name], reference), key
+    for layer in ("conv", "fc"):
+        assert np.array_equal(result["extremes"][layer]["top_indices"], lab["last"].extremes[layer]["top_indices"])
+        assert np.array_equal(result["moments"][layer]["mean"], lab["last"].moments[layer]["mean"])
+    assert result["start"] == 0 and result["done"] == result["total"] == 40
 
 
 def test_export_writes_the_merged_arrays(lab, tmp_path, capsys):
