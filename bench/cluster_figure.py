@@ -151,12 +151,11 @@ def cluster(repeats: int = 3, n_images: int = 256, small: int = 1_000, large: in
     fig.add("ratio", f"{ratio:.3f}", "target ≤ 1.2", ratio <= 1.2)
     fig.notes.extend(imagenet_plan(plan_batch))
     fig.notes.append("Every time is a whole command from a fresh interpreter (start, model, images, writing), "
-                     "median of the repeats; `submit` also opens the model once in the submitting process to "
-                     "lay out the store. Each local shard process gets cores / shards torch threads. The fixed "
-                     "cost is mostly a second interpreter importing torch (the shard's, beside the submitter's); "
-                     "opening ResNet-18 itself takes ~0.3 CPU-s. It dominates a few hundred images on 2 cores "
-                     "and vanishes in a dataset-scale job; each shard records its own working time in "
-                     "`JOB_DIR/shards/NNNN.json` (`seconds`).")
+                     "median of the repeats. The submitter of a local job over image files opens no model and "
+                     "imports no torch (only zarr and submitit): the shard processes open the model, and the "
+                     "first of them lays out the layers' arrays. Each local shard process gets cores / shards "
+                     "torch threads; submitit starts it through a small controller process. Each shard records "
+                     "its own working time in `JOB_DIR/shards/NNNN.json` (`seconds`).")
     fig.notes.append("The memory task keeps mean, centre and a 64-d sparse random projection per stimulus "
                      "(written to zarr batch by batch), the moments of every unit and the top/bottom 9 per "
                      "channel of a small conv net's second conv layer, over gratings (224 px, batches of 100).")

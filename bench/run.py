@@ -26,7 +26,7 @@ FIGURES = {
     "7": lambda q: gui_figures.startup(1 if q else 5),
     "8": gpu_figures.gpu,
     "9": lambda q: cluster_figure.cluster(1 if q else 3, 8 if q else 256, 20 if q else 1_000,
-                                          100 if q else 10_000, 1 if q else 32),
+                                          100 if q else 100_000, 1 if q else 32),
     "10": lambda q: visualize_figure.visualisation(1 if q else 3, 4 if q else 64, 64 if q else 224),
 }
 
@@ -46,9 +46,17 @@ def main(argv=None) -> int:
         return 0
     sections = []
     t0 = time.perf_counter()
-    for number in args.only or sorted(FIGURES):
+    for number in args.only or sorted(FIGURES, key=int):
         print(f"figure {number} ...", file=sys.stderr, flush=True)
         sections.append(section(number, args.quick))
+    out = Path(args.out)
+    if args.only and out.is_file():  # the other figures stay as they were measured
+        text = out.read_text(encoding="utf-8")
+        for number, markdown in zip(args.only, sections):
+            text = replace_section(text, number, markdown)
+        out.write_text(text, encoding="utf-8")
+        print(f"rewrote figure(s) {', '.join(args.only)} in {out}", file=sys.stderr)
+        return 0
     header = ["# Benchmarks", "",
               f"Written by `make bench` on {datetime.date.today().isoformat()} in "
               f"{time.perf_counter() - t0:.0f} s{' (--quick: sizes too small to mean anything)' if args.quick else ''}.",
@@ -57,6 +65,19 @@ def main(argv=None) -> int:
     Path(args.out).write_text("\n".join(header + sections + [NOTES]), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def replace_section(text: str, number: str, markdown: str) -> str:
+    """``text`` with figure ``number``'s section (its ``## N.`` heading up to the next ``## ``)
+    replaced by ``markdown``, or ``markdown`` put before the notes when it had none."""
+    import re
+
+    match = re.search(rf"^## {re.escape(number)}\. .*?(?=^## |\Z)", text, flags=re.S | re.M)
+    if match:
+        return text[:match.start()] + markdown.rstrip("\n") + "\n\n" + text[match.end():]
+    notes = text.find(NOTES.splitlines()[0])
+    at = notes if notes >= 0 else len(text)
+    return text[:at] + markdown.rstrip("\n") + "\n\n" + text[at:]
 
 
 def section(number: str, quick: bool) -> str:
