@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from engine.analyses.units import Unit, unit_response
-from engine.anatomy.tree import first_tensor
+from engine.anatomy.tree import channels_first, first_tensor
 from engine.errors import UnitscopeError
 from engine.models.torchscript import ScriptTaps, is_script_module
 from engine.recording.recorder import Cancelled, Recorder
@@ -91,7 +91,7 @@ def _unit_output(model: torch.nn.Module, ref: LayerRef, inputs: torch.Tensor) ->
     def hook(mod, args, output):
         seen["calls"] += 1
         if seen["calls"] == ref.call:
-            seen["out"] = first_tensor(output)
+            seen["out"] = channels_first(model, ref.name, ref.call, first_tensor(output))
             raise _Captured()
 
     handle = module.register_forward_hook(hook)

@@ -59,12 +59,13 @@ def channel_responses(output: torch.Tensor, y: int | None = None, x: int | None 
 
 
 def output_shape(anatomy: Anatomy, layer: str) -> tuple[int, ...] | None:
-    """Output shape ``(1, C, ...)`` of a layer's call as the anatomy measured it."""
+    """Output shape ``(1, C, ...)`` of a layer's call as the anatomy measured it, channels
+    first as recordings give it (an ``(N, H, W, C)`` output as ``(N, C, H, W)``)."""
     ref = LayerRef.parse(layer)
     node = anatomy.node(ref.name)
     if len(node.calls) < ref.call:
         raise UnitscopeError(f"Layer '{layer}' is called {len(node.calls)} time(s) per forward pass.")
-    return node.calls[ref.call - 1].output_shape
+    return node.calls[ref.call - 1].recorded_shape
 
 
 def layer_field(anatomy: Anatomy, layer: str) -> Field | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -39,6 +40,22 @@ class Call:
     macs: int = 0  # multiply-accumulates of this call, the module's whole subtree
     lost: bool = False  # the output is derived from the image but its grid could not be followed
     kind: str = ""  # rf_kind: box, gated, window, global; none (no grid), unknown, partitioned
+
+    @property
+    def grid_last(self) -> bool:
+        """The output is ``(N, H, W, C)`` (its grid in dimensions 1 and 2, as in Swin's stages):
+        recorded channels first, ``(N, C, H, W)``, like every other layer."""
+        f = self.field
+        return (f is not None and f.tokens is None and f.axes == (1, 2) and self.output_shape is not None
+                and len(self.output_shape) == 4)
+
+    @property
+    def recorded_shape(self) -> tuple[int, ...] | None:
+        """The output shape as recordings give it: channels first (see :attr:`grid_last`)."""
+        if self.grid_last:
+            n, h, w, c = self.output_shape
+            return (n, c, h, w)
+        return self.output_shape
 
     def as_dict(self) -> dict:
         f = self.field
@@ -380,7 +397,26 @@ def build_anatomy(model: nn.Module, input_size: tuple[int, int] = (224, 224)) ->
         model.train(was_training)
     if device:
         notes.clear()
+    mark_grid_last(model, {(node.name, k + 1) for node in root.walk() for k, call in enumerate(node.calls)
+                           if call.grid_last})
     return Anatomy(root=root, input_shape=shape, device=device, notes=notes)
+
+
+#: model -> the (module name, call number) outputs whose grid sits last (NHWC), as measured.
+_GRID_LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def mark_grid_last(model: nn.Module, calls: set[tuple[str, int]]) -> None:
+    """Remember which calls of ``model`` give ``(N, H, W, C)`` outputs (see :func:`channels_first`)."""
+    _GRID_LAST[model] = frozenset(calls)
+
+
+def channels_first(model: nn.Module, name: str, call: int, output: torch.Tensor) -> torch.Tensor:
+    """A recorded output with its channels in dimension 1: an ``(N, H, W, C)`` output of a call
+    the anatomy measured as grid-last is permuted to ``(N, C, H, W)`` (a view); others unchanged."""
+    if output.dim() == 4 and (name, call) in _GRID_LAST.get(model, ()):
+        return output.permute(0, 3, 1, 2)
+    return output
 
 
 def format_macs(n: int) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from engine.anatomy.tree import first_tensor
+from engine.anatomy.tree import channels_first, first_tensor
 from engine.errors import LayerNotCalled, UnitscopeError
 from engine.models.device import resolve_device, synchronize
 from engine.models.torchscript import ScriptTaps, is_script_module
@@ -143,7 +143,9 @@ class Recorder:
                 if tensor is None:
                     raise UnitscopeError(f"Layer '{labels[0]}' returned no tensor to record.")
                 # Copy now: later in-place ops in the pass would change a mere reference.
-                copy = tensor.detach().float().clone(memory_format=memory_format)
+                first = channels_first(self.model, name, calls[name], tensor)
+                layout = memory_format if first is tensor else torch.contiguous_format
+                copy = first.detach().float().clone(memory_format=layout)
                 for label in labels:
                     outputs[label] = copy
                 if len(outputs) == n_wanted:
