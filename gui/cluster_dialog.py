@@ -125,6 +125,7 @@ class ClusterDialog(QDialog):
             return
         ok, _pid = QProcess.startDetached(sys.executable, ["-m", "engine", *self.argv()])
         self.command.appendPlainText("Submitted: follow it with unitscope status " + self.folder.text().strip()
+                                     + "; once every shard is done, File ▸ Open cluster results… shows them"
                                      if ok else "Could not start unitscope submit.")
 
 

@@ -70,6 +70,8 @@ def build_menus(window) -> None:
             "Save the last analysis as a job file that 'unitscope run JOB.json' reproduces")
     _action(window, file, "Run on &cluster…", lambda: open_cluster_dialog(window), None,
             "Write the shown layer and input images as a sharded job for SLURM, and submit it")
+    _action(window, file, "Open cluster &results…", lambda: open_cluster_results(window), None,
+            "Show a finished cluster job's top images, tuning and population in the views")
     file.addSeparator()
     _action(window, file, "&Quit", window.close, QKeySequence.StandardKey.Quit, "Close Unitscope")
 
@@ -328,6 +330,20 @@ def save_session(window, path: str | None = None) -> None:
         window.show_problem(str(exc))
         return
     window.statusBar().showMessage(f"Saved the session to {out}", 5000)
+
+
+def open_cluster_results(window, path: str | None = None):
+    """Open a finished ``unitscope submit`` job folder (asks for it unless ``path`` is given) in the
+    views; returns its :class:`gui.cluster_results.ClusterResultsDialog`, or None."""
+    if path is None:
+        path = QFileDialog.getExistingDirectory(window, "Open cluster results (a unitscope submit job folder)",
+                                                _last_dir(window))
+        if not path:
+            return None
+        window.settings.setValue("last/folder", str(path))
+    from gui.cluster_results import open_results_folder
+
+    return open_results_folder(window, path)
 
 
 def save_job(window, path: str | None = None) -> None:

@@ -45,6 +45,9 @@ BUILT_IN = {
     "evidence": "engine.jobs.evidence",
     "properties": "engine.jobs.properties",
 }
+#: Job kinds defined outside ``engine/jobs`` (on top of a layer above it), and their module.
+ELSEWHERE = {kind: "engine.cluster.results"
+             for kind in ("cluster_topk", "cluster_tuning", "cluster_protocol", "cluster_population")}
 FORMAT = "unitscope-job/1"
 
 _KINDS: dict[str, type] = {}
@@ -71,10 +74,11 @@ def job_kind(name: str):
 
 def job_class(kind: str) -> type:
     """The job class registered as ``kind`` (built-in kinds are imported on first use)."""
-    if kind not in _KINDS and kind in BUILT_IN:
-        importlib.import_module(BUILT_IN[kind])
+    home = BUILT_IN.get(kind) or ELSEWHERE.get(kind)
+    if kind not in _KINDS and home:
+        importlib.import_module(home)
     if kind not in _KINDS:
-        known = ", ".join(sorted(set(_KINDS) | set(BUILT_IN)))
+        known = ", ".join(sorted(set(_KINDS) | set(BUILT_IN) | set(ELSEWHERE)))
         raise UnitscopeError(f"Unknown job kind '{kind}' (known: {known}).")
     return _KINDS[kind]
 
