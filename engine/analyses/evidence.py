@@ -8,8 +8,8 @@ The Deep Visualization Toolbox's "deconv" view, in the three forms used today:
   (``pixel - 0.5``), which for a linear unit adds up to its response to the image minus
   its response to grey;
 * **guided backpropagation** (Springenberg et al. 2015) -- the gradient with every
-  ``nn.ReLU`` module letting back only positive gradients where its input was positive.
-  ReLUs written as ``F.relu`` calls inside ``forward`` are not modules and stay plain.
+  ReLU letting back only positive gradients where its input was positive: ``nn.ReLU``
+  modules and ``F.relu``/``torch.relu`` calls written inside ``forward`` alike.
 
 Each map is ``(H, W, 3)``; :func:`saliency` reduces one to ``(H, W)`` (largest absolute
 value over colour).  The forward pass stops at the unit's layer.
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from engine.analyses.feature_vis import frozen
 from engine.analyses.unit_rf import _unit_output
@@ -45,9 +47,16 @@ class _PositiveGradient(torch.autograd.Function):
         return grad.clamp(min=0)
 
 
-def _guide(module, inputs, output):
-    # ReLU's own backward masks where its input was <= 0; this adds "and the gradient > 0".
-    return _PositiveGradient.apply(output)
+class _Guided(TorchFunctionMode):
+    """While active, every ReLU (an ``nn.ReLU`` module, ``F.relu``, ``torch.relu``, ``x.relu()``,
+    in place or not) passes its output through :class:`_PositiveGradient`: ReLU's own backward
+    masks where its input was <= 0, this adds "and the gradient > 0"."""
+
+    RELUS = {torch.relu, torch.relu_, F.relu, F.relu_, torch.Tensor.relu, torch.Tensor.relu_}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        return _PositiveGradient.apply(out) if func in self.RELUS and isinstance(out, torch.Tensor) else out
 
 
 @dataclass
@@ -109,12 +118,8 @@ def evidence(model: nn.Module, unit: Unit, inputs: torch.Tensor, mean, std, meth
         if "gradient_x_input" in methods:
             maps["gradient_x_input"] = pixel_grad * (x[0] * scale + centre - 0.5)
         if "guided_backprop" in methods:
-            handles = [m.register_forward_hook(_guide) for m in model.modules() if isinstance(m, nn.ReLU)]
-            try:
+            with _Guided():
                 guided, _ = _gradient(model, ref, unit, x)
-            finally:
-                for handle in handles:
-                    handle.remove()
             maps["guided_backprop"] = guided / scale
     return Evidence({k: v.detach().permute(1, 2, 0).float().cpu().numpy() for k, v in maps.items()}, activation)
 

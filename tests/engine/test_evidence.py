@@ -4,6 +4,7 @@ input adds up to its response, and guided backprop of a planted unit peaks in it
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from planted_units import MEAN, STD, gabor, grey, one_thread, planted_conv, session_for  # noqa: F401
 from torch import nn
 
@@ -71,6 +72,41 @@ def test_guided_backprop_of_a_planted_unit_peaks_inside_its_rf_box_and_hooks_are
     assert all(not m._forward_hooks for m in net.modules())
     with pytest.raises(UnitscopeError, match="Unknown evidence method 'deconv'"):
         evidence(net, unit, _normalised(pixels), MEAN, STD, methods=("deconv",))
+
+
+class _FunctionalNet(nn.Module):
+    """The planted net of the test above with its ReLUs written as calls inside forward."""
+
+    def __init__(self, first, second, inplace_call):
+        super().__init__()
+        self.first, self.pool, self.second, self.inplace_call = first, nn.MaxPool2d(2), second, inplace_call
+
+    def forward(self, x):
+        x = self.first(x)
+        x = F.relu(x, inplace=True) if self.inplace_call else torch.relu(x)
+        x = self.second(self.pool(x))
+        return x.relu()
+
+
+@pytest.mark.parametrize("inplace_call", [True, False])
+def test_guided_backprop_guides_relus_written_as_calls_like_relu_modules(inplace_call):
+    """F.relu / torch.relu / Tensor.relu inside forward are guided as nn.ReLU modules are:
+    the maps of the functional net equal those of the same weights in nn.ReLU modules."""
+    first = planted_conv([grey(gabor(0, 6, 2, k=9)), grey(gabor(90, 6, 2, k=9))])
+    second = nn.Conv2d(2, 1, 3)
+    with torch.no_grad():
+        second.weight[0, 0] = 0.5
+        second.weight[0, 1] = -0.2
+        second.bias.zero_()
+    modules = nn.Sequential(first, nn.ReLU(inplace=True), nn.MaxPool2d(2), second, nn.ReLU()).eval()
+    functional = _FunctionalNet(first, second, inplace_call).eval()
+    pixels = _normalised(white_noise(SIZE, seed=0, color=False))
+    by_modules = evidence(modules, Unit("4", 0, 3, 14), pixels, MEAN, STD)
+    by_calls = evidence(functional, Unit("second", 0, 3, 14), pixels, MEAN, STD)
+    assert by_calls.activation == pytest.approx(by_modules.activation, abs=1e-6)
+    np.testing.assert_allclose(by_calls.maps["gradient"], by_modules.maps["gradient"], atol=1e-7)
+    np.testing.assert_allclose(by_calls.maps["guided_backprop"], by_modules.maps["guided_backprop"], atol=1e-7)
+    assert not np.allclose(by_calls.maps["guided_backprop"], by_calls.maps["gradient"])  # it was guided
 
 
 def test_evidence_job_gives_the_maps_over_the_input_with_the_rf_box():
