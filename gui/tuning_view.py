@@ -206,7 +206,7 @@ class TuningView(QWidget):
         self.plot.setLabel("left", "response")
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # "x0.001" misleads for raw activations
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
-        legend = self.plot.addLegend(labelTextSize="8pt", colCount=2, verSpacing=-6)
+        legend = self.legend = self.plot.addLegend(labelTextSize="8pt", colCount=2, verSpacing=-6)
         legend.setParentItem(self.plot)  # the view box clips its children: anchor to the plot
         legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, -2))  # in the title row, off the data
         self.f0_item = self.plot.plot([], [], name="F0 (mean over phase)",
@@ -281,6 +281,7 @@ class TuningView(QWidget):
         self.f0_item.setData(x[seen], snapshot.f0[seen])
         has_f1 = np.isfinite(snapshot.f1)
         self.f1_item.setData(x[has_f1], snapshot.f1[has_f1])
+        self._list_f1(bool(has_f1.any()))
         self.metrics_label.setText(metrics_text(snapshot))
         preferred = self._preferred(snapshot)
         self.preferred_line.setVisible(preferred is not None)
@@ -346,10 +347,20 @@ class TuningView(QWidget):
         _x, f1, _fixed = curve(snapshot.columns, snapshot.rows, param, "f1")
         shown = np.log10(x) if self._param == "log" else x
         self.f0_item.setData(shown, f0)
-        self.f1_item.setData(shown if f1.size == x.size else [], f1 if f1.size == x.size else [])
+        has_f1 = f1.size == x.size and bool(np.isfinite(f1).any())  # phased protocols only
+        self.f1_item.setData(shown if has_f1 else [], f1 if has_f1 else [])
+        self._list_f1(has_f1)
         self.protocol_metrics = protocol_metrics(kind, snapshot.columns, snapshot.rows)
         self.metrics_label.setText(protocol_text(kind, self.protocol_metrics))
         self.preferred_line.setVisible(False)
+
+    def _list_f1(self, shown: bool) -> None:
+        """The legend names F1 only while a curve of it is drawn (hue and bar length have none)."""
+        listed = any(sample.item is self.f1_item for sample, _label in self.legend.items)
+        if shown and not listed:
+            self.legend.addItem(self.f1_item, "F1 (first harmonic)")
+        elif listed and not shown:
+            self.legend.removeItem(self.f1_item)
 
     def _set_protocol_axis(self, kind: str) -> None:
         _text, _param, label, log_x = PROTOCOLS.get(kind, ("", "", kind, False))

@@ -73,3 +73,22 @@ def test_size_protocol_shows_the_engines_surround_suppression_index(window, qtbo
     # The curve drawn is the engine's: one point per radius, peak at the preferred radius.
     xs, ys = view.f0_item.getData()
     assert len(xs) == len([r for r in snapshot.rows]) and ys.max() == pytest.approx(engine["r_peak"], rel=1e-6)
+
+
+def _legend(view) -> list[str]:
+    return [label.text for _sample, label in view.legend.items]
+
+
+def test_the_legend_names_f1_only_for_protocols_that_have_phases(window, qtbot):
+    """Hue discs have no phase: no F1 curve, and no F1 in the legend; a phased protocol
+    (size gratings) afterwards lists it again with its curve."""
+    view = window.tuning_view
+    view.phases_spin.setValue(4)
+    for kind, listed in (("hue", False), ("size", True)):
+        with qtbot.waitSignal(window.analysis_shown, timeout=90000,
+                              check_params_cb=lambda shown: shown == "protocol_responses"):
+            view.protocol_actions[kind].trigger()
+        assert window.state.jobs_run["tuning"].protocol == kind
+        assert ("F1 (first harmonic)" in _legend(view)) is listed, (kind, _legend(view))
+        assert "F0 (mean over phase)" in _legend(view)
+        assert (len(view.f1_item.getData()[0] if view.f1_item.getData()[0] is not None else []) > 0) is listed
