@@ -119,25 +119,31 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
     return states
 
 
-def wait(job_dir: str | Path, timeout_s: float = 3600.0, poll_s: float = 0.5, jobs=()) -> list[ShardState]:
+def wait(job_dir: str | Path, timeout_s: float = 3600.0, poll_s: float = 0.2, jobs=()) -> list[ShardState]:
     """Wait until no shard is pending or running (or ``timeout_s`` passed); returns the states.
 
+    The shards' own markers decide: a shard is over once it has written its end, not when
+    submitit's controller notices its process has exited (it looks once a second).
     ``jobs``: submitit jobs of this process, polled so that finished local processes are reaped.
     """
     import submitit
 
     deadline = time.monotonic() + timeout_s
     local = [job for job in jobs if isinstance(job, submitit.LocalJob)]
+    _EXITING[:] = [job for job in _EXITING if not job.done()]
     while True:
         for job in local:
             job.done()  # polls (reaps) the local process
         states = job_status(job_dir)
         if not any(s.state in ("pending", "running") for s in states) or time.monotonic() > deadline:
-            break
+            _EXITING.extend(job for job in local if not job.done())
+            return states
         time.sleep(poll_s)
-    while any(not job.done() for job in local) and time.monotonic() < deadline:
-        time.sleep(poll_s)  # the task is over; its controller is writing submitit's result file
-    return job_status(job_dir)
+
+
+#: Local controllers whose shards have ended but which had not exited yet when :func:`wait`
+#: returned: held (and reaped at the next wait) rather than dropped while running.
+_EXITING: list = []
 
 
 def counts(states: list[ShardState]) -> dict[str, int]:
