@@ -178,8 +178,8 @@ def copy_methods(window) -> None:
 
 def copy_screenshot(window) -> None:
     """Copy the feature-map panel as it looks on screen (for slides; papers use Figure…)."""
-    if window.panel is None:
-        window.show_problem("There is nothing on screen to copy yet.")
+    if window.panel is None or window.state.recording is None:
+        window.show_problem("There is nothing on screen to copy yet: no feature maps are shown.")
         return
     QApplication.clipboard().setPixmap(window.panel.grab())
     window.status.showMessage("Screenshot of the feature maps copied", 4000)

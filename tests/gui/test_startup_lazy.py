@@ -45,6 +45,21 @@ def test_panel_and_unit_view_are_built_with_the_window_and_shown_once_the_engine
     assert window.unit_dock.widget().widget() is window.unit_view
 
 
+def test_copy_screenshot_before_any_feature_map_says_there_is_nothing_to_copy(qtbot):
+    """The panel exists from the start now; before the engine has shown maps, copying it
+    would give an empty picture: the window says why instead."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui.figure_menu import copy_screenshot
+
+    window = MainWindow(StartupChoices(device="cpu"))  # not shown: no feature map yet
+    qtbot.addWidget(window)
+    QApplication.clipboard().clear()
+    copy_screenshot(window)
+    assert "nothing on screen to copy yet" in window.message.text()
+    assert QApplication.clipboard().pixmap().isNull()
+
+
 def test_lazy_views_wait_in_their_docks_and_are_built_when_asked_for(qtbot):
     window = MainWindow(StartupChoices(device="cpu"))
     qtbot.addWidget(window)
