@@ -78,9 +78,12 @@ class AnatomyCard(QWidget):
         v["Type"].setText(node.type)
         share = f" ({100 * node.params_total / total_params:.1f} % of model)" if total_params else ""
         v["Parameters"].setText(f"{node.params_total:,}{share}")
-        shape = node.calls[call - 1].output_shape if len(node.calls) >= call else None
+        this = node.calls[call - 1] if len(node.calls) >= call else None
+        shape = this.output_shape if this is not None else None
         calls = f"  — call {call} of {len(node.calls)}" if len(node.calls) > 1 else ""
-        v["Output shape"].setText(format_shape(shape) + calls)
+        # an (N, H, W, C) output (Swin's stages) is recorded and shown channels first
+        order = "  (H×W×C; maps shown channels first)" if this is not None and this.grid_last else ""
+        v["Output shape"].setText(format_shape(shape) + order + calls)
         field = node.calls[call - 1].field if len(node.calls) >= call else None
         kind = node.calls[call - 1].kind if len(node.calls) >= call else ""
         if field:

@@ -40,3 +40,20 @@ def test_a_swin_stage_is_shown_as_96_channels_of_56_by_56(qtbot):
         np.testing.assert_allclose(recording.values, seen["out"][0].permute(2, 0, 1).numpy(), rtol=1e-4, atol=1e-4)
     finally:
         window.close()
+
+
+def test_the_layer_card_says_a_grid_last_shape_is_shown_channels_first(qtbot):
+    from engine.anatomy.tree import build_anatomy
+    from engine.models.zoo import build_zoo_model
+    from gui.anatomy_card import AnatomyCard
+
+    loaded = build_zoo_model("swin_t")
+    anatomy = build_anatomy(loaded.module, loaded.input_size)
+    card = AnatomyCard()
+    qtbot.addWidget(card)
+    card.show_node(anatomy.node("features.1.0"))
+    assert card.values["Output shape"].text() == "56×56×96  (H×W×C; maps shown channels first)"
+    card.show_node(anatomy.node("features.1.0.norm1"))  # a LayerNorm inside: its grid sits last too
+    assert "channels first" in card.values["Output shape"].text()
+    card.show_node(anatomy.node("avgpool"))
+    assert card.values["Output shape"].text() == "768×1×1"
