@@ -23,6 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QDialog,
     QDockWidget,
     QLabel,
     QLineEdit,
@@ -326,6 +327,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         window_settings.save_settings(self)
         self.shutdown()
+        for dialog in self.findChildren(QDialog):  # tool windows (cluster results, figures) go with it
+            dialog.close()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
