@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QThread, Signal
@@ -52,6 +53,18 @@ class _Interrupted(BaseException):
     A ``BaseException``, like ``KeyboardInterrupt``, so that the ``except Exception``
     clauses of the recorder and of model code let it through unchanged.
     """
+
+
+@contextmanager
+def closed_here(snapshots):
+    """Iterate a job's snapshots and close its generator on leaving, in this thread."""
+    iterator = iter(snapshots)
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 class EngineThread(QThread):
@@ -282,18 +295,23 @@ class EngineThread(QThread):
         started = time.perf_counter()
         # The output stays on the model's device: the panel makes its uint8 mosaic there
         # and copies only that to the host.
-        recording = next(iter(request.run(self._session_or_fail(), lambda: self.is_stale(rid))))
+        with closed_here(request.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
+            recording = next(snapshots)
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
         if not self.is_stale(rid):
             self.recording_finished.emit(rid, recording)
 
     def _analyse(self, rid: int, job) -> None:
         snapshot = None
-        for snapshot in job.run(self._session_or_fail(), lambda: self.is_stale(rid)):
-            if self.is_stale(rid):
-                return
-            self.analysis_progress.emit(rid, job.kind, snapshot, snapshot.done, snapshot.total)
-            self._serve_pending_record(rid)
+        # Closed here, whatever happens: a job left suspended (a newer request won) would
+        # otherwise be finished by the garbage collector in whichever thread it runs, leaving
+        # the job's torch modes and grad settings (per-thread state) on the wrong thread.
+        with closed_here(job.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
+            for snapshot in snapshots:
+                if self.is_stale(rid):
+                    return
+                self.analysis_progress.emit(rid, job.kind, snapshot, snapshot.done, snapshot.total)
+                self._serve_pending_record(rid)
         if snapshot is not None and not self.is_stale(rid):
             self.analysis_finished.emit(rid, job.kind, snapshot)
 

@@ -112,3 +112,52 @@ def test_staleness_rules():
     assert not engine.is_stale(second_model)
     engine.cancel()
     assert engine.is_stale(second_model)
+
+
+class _EndlessJob:
+    """A job that never ends by itself and never looks at ``cancelled``; its generator sits in a
+    reference cycle, so only an explicit close (not reference counting) finishes it in time."""
+
+    kind = "endless_test"
+    slot = "analysis"
+
+    def __init__(self):
+        self.started, self.finished = [], []
+
+    def describe(self) -> str:
+        return "Endless…"
+
+    def run(self, session, cancelled):
+        holder = []
+        snapshots = self._snapshots(holder)
+        holder.append(snapshots)  # the generator refers to itself through its frame's ``holder``
+        return snapshots
+
+    def _snapshots(self, holder):
+        import threading
+        from types import SimpleNamespace
+
+        self.started.append(threading.get_ident())
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield SimpleNamespace(done=n, total=0)
+                time.sleep(0.01)
+        finally:
+            self.finished.append(threading.get_ident())
+
+
+def test_an_abandoned_job_is_finished_in_the_engine_thread_at_once(qtbot, engine):
+    """A job made stale (cancelled, or a newer request won) is closed by the engine thread
+    itself: its ``finally`` blocks and ``with`` exits (torch modes, grad settings: per-thread
+    state) never run later, in whichever thread the garbage collector happens to run."""
+    import threading
+
+    open_model(qtbot, engine, "resnet18")
+    job = _EndlessJob()
+    with qtbot.waitSignal(engine.analysis_progress, timeout=10000):
+        engine.submit(job)
+    engine.cancel()
+    qtbot.waitUntil(lambda: bool(job.finished), timeout=5000)
+    assert job.finished == job.started and job.started[0] != threading.get_ident()
