@@ -3,7 +3,6 @@ responsiveness (4) and start-up (7)."""
 
 from __future__ import annotations
 
-import compileall
 import os
 import subprocess
 import sys
@@ -229,12 +228,6 @@ def startup(repeats: int) -> Figure:
     shown, painted, imports, ready, opened = [], [], [], [], []
     # A settings folder of its own: the user's saved layout is neither read nor changed.
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="unitscope-bench-"))
-    # Launch as an installed Unitscope does, with its modules' bytecode compiled (pip compiles it; a
-    # checkout writes it at its first launch), also where PYTHONDONTWRITEBYTECODE is set, as on the
-    # benchmark machine: otherwise every launch compiles the window's modules again (torch has its own).
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for package in ("gui", "engine", "resources"):
-        compileall.compile_dir(os.path.join(root, package), quiet=1)
     for _ in range(repeats):
         imports.append(_torch_import_s())
         t0 = time.perf_counter()
@@ -248,9 +241,6 @@ def startup(repeats: int) -> Figure:
     fig.add("launch → window shown", s.s(), "target ≤ 1.5 s", s.median <= 1.5)
     fig.add("launch → first feature map painted", p.s(), f"import torch {t.s()}; target ≤ that + 1 s",
             p.median <= t.median + 1.0)
-    fig.add("first feature map painted − import torch, each launch with its own import",
-            Sample([b - a for a, b in zip(imports, painted)]).s(), "less noisy than the difference of the medians",
-            None)
     r = Sample(ready)
     after = Sample([b - a for a, b in zip(ready, painted)])
     fig.add("launch → torch loaded in the engine thread", r.s(),
@@ -262,11 +252,5 @@ def startup(repeats: int) -> Figure:
                      "(window shown, engine ready, model opened, first feature map painted); "
                      "`import torch, torchvision` is timed in a fresh interpreter before each launch. "
                      "torch starts loading once the window is shown, so the whole launch exceeds the "
-                     "import by the time to the window plus the part after torch has loaded. Loading "
-                     "torch alongside the window's construction was tried and is slower: the two "
-                     "threads take turns holding the GIL, and the window then appears seconds later. "
-                     "The window builds only what the first maps need (panel, unit view, the analysis "
-                     "views its menus hold); the Visualise and Properties views are built after the "
-                     "first paint. The app's bytecode is compiled before the launches, as an "
-                     "installation has it.")
+                     "import by the time to the window plus the part after torch has loaded.")
     return fig

@@ -3,14 +3,8 @@ tuning and population analyses.
 
 The window only asks and shows: every model build and forward pass happens in the
 :class:`gui.worker.EngineThread`.  Results carry request ids and the window drops any
-that is not the newest it asked for.  No module the window imports loads torch, so the
-window appears at once; the engine thread starts loading torch once it is shown.
-
-Start-up does only what the first feature maps need before they are painted: the
-feature-map panel and unit view are built with the window (before torch loads, while
-the engine thread does not yet compete for the GIL), and the costliest analysis views
-(:data:`LAZY_VIEWS`) are built once the first maps are on screen, or sooner when their
-dock is shown or :attr:`MainWindow.job_views` is asked for.
+that is not the newest it asked for.  Modules that import torch are imported only once
+the engine thread has loaded torch, so the window appears at once.
 """
 
 from __future__ import annotations
@@ -46,7 +40,6 @@ from gui import file_menu, window_settings
 from gui.anatomy_card import AnatomyCard
 from gui.anatomy_tree import AnatomyTree
 from gui.app_state import AppState, RunningJob
-from gui.feature_map_panel import FeatureMapPanel
 from gui.input_strip import InputStrip
 from gui.job_view import JobView
 from gui.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
@@ -59,8 +52,7 @@ from gui.session_file import SavedSession, read_session
 from gui.status_bar import EngineStatusBar
 from gui.topk_view import TopImagesView
 from gui.tuning_view import TuningView
-from gui.unit_view import UnitView
-from gui.visualize_view import VisualizeView, analysis_dock
+from gui.visualize_view import VisualizeView
 from gui.window_settings import StartupChoices
 from gui.worker import EngineThread, OpenModel
 
@@ -70,13 +62,6 @@ TEXT_BOXES = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
 TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut, QKeySequence.StandardKey.Paste,
                      QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo,
                      QKeySequence.StandardKey.SelectAll)
-
-
-# Analysis views built only once the first feature maps are painted (the others are made
-# with the window: its menus hold their actions).  Their modules are imported with this
-# one all the same, which registers their job kinds for saved sessions.
-LAZY_VIEWS = {"visualize": VisualizeView, "properties": PropertiesView}
-WAITING_TEXT = "Starting the engine (loading PyTorch)…"
 
 
 def first_layer(anatomy) -> str:
@@ -121,6 +106,7 @@ class MainWindow(QMainWindow):
             self.settings, choices or StartupChoices())
         self.worker = EngineThread(self._choices.device, self)
         self.state = AppState(seed=self._choices.seed)
+        self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
         self._details_timer = QTimer(self, singleShot=True, interval=0)
         self._details_timer.timeout.connect(self._show_details)
 
@@ -133,21 +119,19 @@ class MainWindow(QMainWindow):
         self.topk_view = TopImagesView(self)
         self.probe_view = ProbeView(self)
         self.rf_view = ReceptiveFieldView(self)
-        self._job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
+        self.job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
         self.live = LiveInput(self)
         self._build_centre()
         self._build_docks()
         self._build_status_bar()
-        self._build_feature_views()
         for name, view, dock in (("tuning", self.tuning_view, self.tuning_dock),
                                  ("population", self.population_view, self.population_dock),
                                  ("topk", self.topk_view, self.topk_dock),
                                  ("probe", self.probe_view, self.probe_dock),
                                  ("receptive_field", self.rf_view, self.rf_dock)):
             self.add_job_view(name, view, dock)
-        # Their docks now, tabbed with the analyses, so the saved layout is restored; the views later.
-        self.lazy_docks = {name: analysis_dock(self, QLabel(" ", alignment=Qt.AlignmentFlag.AlignCenter),
-                                               cls.TITLE, cls.DOCK_NAME) for name, cls in LAZY_VIEWS.items()}
+        self.add_job_view("visualize", *VisualizeView.docked(self))  # docks tabbed with the analyses
+        self.add_job_view("properties", *PropertiesView.docked(self))
         file_menu.build_menus(self)
         self._own_about_box()
         # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself:
@@ -159,8 +143,6 @@ class MainWindow(QMainWindow):
         self.tuning_dock.raise_()  # the first analysis in front, whatever was tabbed in after it
         for dock in self.findChildren(QDockWidget):
             dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self._tidy_tab_bars))
-        for dock in self.lazy_docks.values():  # a lazy view is built once its dock is on screen
-            dock.visibilityChanged.connect(lambda visible: visible and QTimer.singleShot(0, self.build_lazy_views))
         self._default_layout = not window_settings.restore_window(self)
         self._select_start_input()
 
@@ -174,22 +156,6 @@ class MainWindow(QMainWindow):
         """The recording on show (:attr:`AppState.recording`)."""
         return self.state.recording
 
-    @property
-    def job_views(self) -> dict[str, tuple[JobView, QDockWidget | None]]:
-        """The analysis views by name, with their docks (:meth:`add_job_view`); asking builds
-        the views not built yet (:data:`LAZY_VIEWS`)."""
-        self.build_lazy_views()
-        return self._job_views
-
-    def build_lazy_views(self) -> None:
-        """Build the analysis views of :data:`LAZY_VIEWS` into their docks (once)."""
-        if not self.lazy_docks:
-            return
-        docks, self.lazy_docks = self.lazy_docks, {}
-        for name, dock in docks.items():
-            self.add_job_view(name, *LAZY_VIEWS[name].docked(self, dock))
-        self._watch_text_boxes()
-
     # --- layout ------------------------------------------------------------------------
 
     def _build_centre(self) -> None:
@@ -200,7 +166,8 @@ class MainWindow(QMainWindow):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         self.centre_stack = QStackedWidget(self)
-        waiting = QLabel(WAITING_TEXT, alignment=Qt.AlignmentFlag.AlignCenter)
+        waiting = QLabel("Starting the engine (loading PyTorch)…",
+                         alignment=Qt.AlignmentFlag.AlignCenter)
         self.centre_stack.addWidget(waiting)
         centre = QWidget(self)
         layout = QVBoxLayout(centre)
@@ -277,26 +244,25 @@ class MainWindow(QMainWindow):
         self.picker.load_weights_requested.connect(lambda: file_menu.load_weights(self))
         self.status.cancel_requested.connect(self.cancel)
 
-    def _build_feature_views(self) -> None:
-        """The feature-map panel and the unit view, built with the window (neither module
-        imports torch: the engine makes the mosaics and values they show, so the window thread
-        runs no torch op and never starts an OpenMP pool).  They are shown in place of the
-        waiting text and the unit placeholder once the engine has loaded torch."""
+    def _build_views(self) -> None:
+        # The panel's module imports engine.recording.mosaic, which imports torch: only now, after the
+        # engine thread has loaded it.  The window thread runs no torch operator (the engine
+        # makes the mosaics and values it shows), so it never starts an OpenMP pool.
+        from gui.feature_map_panel import FeatureMapPanel
+        from gui.unit_view import UnitView
+
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
         self.panel.channel_clicked.connect(self.show_unit)
         self.panel.unit_clicked.connect(lambda _c, y, x: self.unit_view.pin(y, x))
-        self.panel.hovered.connect(self._hovered)
-        self.centre_stack.addWidget(self.panel)  # behind the waiting text
+        self.centre_stack.addWidget(self.panel)
+        self.centre_stack.setCurrentWidget(self.panel)
         self.unit_view = UnitView(self)
-        self.unit_view.hide()  # until it takes the placeholder's place in its dock
+        self.unit_dock.widget().setWidget(self.unit_view)
+        self.panel.hovered.connect(self._hovered)
         window_settings.restore_panel_settings(self)
-
-    def _show_feature_views(self) -> None:
-        if self.centre_stack.currentWidget() is not self.panel:
-            self.centre_stack.setCurrentWidget(self.panel)
-            self.unit_dock.widget().setWidget(self.unit_view)
-            self.unit_view.show()
+        self._apply_display()
+        self._watch_text_boxes()
 
     # --- starting and stopping ---------------------------------------------------------
 
@@ -441,7 +407,12 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _engine_ready(self, catalogue) -> None:
-        self._show_feature_views()
+        try:
+            self._build_views()
+        except ImportError as exc:  # torch itself failed to load; the engine said why
+            log.exception("could not build the feature-map views")
+            self.show_problem(f"The feature-map views could not start: {exc}")
+            return
         self.picker.set_catalogue(catalogue)
         if self.state.info is not None:
             self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
@@ -457,11 +428,12 @@ class MainWindow(QMainWindow):
         self.status.set_model(info.device, info.weights_label, info.has_random_weights, info.seed)
         for note in info.notes:
             self.show_problem(note)
-        self.panel.clear()
-        self.panel.set_model_name(info.name)
-        self.panel.set_class_names(getattr(info, "categories", None))
-        self.unit_view.clear()
-        for view, _dock in self._job_views.values():  # views not built yet have nothing to clear
+        if self.panel is not None:
+            self.panel.clear()
+            self.panel.set_model_name(info.name)
+            self.panel.set_class_names(getattr(info, "categories", None))
+            self.unit_view.clear()
+        for view, _dock in self.job_views.values():
             view.clear()
         self.tuning_view.set_unit(None)
         self.population_view.set_layer(None)
@@ -477,7 +449,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, object)
     def _recording_finished(self, rid: int, recording: Recording) -> None:
-        if rid != self.state.record_id:
+        if rid != self.state.record_id or self.panel is None:
             log.debug("dropped stale recording %d of %s", rid, recording.layer)
             return
         self.state.recording = recording
@@ -494,10 +466,8 @@ class MainWindow(QMainWindow):
         event loop fill these views once.
         """
         recording = self.state.recording
-        if recording is None:
+        if recording is None or self.unit_view is None:
             return
-        if self.lazy_docks:  # the first maps are on screen: now the views they did not wait for
-            QTimer.singleShot(0, self.build_lazy_views)
         self.status.set_time("forward", recording.forward_s * 1000)
         size = "×".join(str(s) for s in recording.input_image.shape[:2])
         self.strip.set_preview(recording.input_image, size)
@@ -704,11 +674,11 @@ class MainWindow(QMainWindow):
         """
         if not isinstance(view, JobView):
             raise TypeError(f"{type(view).__name__} lacks the JobView methods")
-        self._job_views[name] = (view, dock)
+        self.job_views[name] = (view, dock)
 
     def view_name(self, view) -> str | None:
         """The name ``view`` was registered under."""
-        return next((name for name, (v, _d) in self._job_views.items() if v is view), None)
+        return next((name for name, (v, _d) in self.job_views.items() if v is view), None)
 
     def start_job(self, job, view: JobView) -> int:
         """Submit ``job`` to the engine thread; ``view`` draws its snapshots.
@@ -724,7 +694,7 @@ class MainWindow(QMainWindow):
             self.state.jobs_run[name] = job
         self.status.work_started(job.describe(), at_once=True)  # Cancel at once: it is long
         view.started(job)
-        dock = self._job_views[name][1] if name is not None else None
+        dock = self.job_views[name][1] if name is not None else None
         if dock is not None:
             dock.show()
             dock.raise_()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from engine.analyses.properties import COLUMNS, PROPERTIES, ks_similarity, read_reference
 from engine.errors import UnitscopeError
 from engine.jobs.properties import Properties, PropertiesSnapshot
-from gui.visualize_view import analysis_dock, put_in_dock
+from gui.visualize_view import analysis_dock
 
 MODEL_BRUSH = (90, 160, 230, 170)
 REFERENCE_PEN = pg.mkPen((230, 120, 30), width=2)
@@ -74,9 +74,6 @@ class PropertiesView(QWidget):
     """
 
     properties_requested = Signal()
-
-    TITLE = "Properties"  # of its dock
-    DOCK_NAME = "properties_dock"  # the dock's object name, under which the window layout is saved
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -138,18 +135,11 @@ class PropertiesView(QWidget):
         layout.addWidget(self.status_label)
 
     @classmethod
-    def docked(cls, window, dock: QDockWidget | None = None) -> tuple[PropertiesView, QDockWidget]:
+    def docked(cls, window) -> tuple[PropertiesView, QDockWidget]:
         """The view in a dock tabbed with the window's analysis views, its request wired to
-        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``.
-
-        ``dock``: a dock made before (:data:`TITLE`, :data:`DOCK_NAME`) that the view goes
-        into, for a window that builds this view only once it is needed.
-        """
+        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
         view = cls(window)
-        if dock is None:
-            dock = analysis_dock(window, view, cls.TITLE, cls.DOCK_NAME)
-        else:
-            put_in_dock(dock, view)
+        dock = analysis_dock(window, view, "Properties", "properties_dock")
 
         def run():
             if window.state.recording is None or window.state.opening:

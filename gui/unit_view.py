@@ -21,17 +21,14 @@ the numbers in the read-out are not clipped.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
+from engine.anatomy.receptive_field import Field
 from gui import colormaps
-
-if TYPE_CHECKING:  # the module imports torch; the window builds this view before torch has loaded
-    from engine.anatomy.receptive_field import Field
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
-    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -44,16 +43,6 @@ def analysis_dock(window, view: QWidget, title: str, name: str) -> QDockWidget:
     window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
     window.tabifyDockWidget(window.rf_dock, dock)
     return dock
-
-
-def put_in_dock(dock: QDockWidget, view: QWidget) -> None:
-    """Show ``view`` in ``dock`` in place of what it shows (in its scroll area, if it has one)."""
-    shown = dock.widget()
-    if isinstance(shown, QScrollArea):
-        shown.setWidget(view)
-        view.show()
-    else:
-        dock.setWidget(view)
 
 
 def signed_rgb(values: np.ndarray) -> np.ndarray:
@@ -81,9 +70,6 @@ class VisualizeView(QWidget):
 
     visualize_requested = Signal()
     evidence_requested = Signal()
-
-    TITLE = "Visualise"  # of its dock
-    DOCK_NAME = "visualize_dock"  # the dock's object name, under which the window layout is saved
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -153,18 +139,11 @@ class VisualizeView(QWidget):
     # --- wiring into the window -----------------------------------------------------------
 
     @classmethod
-    def docked(cls, window, dock: QDockWidget | None = None) -> tuple[VisualizeView, QDockWidget]:
+    def docked(cls, window) -> tuple[VisualizeView, QDockWidget]:
         """The view in a dock tabbed with the window's analysis views, its requests wired to
-        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``.
-
-        ``dock``: a dock made before (:data:`TITLE`, :data:`DOCK_NAME`) that the view goes
-        into, for a window that builds this view only once it is needed.
-        """
+        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
         view = cls(window)
-        if dock is None:
-            dock = analysis_dock(window, view, cls.TITLE, cls.DOCK_NAME)
-        else:
-            put_in_dock(dock, view)
+        dock = analysis_dock(window, view, "Visualise", "visualize_dock")
 
         def unit():
             state = window.state
