@@ -302,3 +302,17 @@ def test_a_quick_recording_paints_maps_first_and_leaves_the_status_bar_alone(ope
     assert window.unit_view.position is not None and "layer2, channel" in window.unit_view._title.text()
     assert messages == []  # no "Recording…" flash: the bar changes only for work over a second
     assert "forward" in window.status.timing_label.text()
+
+
+def test_copy_screenshot_before_any_feature_map_says_there_is_nothing_to_copy(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from gui.figure_menu import copy_screenshot
+    from gui.main_window import MainWindow, StartupChoices
+
+    window = MainWindow(StartupChoices(device="cpu"))  # not shown: no feature map yet
+    qtbot.addWidget(window)
+    QApplication.clipboard().clear()
+    copy_screenshot(window)
+    assert "nothing on screen to copy yet" in window.message.text()
+    assert QApplication.clipboard().pixmap().isNull()
