@@ -199,67 +199,162 @@ def image_set_hash(paths) -> str | None:
     return hashlib.sha256("".join(sha256_of(f) for f in files).encode()).hexdigest()
 
 
-def _analysis(job: dict, extra: dict) -> str:
-    kind = job.get("kind", "")
+def _images(job: dict, extra: dict) -> str:
     n_paths = len(job.get("paths") or []) or extra.get("n_images", 0)
     images = f"{n_paths} image{'' if n_paths == 1 else 's'}" if n_paths else "the images"
     digest = image_set_hash(job.get("paths"))
     if digest:
         images += f" (image set SHA-256 {digest[:12]}\u2026, over the files' SHA-256 in order)"
-    if kind in ("record", "record_images"):
-        layers = job.get("layers") or [job.get("layer", "")]
-        stim = job.get("stimulus", {}).get("value", "") if kind == "record" else images
-        return f"We recorded the output of layer(s) {_list(layers)} for {Path(str(stim)).name if kind == 'record' else stim}."
-    if kind in ("protocol_responses", "tuning"):
-        unit = f"channel {job['channel']} of layer {job['layer']}"
-        where = (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None
-                 else " at the centre of the feature map")
-        if kind == "protocol_responses":
-            what = f"a {job.get('protocol', 'gratings')} protocol ({_params_text(job.get('params', [])) or 'defaults'})"
-        else:
-            swept = (f"{job.get('orientations')} orientations from 0 to 180\u00b0" if job.get("param") == "orientation"
-                     else f"spatial frequencies {', '.join(f'{v:g}' for v in job.get('sf', []))} cycles per RF")
-            what = f"{job.get('stimulus', 'gratings')} at {swept}"
-        return (f"We measured the tuning of {unit}{where} to {what}, with {job.get('phases', 8)} phases per "
-                "condition; stimuli were centred on the unit's theoretical receptive field (Araujo et al., 2019). "
-                + TUNING_DEFINITIONS)
-    if kind in ("population", "rdm", "comparison"):
-        view = {"flat": "all units of the layer", "channels": "the spatial mean of each channel",
-                "centre": "every channel at the centre of the map"}.get(job.get("view", "flat"), job.get("view"))
-        stim = "a set of gratings" if job.get("stimuli") == "gratings" else images
-        text = (f"Population vectors of layer {job['layer']} ({view}) over {stim} gave a representational "
-                "dissimilarity matrix (RDM) of 1 \u2212 Pearson r between stimuli (Kriegeskorte et al., 2008)")
-        if kind == "comparison":
-            return (text.replace(f"layer {job['layer']}", f"layers {job['layer']} and {job['layer_b']}") +
-                    ". The layers were compared by RSA, the Spearman correlation of the two RDMs' upper "
-                    "triangles (Kriegeskorte et al., 2008), and by linear centred kernel alignment, "
-                    "CKA = \u2016X_c\u1d40Y_c\u2016\u00b2_F/(\u2016X_c\u1d40X_c\u2016_F \u2016Y_c\u1d40Y_c\u2016_F) "
-                    "(Kornblith et al., 2019).")
-        if kind == "population":
-            text += ("; the participation ratio (\u03a3\u03bb)\u00b2/\u03a3\u03bb\u00b2 of the covariance eigenvalues "
-                     "measured dimensionality, and Treves\u2013Rolls sparseness (Treves and Rolls, 1991) of responses "
-                     "rectified at 0, per unit over stimuli (lifetime) and per stimulus over units (population), "
-                     "measured sparseness")
-        return text + "."
-    if kind in ("topk", "topk_ranking"):
-        channels = job.get("channels") or ([job["channel"]] if "channel" in job else [])
-        which = f"channel(s) {_list(channels)}" if channels else "every channel"
-        return (f"We ranked {images} by the response of {which} of layer {job['layer']} at the centre of the map "
-                f"and kept the {job.get('k', 9)} highest and lowest (Zeiler and Fergus, 2014), shown as crops of "
-                "the unit's theoretical receptive field (Araujo et al., 2019).")
-    if kind == "receptive_field":
-        return (f"The receptive field of channel {job['channel']} of layer {job['layer']} was mapped three ways: "
-                "the theoretical receptive field from the network's anatomy (Araujo et al., 2019); the mean "
-                f"absolute input gradient over {len(job.get('stimuli', []))} inputs (Simonyan et al., 2014), "
-                f"bounded where it exceeded {job.get('rel_threshold', 0.01):g} of its peak; and reverse correlation "
-                f"with {job.get('noise_frames')} frames of sparse noise ({job.get('grid')} \u00d7 {job.get('grid')} "
-                f"cells, {job.get('n_on')} lit per frame, seed {job.get('seed')}) (Jones and Palmer, 1987).")
-    if kind == "probe":
-        units = [f"{u.get('layer')}[{u.get('channel')}]" for u in job.get("units", [])]
-        seq = (f"full-field gratings at {job.get('orientations')} orientations" if job.get("sequence") == "orientations"
-               else f"{len(job.get('stimuli', []))} stimuli")
-        return f"We recorded the responses of units {_list(units)} to {seq}."
-    return f"We ran a {kind} analysis."
+    return images
+
+
+def record_methods(job: dict, extra: dict) -> str:
+    """Recording a layer for one stimulus (``record``) or a set of images (``record_images``)."""
+    layers = job.get("layers") or [job.get("layer", "")]
+    if "stimulus" in job:
+        stim = Path(str(job.get("stimulus", {}).get("value", ""))).name
+    else:
+        stim = _images(job, extra)
+    return f"We recorded the output of layer(s) {_list(layers)} for {stim}."
+
+
+def _unit_text(job: dict) -> str:
+    unit = f"channel {job['channel']} of layer {job['layer']}"
+    return unit + (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None
+                   else " at the centre of the feature map")
+
+
+def _tuning_text(job: dict, what: str) -> str:
+    return (f"We measured the tuning of {_unit_text(job)} to {what}, with {job.get('phases', 8)} phases per "
+            "condition; stimuli were centred on the unit's theoretical receptive field (Araujo et al., 2019). "
+            + TUNING_DEFINITIONS)
+
+
+def tuning_methods(job: dict, extra: dict) -> str:
+    """An orientation or spatial-frequency sweep of one unit."""
+    swept = (f"{job.get('orientations')} orientations from 0 to 180\u00b0" if job.get("param") == "orientation"
+             else f"spatial frequencies {', '.join(f'{v:g}' for v in job.get('sf', []))} cycles per RF")
+    return _tuning_text(job, f"{job.get('stimulus', 'gratings')} at {swept}")
+
+
+def protocol_methods(job: dict, extra: dict) -> str:
+    """One unit's responses to a parametric protocol."""
+    return _tuning_text(job, f"a {job.get('protocol', 'gratings')} protocol "
+                             f"({_params_text(job.get('params', [])) or 'defaults'})")
+
+
+def _rdm_text(job: dict, extra: dict) -> str:
+    view = {"flat": "all units of the layer", "channels": "the spatial mean of each channel",
+            "centre": "every channel at the centre of the map"}.get(job.get("view", "flat"), job.get("view"))
+    stim = "a set of gratings" if job.get("stimuli") == "gratings" else _images(job, extra)
+    return (f"Population vectors of layer {job['layer']} ({view}) over {stim} gave a representational "
+            "dissimilarity matrix (RDM) of 1 \u2212 Pearson r between stimuli (Kriegeskorte et al., 2008)")
+
+
+def rdm_methods(job: dict, extra: dict) -> str:
+    """The RDM of a layer over a set of stimuli."""
+    return _rdm_text(job, extra) + "."
+
+
+def population_methods(job: dict, extra: dict) -> str:
+    """The RDM of a layer with its dimensionality and sparseness."""
+    return (_rdm_text(job, extra) + "; the participation ratio (\u03a3\u03bb)\u00b2/\u03a3\u03bb\u00b2 of the "
+            "covariance eigenvalues measured dimensionality, and Treves\u2013Rolls sparseness (Treves and Rolls, "
+            "1991) of responses rectified at 0, per unit over stimuli (lifetime) and per stimulus over units "
+            "(population), measured sparseness.")
+
+
+def comparison_methods(job: dict, extra: dict) -> str:
+    """Two layers' RDMs compared by RSA and linear CKA."""
+    text = _rdm_text(job, extra)
+    return (text.replace(f"layer {job['layer']}", f"layers {job['layer']} and {job['layer_b']}") +
+            ". The layers were compared by RSA, the Spearman correlation of the two RDMs' upper "
+            "triangles (Kriegeskorte et al., 2008), and by linear centred kernel alignment, "
+            "CKA = \u2016X_c\u1d40Y_c\u2016\u00b2_F/(\u2016X_c\u1d40X_c\u2016_F \u2016Y_c\u1d40Y_c\u2016_F) "
+            "(Kornblith et al., 2019).")
+
+
+def topk_methods(job: dict, extra: dict) -> str:
+    """Images ranked by a unit's response."""
+    channels = job.get("channels") or ([job["channel"]] if "channel" in job else [])
+    which = f"channel(s) {_list(channels)}" if channels else "every channel"
+    return (f"We ranked {_images(job, extra)} by the response of {which} of layer {job['layer']} at the centre "
+            f"of the map and kept the {job.get('k', 9)} highest and lowest (Zeiler and Fergus, 2014), shown as "
+            "crops of the unit's theoretical receptive field (Araujo et al., 2019).")
+
+
+def receptive_field_methods(job: dict, extra: dict) -> str:
+    """A unit's receptive field mapped three ways."""
+    return (f"The receptive field of channel {job['channel']} of layer {job['layer']} was mapped three ways: "
+            "the theoretical receptive field from the network's anatomy (Araujo et al., 2019); the mean "
+            f"absolute input gradient over {len(job.get('stimuli', []))} inputs (Simonyan et al., 2014), "
+            f"bounded where it exceeded {job.get('rel_threshold', 0.01):g} of its peak; and reverse correlation "
+            f"with {job.get('noise_frames')} frames of sparse noise ({job.get('grid')} \u00d7 {job.get('grid')} "
+            f"cells, {job.get('n_on')} lit per frame, seed {job.get('seed')}) (Jones and Palmer, 1987).")
+
+
+def probe_methods(job: dict, extra: dict) -> str:
+    """Pinned units' responses to a stimulus sequence."""
+    units = [f"{u.get('layer')}[{u.get('channel')}]" for u in job.get("units", [])]
+    seq = (f"full-field gratings at {job.get('orientations')} orientations" if job.get("sequence") == "orientations"
+           else f"{len(job.get('stimuli', []))} stimuli")
+    return f"We recorded the responses of units {_list(units)} to {seq}."
+
+
+def visualize_methods(job: dict, extra: dict) -> str:
+    """Feature visualisation by gradient ascent."""
+    target = (f"channel {job.get('channel')} of layer {job.get('layer')}"
+              + (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None else " (its mean over the map)"))
+    text = (f"We visualised {target} by gradient ascent on an image parameterised in a decorrelated Fourier "
+            f"basis under random shifts, scales and rotations (Olah et al., 2017), {job.get('steps', 256)} steps "
+            f"of Adam with learning rate {job.get('lr', 0.05):g}, seed {job.get('seed', 0)}")
+    if job.get("images", 1) > 1:
+        text += f"; {job['images']} images were made together with a diversity weight of {job.get('diversity', 0):g}"
+    return text + "."
+
+
+def evidence_methods(job: dict, extra: dict) -> str:
+    """Gradient, gradient x input and guided backpropagation of a unit on an input."""
+    return (f"The evidence for channel {job.get('channel')} of layer {job.get('layer')} on the input was shown as "
+            "the input gradient of its response (Simonyan et al., 2014), the gradient times the input, and "
+            "guided backpropagation (Springenberg et al., 2015).")
+
+
+def properties_methods(job: dict, extra: dict) -> str:
+    """The V1 property battery over a layer's units."""
+    units = job.get("units")
+    which = f"{units} units" if units else "every unit"
+    return (f"We measured {which} of layer {job.get('layer')} at the centre of the map with a V1 property battery "
+            f"(Marques et al., 2021): orientation tuning over {job.get('orientations', 12)} orientations with "
+            f"{job.get('phases', 8)} phases (preferred orientation, circular variance, bandwidth and "
+            "orthogonal-to-preferred ratio; Ringach et al., 2002), spatial-frequency tuning (peak and bandwidth; "
+            "De Valois et al., 1982), surround suppression from a size sweep (Cavanaugh et al., 2002) and the "
+            "modulation ratio F1/F0 (De Valois et al., 1982).")
+
+
+def summaries_methods(job: dict, extra: dict) -> str:
+    """A sharded job's streaming summaries."""
+    layers = job.get("layers") or []
+    summaries = job.get("summaries") or []
+    return (f"Responses of layer(s) {_list(layers)} were summarised over {_images(job, extra)} in shards "
+            f"({_list(summaries)}), merged exactly across shards.")
+
+
+def _analysis(job: dict, extra: dict) -> str:
+    """The Methods sentences of ``job``, from the analysis that runs it (:mod:`engine.session.analysis`)."""
+    from engine.session.analysis import analysis_of_job
+    from engine.session.job import job_class
+
+    kind = job.get("kind", "")
+    try:
+        analysis = analysis_of_job(job_class(kind))
+    except UnitscopeError:
+        analysis = None
+    text = analysis.methods_text() if analysis is not None else None
+    if text is None:
+        why = analysis.no_methods if analysis is not None else "it is not a known analysis"
+        return f"A {kind} job was run ({why})."
+    return text(job, extra)
 
 
 def methods_text(entries: list[MethodsEntry]) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
+from engine.session.analysis import analysis_of_job, analysis_of_snapshot
 
 ACTIVATION_SUFFIXES = (".npy", ".npz", ".h5", ".mat")
 _PROVENANCE = "__provenance__"
@@ -197,25 +198,24 @@ def from_result(path: Path, unit: int | None = None) -> FigureData:
         data = unit_data(recording, unit, (values.shape[1] // 2, values.shape[2] // 2) if values.ndim == 3 else None)
         data.jobs, data.provenance = [job], prov
         return data
-    builders = {"record": _record, "tuning": _tuning, "population": _population, "comparison": _comparison,
-                "topk": _topk, "probe": _probe, "receptive_field": _receptive_field,
-                "protocol_responses": _protocol, "rdm": _rdm}
-    if kind not in builders:
-        raise UnitscopeError(f"No figure is drawn from a '{kind}' result; record it with 'unitscope record' "
-                             "or draw its view's figure in the window.")
-    data = builders[kind](result, job["job"])
+    analysis = analysis_of_job(job_file.job)
+    builder = analysis.figure_builder() if analysis is not None else None
+    if builder is None:
+        why = analysis.no_figure if analysis is not None else "no analysis draws it"
+        raise UnitscopeError(f"No figure is drawn from a '{kind}' result: {why}.")
+    data = builder(result, job["job"])
     data.jobs, data.provenance = [job], prov
     return data
 
 
-def _record(r, job) -> FigureData:
+def record_figure(r, job) -> FigureData:
     stimulus = r.get("stimulus") or {}
     values = np.asarray(r.get("values") if r.get("values") is not None else r["output"], dtype=np.float32)
     return FigureData("mosaic", {"values": values}, {"layer": r.get("layer", ""),
                                                      "stimulus": Path(str(stimulus.get("value", ""))).name})
 
 
-def _tuning(r, job) -> FigureData:
+def tuning_figure(r, job) -> FigureData:
     arrays = {"x": np.asarray(r["values"], float), "f0": np.asarray(r["f0"], float),
               "f1": np.asarray(r["f1"], float)}
     param = r.get("param", "orientation")
@@ -225,7 +225,7 @@ def _tuning(r, job) -> FigureData:
                                          "protocol": job.get("stimulus", "gratings")})
 
 
-def _population(r, job) -> FigureData:
+def population_figure(r, job) -> FigureData:
     return FigureData("population", {"rdm": np.asarray(r["rdm"], float), "scores": np.asarray(r["scores"], float),
                                      "explained": np.asarray(r["explained"], float),
                                      "groups": np.asarray(r["groups"], float)},
@@ -235,14 +235,14 @@ def _population(r, job) -> FigureData:
                        "population_sparseness": r.get("population_sparseness"), "view": r.get("view", "")})
 
 
-def _comparison(r, job) -> FigureData:
+def comparison_figure(r, job) -> FigureData:
     return FigureData("comparison", {"rdm": np.asarray(r["rdm"], float), "rdm_b": np.asarray(r["rdm_b"], float)},
                       {"layer": r["layer"], "layer_b": r["layer_b"], "labels": list(r["labels"]),
                        "rsa": r.get("rsa"), "cka": r.get("cka"), "stimuli": r.get("stimuli", "images"),
                        "view": r.get("view", "")})
 
 
-def _topk(r, job) -> FigureData:
+def topk_figure(r, job) -> FigureData:
     arrays = {"top_values": np.asarray(r["top_values"], float), "bottom_values": np.asarray(r["bottom_values"], float)}
     for end in ("top", "bottom"):
         arrays.update({f"{end}_crop.{i}": np.asarray(c) for i, c in enumerate(r[f"{end}_crops"])})
@@ -250,13 +250,13 @@ def _topk(r, job) -> FigureData:
                                        "top_names": list(r["top_names"]), "bottom_names": list(r["bottom_names"])})
 
 
-def _probe(r, job) -> FigureData:
+def probe_figure(r, job) -> FigureData:
     return FigureData("probe", {"responses": np.asarray(r["responses"], float)},
                       {"labels": list(r["labels"]), "stimulus_labels": list(r["stimulus_labels"]),
                        "sequence": r.get("sequence", "strip")})
 
 
-def _receptive_field(r, job) -> FigureData:
+def receptive_field_figure(r, job) -> FigureData:
     arrays = {name: np.asarray(r[name], dtype=np.uint8 if name == "image" else float)
               for name in ("image", "gradient", "on_map", "off_map") if r.get(name) is not None}
     return FigureData("receptive_field", arrays,
@@ -266,12 +266,12 @@ def _receptive_field(r, job) -> FigureData:
                        "rel_threshold": r.get("rel_threshold")})
 
 
-def _protocol(r, job) -> FigureData:
+def protocol_figure(r, job) -> FigureData:
     record = {"unit": r.get("unit", {}), "metrics": r.get("metrics", {}), "protocol": r.get("protocol", {})}
     return tuning_from_table(list(r["columns"]), np.asarray(r["rows"], float), record, {}, [])
 
 
-def _rdm(r, job) -> FigureData:
+def rdm_figure(r, job) -> FigureData:
     return FigureData("rdm", {"rdm": np.asarray(r["rdm"], float)},
                       {"layer": r.get("layer", ""), "labels": _names(r.get("image_paths")),
                        "measure": "1 \u2212 Pearson r", "view": r.get("view", "")})
@@ -305,20 +305,17 @@ def figure_data(path: str | Path, layer: str | None = None, image: int = 0, chan
                          ".mat), a tuning .csv, a topk folder, a result of 'unitscope run' or a figure sidecar.")
 
 
-_SNAPSHOTS = {"Recording": _record, "TuningSnapshot": _tuning, "PopulationSnapshot": _population,
-              "ComparisonSnapshot": _comparison, "TopImagesSnapshot": _topk, "ProbeSnapshot": _probe,
-              "ReceptiveFieldSnapshot": _receptive_field, "ProtocolSnapshot": _protocol, "RDMSnapshot": _rdm}
-
-
 def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None) -> FigureData:
     """The figure of a job's snapshot (what a window view shows), with the job that made it."""
     import dataclasses
 
     from engine.session.job import to_json
 
-    builder = _SNAPSHOTS.get(type(snapshot).__name__)
+    analysis = analysis_of_snapshot(snapshot)
+    builder = analysis.figure_builder() if analysis is not None else None
     if builder is None:
-        raise UnitscopeError(f"No figure is drawn from a {type(snapshot).__name__}.")
+        why = f": {analysis.no_figure}" if analysis is not None else ""
+        raise UnitscopeError(f"No figure is drawn from a {type(snapshot).__name__}{why}.")
     fields = {}
     for f in dataclasses.fields(snapshot):
         value = getattr(snapshot, f.name)

@@ -2,5 +2,6 @@
 itself on a :class:`engine.session.session.Session`) and the snapshot it yields.
 
 The modules import torch only inside ``run``, so the window can build jobs and read
-snapshots without loading it.  :data:`engine.session.job.BUILT_IN` lists them.
+snapshots without loading it.  Each module also declares
+its analysis (:func:`engine.session.analysis.register`); the registry finds them all.
 """

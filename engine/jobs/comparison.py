@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.jobs.population import STIMULUS_SETS
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -102,3 +103,15 @@ class ComparisonSnapshot:
     skipped: list[str] = field(default_factory=list)
     image_paths: list[str] = field(default_factory=list)
     skipped_paths: list[str] = field(default_factory=list)
+
+
+register(Analysis(
+    "comparison",
+    "Layer comparison",
+    jobs=(Compare,),
+    snapshots=(ComparisonSnapshot,),
+    needs=frozenset({"layer"}),
+    figure='engine.figures.sources:comparison_figure',
+    methods='engine.figures.methods:comparison_methods',
+    command='rsa',
+    order=92))

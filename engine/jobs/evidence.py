@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -83,3 +84,14 @@ class EvidenceSnapshot:
     rf_box: tuple | None
     done: int = 1
     total: int = 1
+
+
+register(Analysis(
+    "evidence",
+    "Evidence on the input",
+    jobs=(EvidenceMaps,),
+    snapshots=(EvidenceSnapshot,),
+    needs=frozenset({"unit"}),
+    no_figure='the evidence maps are shown in the Visualise view; no paper figure kind draws them yet',
+    methods='engine.figures.methods:evidence_methods',
+    order=95))

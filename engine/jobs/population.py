@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 #: Population stimulus sets the window offers.
@@ -122,3 +123,17 @@ def finite_mean(values) -> float:
     a = np.asarray(values, dtype=float)
     a = a[np.isfinite(a)]
     return float(a.mean()) if a.size else float("nan")
+
+
+register(Analysis(
+    "population",
+    "Population",
+    jobs=(Population,),
+    snapshots=(PopulationSnapshot,),
+    needs=frozenset({"layer"}),
+    view='gui.population_view:PopulationView',
+    shortcut='Ctrl+Shift+P',
+    figure='engine.figures.sources:population_figure',
+    methods='engine.figures.methods:population_methods',
+    command='rdm',
+    order=20))

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 #: Stimulus sequences a probe can play.
@@ -96,3 +97,16 @@ class ProbeSnapshot:
     done: int
     total: int
     sequence: str = "strip"
+
+
+register(Analysis(
+    "probe",
+    "Probe",
+    jobs=(ProbePlay,),
+    snapshots=(ProbeSnapshot,),
+    needs=frozenset({"units"}),
+    view='gui.probe_view:ProbeView',
+    shortcut='Ctrl+P',
+    figure='engine.figures.sources:probe_figure',
+    methods='engine.figures.methods:probe_methods',
+    order=40))

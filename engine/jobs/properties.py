@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -88,3 +89,17 @@ class PropertiesSnapshot:
     total: int
     n_units: int
     rf: dict = field(default_factory=dict)
+
+
+register(Analysis(
+    "properties",
+    "Properties",
+    jobs=(Properties,),
+    snapshots=(PropertiesSnapshot,),
+    needs=frozenset({"layer"}),
+    view='gui.properties_view:PropertiesView',
+    shortcut='Ctrl+Shift+B',
+    no_figure="the battery's table is drawn from its CSV ('unitscope properties --out p.csv'); its figure kind is not written yet",
+    methods='engine.figures.methods:properties_methods',
+    command='properties',
+    order=70))

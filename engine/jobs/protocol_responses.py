@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -107,3 +108,15 @@ class ProtocolSnapshot:
     n_phases: int = 0
     done: int = 0
     total: int = 0
+
+
+register(Analysis(
+    "protocol_responses",
+    "Protocol tuning",
+    jobs=(ProtocolResponses,),
+    snapshots=(ProtocolSnapshot,),
+    needs=frozenset({"unit"}),
+    figure='engine.figures.sources:protocol_figure',
+    methods='engine.figures.methods:protocol_methods',
+    command='tuning',
+    order=91))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 N_COMPONENTS = 10
@@ -97,3 +98,15 @@ class RDMSnapshot:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     done: int = 0
     total: int = 0
+
+
+register(Analysis(
+    "rdm",
+    "RDM",
+    jobs=(LayerRDM,),
+    snapshots=(RDMSnapshot,),
+    needs=frozenset({"layer", "images"}),
+    figure='engine.figures.sources:rdm_figure',
+    methods='engine.figures.methods:rdm_methods',
+    command='rdm',
+    order=93))

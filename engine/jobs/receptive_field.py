@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -149,3 +150,15 @@ class ReceptiveFieldSnapshot:
             return None
         return self.on_map - self.off_map
 
+
+register(Analysis(
+    "receptive_field",
+    "Receptive field",
+    jobs=(ReceptiveFieldMapping,),
+    snapshots=(ReceptiveFieldSnapshot,),
+    needs=frozenset({"unit"}),
+    view='gui.receptive_field_view:ReceptiveFieldView',
+    shortcut='Ctrl+Shift+R',
+    figure='engine.figures.sources:receptive_field_figure',
+    methods='engine.figures.methods:receptive_field_methods',
+    order=50))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 from engine.session.values import Recording, Stimulus
 
@@ -64,3 +65,15 @@ class RecordFrame:
     def run(self, session, cancelled: Callable[[], bool]) -> Iterator[Recording]:
         """Yield the one :class:`~engine.session.values.Recording` (its stimulus is ``("frame", label)``)."""
         yield session.record_frame(self.layer, self.frame, self.label, cancelled)
+
+
+register(Analysis(
+    "record",
+    "Feature maps",
+    jobs=(Record, RecordFrame),
+    snapshots=(Recording,),
+    needs=frozenset({"layer"}),
+    figure='engine.figures.sources:record_figure',
+    methods='engine.figures.methods:record_methods',
+    command='record',
+    order=0))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -102,3 +103,15 @@ class RecordingSet:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     done: int = 0
     total: int = 0
+
+
+register(Analysis(
+    "record_images",
+    "Recorded activations",
+    jobs=(RecordImages,),
+    snapshots=(RecordingSet,),
+    needs=frozenset({"layer", "images"}),
+    no_figure="a recording of many images is drawn from its activations file ('unitscope figure acts.npz --image N')",
+    methods='engine.figures.methods:record_methods',
+    command='record',
+    order=90))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -215,3 +216,15 @@ class SummaryBatch:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     done: int = 0
     total: int = 0
+
+
+register(Analysis(
+    "summaries",
+    "Sharded summaries",
+    jobs=(Summaries,),
+    snapshots=(SummaryBatch,),
+    needs=frozenset({"layer", "images"}),
+    no_figure="a sharded job's arrays are exported ('unitscope export') and drawn from that file",
+    methods='engine.figures.methods:summaries_methods',
+    command='submit',
+    order=96))

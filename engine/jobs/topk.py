@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -106,3 +107,17 @@ class TopImagesSnapshot:
     done: int
     total: int
     skipped: list[str] = field(default_factory=list)
+
+
+register(Analysis(
+    "topk",
+    "Top images",
+    jobs=(TopImages,),
+    snapshots=(TopImagesSnapshot,),
+    needs=frozenset({"unit", "images"}),
+    view='gui.topk_view:TopImagesView',
+    shortcut='Ctrl+Shift+K',
+    figure='engine.figures.sources:topk_figure',
+    methods='engine.figures.methods:topk_methods',
+    command='topk',
+    order=30))

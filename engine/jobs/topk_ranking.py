@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -111,3 +112,15 @@ class Ranking:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     done: int = 0
     total: int = 0
+
+
+register(Analysis(
+    "topk_ranking",
+    "Top images of every channel",
+    jobs=(TopKRanking,),
+    snapshots=(Ranking,),
+    needs=frozenset({"layer", "images"}),
+    no_figure="'unitscope topk' writes a folder of crops; 'unitscope figure FOLDER --channel C' draws one channel",
+    methods='engine.figures.methods:topk_methods',
+    command='topk',
+    order=94))

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from engine.recording.unit import Unit
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 #: Spatial frequencies of an SF sweep, in cycles per receptive field: 1/4 to 8, half-octave steps.
@@ -129,3 +130,17 @@ class TuningSnapshot:
     done: int
     total: int
     rf_side: float | None = None
+
+
+register(Analysis(
+    "tuning",
+    "Tuning",
+    jobs=(Tuning,),
+    snapshots=(TuningSnapshot,),
+    needs=frozenset({"unit"}),
+    view='gui.tuning_view:TuningView',
+    shortcut='Ctrl+T',
+    figure='engine.figures.sources:tuning_figure',
+    methods='engine.figures.methods:tuning_methods',
+    command='tuning',
+    order=10))

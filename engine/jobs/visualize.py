@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.session.analysis import Analysis, register
 from engine.session.job import job_kind
 
 
@@ -122,3 +123,17 @@ class VisualizationSnapshot:
     activation: list[float] | None = None
     best_input: float | None = None
     best_input_label: str | None = field(default=None)
+
+
+register(Analysis(
+    "visualize",
+    "Visualise",
+    jobs=(Visualize,),
+    snapshots=(VisualizationSnapshot,),
+    needs=frozenset({"unit"}),
+    view='gui.visualize_view:VisualizeView',
+    shortcut='Ctrl+Shift+V',
+    no_figure="a visualisation is saved as an image ('unitscope visualize --out unit.png'); its figure kind is not written yet",
+    methods='engine.figures.methods:visualize_methods',
+    command='visualize',
+    order=60))

@@ -16,7 +16,6 @@ is torch-free, so the window can build and save jobs before torch has loaded.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import types
 import typing
@@ -27,27 +26,6 @@ from typing import Any, Protocol
 from engine.errors import UnitscopeError
 from engine.session.values import ModelSpec
 
-#: Job kinds that come with Unitscope, and the module that defines each.
-BUILT_IN = {
-    "record": "engine.jobs.record",
-    "tuning": "engine.jobs.tuning",
-    "population": "engine.jobs.population",
-    "comparison": "engine.jobs.comparison",
-    "topk": "engine.jobs.topk",
-    "probe": "engine.jobs.probe",
-    "receptive_field": "engine.jobs.receptive_field",
-    "protocol_responses": "engine.jobs.protocol_responses",
-    "rdm": "engine.jobs.rdm",
-    "record_images": "engine.jobs.record_images",
-    "topk_ranking": "engine.jobs.topk_ranking",
-    "summaries": "engine.jobs.summaries",
-    "visualize": "engine.jobs.visualize",
-    "evidence": "engine.jobs.evidence",
-    "properties": "engine.jobs.properties",
-}
-#: Job kinds defined outside ``engine/jobs`` (on top of a layer above it), and their module.
-ELSEWHERE = {kind: "engine.cluster.results"
-             for kind in ("cluster_topk", "cluster_tuning", "cluster_protocol", "cluster_population")}
 FORMAT = "unitscope-job/1"
 
 _KINDS: dict[str, type] = {}
@@ -73,14 +51,23 @@ def job_kind(name: str):
 
 
 def job_class(kind: str) -> type:
-    """The job class registered as ``kind`` (built-in kinds are imported on first use)."""
-    home = BUILT_IN.get(kind) or ELSEWHERE.get(kind)
-    if kind not in _KINDS and home:
-        importlib.import_module(home)
+    """The job class registered as ``kind`` (the modules that declare job kinds,
+    :data:`engine.session.analysis.HOMES`, are imported on first need)."""
     if kind not in _KINDS:
-        known = ", ".join(sorted(set(_KINDS) | set(BUILT_IN) | set(ELSEWHERE)))
-        raise UnitscopeError(f"Unknown job kind '{kind}' (known: {known}).")
+        from engine.session.analysis import find_all
+
+        find_all()
+    if kind not in _KINDS:
+        raise UnitscopeError(f"Unknown job kind '{kind}' (known: {', '.join(sorted(_KINDS))}).")
     return _KINDS[kind]
+
+
+def job_kinds() -> list[str]:
+    """Every job kind (all of them found)."""
+    from engine.session.analysis import find_all
+
+    find_all()
+    return sorted(_KINDS)
 
 
 # --- JSON ---------------------------------------------------------------------------------

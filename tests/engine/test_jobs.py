@@ -20,7 +20,7 @@ from engine.cli import main
 from engine.models.preprocess import Preprocess
 from engine.models.sources import open_model
 from engine.recording.unit import Unit
-from engine.session.job import BUILT_IN, JobFile, job_class, job_kind
+from engine.session.job import JobFile, job_class, job_kind, job_kinds
 from engine.session.results import read_result
 from engine.session.session import Session
 from engine.session.values import ModelSpec, Stimulus
@@ -141,7 +141,8 @@ def built_in_examples():
 
 def test_every_built_in_job_kind_round_trips_through_json():
     examples = built_in_examples()
-    assert sorted({job.kind for job in examples}) == sorted(BUILT_IN)
+    assert sorted({job.kind for job in examples}) == sorted(
+        k for k in job_kinds() if job_class(k).__module__.startswith("engine.jobs."))
     for job in examples:
         text = json.dumps(JobFile(ModelSpec("alexnet", "/w/a.pth", "ab" * 32, 5, "cpu"), job).to_dict())
         back = JobFile.from_dict(json.loads(text))
