@@ -133,7 +133,7 @@ class ClusterResultsDialog(QDialog):
         """Show the channel's top and bottom stimuli in the Top images view; returns the request id."""
         job = ClusterTopImages(self.layer, self.channel_spin.value(), k=self.results.k,
                                job_dir=self.results.job_dir)
-        return self._start(job, self.window_.topk_view)
+        return self._start(job, self.window_.views["topk"])
 
     def show_tuning(self) -> int:
         """Show the channel's tuning over the protocol in the Tuning view (0 without a protocol)."""
@@ -142,7 +142,7 @@ class ClusterResultsDialog(QDialog):
             self.window_.show_problem(f"The job in '{self.results.job_dir}' has no tuning curve: {refusal}")
             return 0
         return self._start(tuning_job(self.results, self.layer, self.channel_spin.value()),
-                           self.window_.tuning_view)
+                           self.window_.views["tuning"])
 
     def show_population(self) -> int:
         """Show the layer's population analyses (the chosen summary per stimulus) in the Population view."""
@@ -153,7 +153,7 @@ class ClusterResultsDialog(QDialog):
         # "cluster": no stimulus set of the view's own, so its set control is left as it is
         job = ClusterPopulation(self.layer, "cluster", view=POPULATION_REDUCTIONS.get(name, name),
                                 job_dir=self.results.job_dir, reduction=name)
-        return self._start(job, self.window_.population_view)
+        return self._start(job, self.window_.views["population"])
 
     def show_all(self) -> None:
         """Show every view the layer has results for, one after the other; the last in front

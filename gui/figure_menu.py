@@ -20,10 +20,22 @@ from engine.errors import UnitscopeError
 
 log = logging.getLogger(__name__)
 
-#: Views with a figure: menu label, and the name the window registers the view under.
-VIEWS = (("Feature maps", "feature maps"), ("Unit", "unit"), ("Tuning curve", "tuning"),
-         ("Population", "population"), ("Top images", "topk"), ("Probe", "probe"),
-         ("Receptive field", "receptive_field"))
+#: The window's own views with a figure: menu label, and the name :func:`figure_data` knows them by.
+WINDOW_VIEWS = (("Feature maps", "feature maps"), ("Unit", "unit"))
+
+
+def figure_views(window) -> list[tuple[str, str, str]]:
+    """(menu label, view name, why there is no figure or "") of every view: the window's own, then
+    each analysis of the registry with a view, in its order."""
+    from engine.session.analysis import analyses
+
+    rows = [(label, name, "") for label, name in WINDOW_VIEWS]
+    for analysis in analyses():
+        view = window.views.get(analysis.name)
+        if view is not None:
+            why = "" if hasattr(view, "figure_data") else (analysis.no_figure or "this view draws no figure")
+            rows.append((analysis.title, analysis.name, why))
+    return rows
 #: The window's colour maps and the matplotlib maps that draw them on paper.
 CMAPS = {"CET-D1": "RdBu_r", "CET-D3": "RdBu_r", "gray": "gray"}
 
@@ -37,8 +49,13 @@ def add_figure_actions(window, menu) -> None:
     menu.addAction(figure)
     window.figure_action = figure
     each = menu.addMenu("Figure &of")
-    for label, name in VIEWS:
+    for label, name, why in figure_views(window):
         action = each.addAction(f"{label}…")
+        action.setObjectName(f"figure_of_{name.replace(' ', '_')}")
+        if why:
+            action.setEnabled(False)
+            action.setStatusTip(f"No figure: {why}")
+            action.setToolTip(f"No figure: {why}")
         action.triggered.connect(lambda _checked=False, n=name: save_figure(window, n))
     methods = QAction("Copy &methods text", window,
                       statusTip="Copy a Methods paragraph for the model and analyses run (BibTeX: 'unitscope methods')")
@@ -90,6 +107,8 @@ def figure_data(window, name: str):
         data.jobs, data.provenance = [job] if job else [], provenance
         return data
     view = window.job_views[name][0]
+    if not hasattr(view, "figure_data"):
+        raise UnitscopeError(next(why for _l, n, why in figure_views(window) if n == name))
     data = view.figure_data()
     if data is not None:
         job = _job_file(window, window.state.jobs_run.get(name))
@@ -115,7 +134,7 @@ def save_figure(window, name: str, path: str | None = None, options=None) -> Pat
     """Draw view ``name``'s figure from its data; ask for the file and options unless both are given."""
     from engine.figures.render import write_figure
 
-    label = {n: lbl for lbl, n in VIEWS}.get(name, name).lower()
+    label = {n: lbl for lbl, n, _why in figure_views(window)}.get(name, name).lower()
     try:
         data = figure_data(window, name)
     except UnitscopeError as exc:

@@ -79,31 +79,37 @@ def build_menus(window) -> None:
     _action(window, view, "&Find layer", lambda: window.tree.filter_box.setFocus(),
             QKeySequence.StandardKey.Find, "Type in the layer filter")
     view.addSeparator()
-    for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock,
-                 window.tuning_dock, window.population_dock, window.topk_dock, window.probe_dock,
-                 window.rf_dock):
+    for dock in (window.tree_dock, window.card_dock, window.unit_dock, window.strip_dock, *window.analysis_docks):
         view.addAction(dock.toggleViewAction())
 
     analyse = bar.addMenu("&Analyse")
-    tuning, population = window.tuning_view, window.population_view
-    for action, key in ((tuning.orientation_action, "Ctrl+T"), (tuning.sf_action, "Ctrl+Shift+T"),
-                        (population.run_action, "Ctrl+Shift+P"),
-                        (window.topk_view.run_action, "Ctrl+Shift+K"),
-                        (window.rf_view.run_action, "Ctrl+Shift+R"),
-                        (window.probe_view.pin_action, "Ctrl+P"), (window.probe_view.play_action, None)):
-        if key:
-            action.setShortcut(QKeySequence(key))
-        action.setToolTip(f"{action.statusTip()} ({action.shortcut().toString()})" if key
-                          else action.statusTip())
-        analyse.addAction(action)
+    add_analysis_actions(window, analyse)
     analyse.addSeparator()
     _action(window, analyse, "&Cancel analysis", window.cancel, None,
-            "Stop the sweep or population analysis; what it has computed stays on show")
+            "Stop the analysis running; what it has computed stays on show")
 
     help_menu = bar.addMenu("&Help")
     _action(window, help_menu, "&About Unitscope", lambda: QMessageBox.about(
         window, "About Unitscope", "Unitscope: listen to single units and populations inside "
         "CNNs — anatomy, feature maps and in-silico electrophysiology."))
+
+
+def add_analysis_actions(window, menu) -> None:
+    """Each analysis's actions (its view's :meth:`menu_actions`), the main one with the analysis's
+    shortcut, in the registry's order (:func:`engine.session.analysis.analyses`)."""
+    from engine.session.analysis import analyses
+
+    for analysis in analyses():
+        view = window.views.get(analysis.name)
+        if view is None:
+            continue
+        actions = view.menu_actions()
+        if analysis.shortcut and actions and actions[0].shortcut().isEmpty():
+            actions[0].setShortcut(QKeySequence(analysis.shortcut))
+        for action in actions:
+            key = action.shortcut().toString()
+            action.setToolTip(f"{action.statusTip()} ({key})" if key else action.statusTip())
+            menu.addAction(action)
 
 
 def _last_dir(window) -> str:

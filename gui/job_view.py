@@ -1,9 +1,11 @@
-"""What every analysis view provides to the window: the job-view protocol.
+"""What an analysis view provides to the window, and what the window shows it.
 
-A view builds the job from its own controls (``make_job``, whose arguments depend on what
-it analyses), then the window submits the job to the engine thread and calls the view
-back as it runs.  Adding a job kind means one engine module (:mod:`engine.jobs`), one view
-with these methods, and one :meth:`gui.main_window.MainWindow.add_job_view` call.
+Every analysis of :mod:`engine.session.analysis` that has a view names a class with these
+methods.  The window builds one per analysis, gives it a read-only :class:`ViewContext`
+(the open model, the recording on show, the clicked unit, pinned units, the inputs) and
+listens to its ``job_requested(job)`` signal; the view builds the job from its own
+controls and the context, and never sees the window.  Adding an analysis means one engine
+job module (with its ``register(Analysis(...))``) and one view with these methods.
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class JobView(Protocol):
-    """A view that shows one job kind's snapshots."""
+    """A view that shows one analysis's snapshots.
+
+    Besides these methods it has the signals ``job_requested(object)`` (a job to run) and
+    ``show_requested()`` (bring its dock to the front), and a ``context`` attribute the
+    window sets to its :class:`ViewContext`.
+    """
+
+    def menu_actions(self) -> list:
+        """Its actions for the Analyse menu, the main one first (it gets the analysis's shortcut)."""
+
+    def context_changed(self) -> None:
+        """The model, recording, clicked unit or inputs changed: enable what can run now."""
 
     def started(self, job) -> None:
         """The job was submitted: clear old results, show it is running."""
@@ -32,3 +45,80 @@ class JobView(Protocol):
 
     def clear(self) -> None:
         """Forget every result (a new model was opened)."""
+
+
+class ViewContext:
+    """What an analysis view may read of the window (read-only).
+
+    Built by the window over its :class:`gui.app_state.AppState`, the inputs and the unit
+    view; a view reads it when the user asks for a job, or in ``context_changed``.
+    """
+
+    def __init__(self, state, stimuli=lambda: [], unit_position=lambda: None, pinned=lambda: []):
+        self._state, self._stimuli, self._position, self._pinned = state, stimuli, unit_position, pinned
+
+    @property
+    def info(self):
+        """The open model (:class:`engine.session.values.ModelInfo`) or None."""
+        return self._state.info
+
+    @property
+    def recording(self):
+        """The recording on show, or None (also while a model opens)."""
+        return None if self._state.opening else self._state.recording
+
+    @property
+    def layer(self) -> str | None:
+        """The recorded layer, or None."""
+        return self.recording.layer if self.recording is not None else None
+
+    @property
+    def layers(self) -> list[str]:
+        """Every layer of the open model, in anatomy order."""
+        return [node.name for node in self.info.anatomy.nodes()] if self.info is not None else []
+
+    @property
+    def unit(self):
+        """The clicked unit as :class:`engine.recording.unit.Unit` (its position where the layer has a
+        map: the unit view's RF box), or None."""
+        from engine.recording.unit import Unit
+
+        recording, channel = self.recording, self._state.unit_channel
+        if recording is None or channel is None:
+            return None
+        y, x = (self._position() or (None, None)) if recording.kind == "maps" else (None, None)
+        return Unit(recording.layer, channel, y, x)
+
+    @property
+    def unit_position(self) -> tuple[int, int] | None:
+        """Where the clicked unit sits in its map, or None for a layer without a map."""
+        unit = self.unit
+        return (unit.y, unit.x) if unit is not None and unit.y is not None else None
+
+    @property
+    def unit_label(self) -> str | None:
+        """``"layer1, channel 3"`` for the clicked unit, or None."""
+        recording, channel = self.recording, self._state.unit_channel
+        if recording is None or channel is None:
+            return None
+        return f"{recording.layer or 'output'}, channel {channel}"
+
+    @property
+    def stimuli(self) -> list:
+        """The inputs (:class:`engine.session.values.Stimulus`) in the input strip."""
+        return list(self._stimuli())
+
+    @property
+    def image_paths(self) -> list[str]:
+        """The image files among the inputs."""
+        return [s.value for s in self.stimuli if s.kind == "image"]
+
+    @property
+    def shown_stimulus(self):
+        """The input of the recording on show, or None."""
+        return self.recording.stimulus if self.recording is not None else None
+
+    @property
+    def pinned(self) -> list:
+        """Units pinned to the probe."""
+        return list(self._pinned())

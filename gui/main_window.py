@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UnitscopeError
+from engine.session.analysis import analyses, resolve
 from engine.jobs.record import Record
 from engine.recording.unit import LayerRef
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
@@ -41,18 +42,11 @@ from gui.anatomy_card import AnatomyCard
 from gui.anatomy_tree import AnatomyTree
 from gui.app_state import AppState, RunningJob
 from gui.input_strip import InputStrip
-from gui.job_view import JobView
+from gui.job_view import JobView, ViewContext
 from gui.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
 from gui.model_picker import ModelPicker
-from gui.population_view import PopulationView
-from gui.probe_view import ProbeView
-from gui.properties_view import PropertiesView
-from gui.receptive_field_view import ReceptiveFieldView
 from gui.session_file import SavedSession, read_session
 from gui.status_bar import EngineStatusBar
-from gui.topk_view import TopImagesView
-from gui.tuning_view import TuningView
-from gui.visualize_view import VisualizeView
 from gui.window_settings import StartupChoices
 from gui.worker import EngineThread, OpenModel
 
@@ -114,24 +108,15 @@ class MainWindow(QMainWindow):
         self.tree = AnatomyTree(self)
         self.card = AnatomyCard(self)
         self.strip = InputStrip(self)
-        self.tuning_view = TuningView(self)
-        self.population_view = PopulationView(self)
-        self.topk_view = TopImagesView(self)
-        self.probe_view = ProbeView(self)
-        self.rf_view = ReceptiveFieldView(self)
+        self.context = ViewContext(self.state, self.strip.stimuli, self._unit_position, self._pinned_units)
+        self.views: dict[str, JobView] = {}  # analysis name -> its view (engine.session.analysis)
+        self.docks: dict[str, QDockWidget] = {}  # analysis name -> the dock of its view
         self.job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
         self.live = LiveInput(self)
         self._build_centre()
         self._build_docks()
+        self._build_analysis_views()
         self._build_status_bar()
-        for name, view, dock in (("tuning", self.tuning_view, self.tuning_dock),
-                                 ("population", self.population_view, self.population_dock),
-                                 ("topk", self.topk_view, self.topk_dock),
-                                 ("probe", self.probe_view, self.probe_dock),
-                                 ("receptive_field", self.rf_view, self.rf_dock)):
-            self.add_job_view(name, view, dock)
-        self.add_job_view("visualize", *VisualizeView.docked(self))  # docks tabbed with the analyses
-        self.add_job_view("properties", *PropertiesView.docked(self))
         file_menu.build_menus(self)
         self._own_about_box()
         # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself:
@@ -140,7 +125,7 @@ class MainWindow(QMainWindow):
         self._watch_text_boxes()
         self._connect()
         window_settings.scroll_every_dock(self)
-        self.tuning_dock.raise_()  # the first analysis in front, whatever was tabbed in after it
+        self.analysis_docks[0].raise_()  # the first analysis in front, whatever was tabbed in after it
         for dock in self.findChildren(QDockWidget):
             dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self._tidy_tab_bars))
         self._default_layout = not window_settings.restore_window(self)
@@ -197,18 +182,42 @@ class MainWindow(QMainWindow):
                                        alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.unit_dock = self._dock("Unit", "unit_dock", self.unit_placeholder, area.RightDockWidgetArea)
         self.strip_dock = self._dock("Inputs", "inputs_dock", self.strip, area.BottomDockWidgetArea)
-        self.tuning_dock = self._dock("Tuning", "tuning_dock", self.tuning_view, area.RightDockWidgetArea)
-        self.population_dock = self._dock("Population", "population_dock", self.population_view,
-                                          area.RightDockWidgetArea)
-        self.splitDockWidget(self.unit_dock, self.tuning_dock, Qt.Orientation.Vertical)
-        self.tabifyDockWidget(self.tuning_dock, self.population_dock)
-        self.topk_dock = self._dock("Top images", "topk_dock", self.topk_view, area.RightDockWidgetArea)
-        self.probe_dock = self._dock("Probe", "probe_dock", self.probe_view, area.RightDockWidgetArea)
-        self.tabifyDockWidget(self.population_dock, self.topk_dock)
-        self.tabifyDockWidget(self.topk_dock, self.probe_dock)
-        self.rf_dock = self._dock("Receptive field", "rf_dock", self.rf_view, area.RightDockWidgetArea)
-        self.tabifyDockWidget(self.probe_dock, self.rf_dock)
-        self.tuning_dock.raise_()
+
+    def _build_analysis_views(self) -> None:
+        """One view and dock per analysis of the registry that has a view, tabbed under the unit view."""
+        previous = None
+        for analysis in analyses():
+            if analysis.view is None:
+                continue
+            view = resolve(analysis.view)(self)
+            view.context = self.context
+            dock = self._dock(analysis.title, f"{analysis.name}_dock", view, Qt.DockWidgetArea.RightDockWidgetArea)
+            if previous is None:
+                self.splitDockWidget(self.unit_dock, dock, Qt.Orientation.Vertical)
+            else:
+                self.tabifyDockWidget(previous, dock)
+            previous = dock
+            self.views[analysis.name], self.docks[analysis.name] = view, dock
+            self.add_job_view(analysis.name, view, dock)
+            view.job_requested.connect(lambda job, v=view: self.start_job(job, v))
+            view.show_requested.connect(lambda d=dock: (d.show(), d.raise_()))
+        self.analysis_docks[0].raise_()
+
+    @property
+    def analysis_docks(self) -> list[QDockWidget]:
+        """The analyses' docks in menu order."""
+        return list(self.docks.values())
+
+    def _unit_position(self):
+        return self.unit_view.position if self.unit_view is not None else None
+
+    def _pinned_units(self) -> list:
+        return list(getattr(self.views.get("probe"), "units", []))
+
+    def _context_changed(self) -> None:
+        """Tell every analysis view that the model, recording, clicked unit or inputs changed."""
+        for view in self.views.values():
+            view.context_changed()
 
     def _build_status_bar(self) -> None:
         self.status = EngineStatusBar(self)
@@ -224,13 +233,6 @@ class MainWindow(QMainWindow):
         w.job_finished.connect(self._job_finished)
         w.analysis_progress.connect(self._analysis_progress)
         w.analysis_finished.connect(self._analysis_finished)
-        self.tuning_view.tuning_requested.connect(self.start_tuning)
-        self.population_view.population_requested.connect(self.start_population)
-        self.population_view.compare_requested.connect(self.start_comparison)
-        self.topk_view.topk_requested.connect(self.start_topk)
-        self.probe_view.pin_requested.connect(self.pin_unit)
-        self.probe_view.play_requested.connect(self.start_probe)
-        self.rf_view.receptive_field_requested.connect(self.start_receptive_field)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
@@ -435,11 +437,7 @@ class MainWindow(QMainWindow):
             self.unit_view.clear()
         for view, _dock in self.job_views.values():
             view.clear()
-        self.tuning_view.set_unit(None)
-        self.population_view.set_layer(None)
-        self.population_view.set_layers([node.name for node in info.anatomy.nodes()])
-        self.probe_view.clear_units()  # pinned units belong to the old model
-        self._set_unit_label(None)
+        self._context_changed()  # no unit clicked yet; pinned units belong to the old model
         (layer, explicit), self.state.wanted_layer = self.state.wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
         self.status.showMessage(f"Opened {info.name}", 3000)
@@ -471,7 +469,6 @@ class MainWindow(QMainWindow):
         self.status.set_time("forward", recording.forward_s * 1000)
         size = "×".join(str(s) for s in recording.input_image.shape[:2])
         self.strip.set_preview(recording.input_image, size)
-        self.population_view.set_layer(recording.layer)
         # The unit the user clicked stays while only the input changes; a new layer
         # starts on its most active channel.
         # A vector (logits, say) has no map to show over the input until one is clicked.
@@ -479,7 +476,7 @@ class MainWindow(QMainWindow):
         if clicked is None and recording.kind == "vector":
             self.unit_view.clear()
             self.state.unit_channel = None
-            self._set_unit_label(None)
+            self._context_changed()
         else:
             self.show_unit(clicked, quiet=True)
         self.layer_shown.emit(recording.layer)
@@ -548,7 +545,7 @@ class MainWindow(QMainWindow):
             display["colormap"] = self.panel.colormap_name
         return SavedSession(model=info.model, layer=self.tree.current_layer(), inputs=self.strip.stimuli(),
                             shown_input=self.strip.current(), display=display,
-                            pinned=list(self.probe_view.units), jobs=dict(self.state.jobs_run))
+                            pinned=self._pinned_units(), jobs=dict(self.state.jobs_run))
 
     def restore_session(self, saved: SavedSession) -> None:
         """Open a saved session: its model, inputs, layer and display; then run its jobs again."""
@@ -587,7 +584,7 @@ class MainWindow(QMainWindow):
         """Start the next job of a restored session, once its model is open and a layer is shown."""
         if self.state.pins and self.state.info is not None and not self.state.opening:
             for unit in self.state.pins:
-                self.probe_view.pin(unit)
+                self.views["probe"].pin(unit)
             self.state.pins = []
         if not self.state.replay or self.state.info is None or self.state.opening:
             return
@@ -599,72 +596,6 @@ class MainWindow(QMainWindow):
             self._replay_next()
 
     # --- analyses ----------------------------------------------------------------------
-
-    def start_tuning(self, param: str = "orientation") -> None:
-        """Sweep ``param`` ("orientation" or "sf") for the unit shown in the unit view."""
-        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
-            return
-        spatial = self.state.recording.kind == "maps"
-        position = self.unit_view.position if spatial else None
-        request = self.tuning_view.make_job(self.state.recording.layer, self.state.unit_channel, position, param)
-        self.start_job(request, self.tuning_view)
-
-    def start_population(self) -> None:
-        """Run the population analyses of the recorded layer with the population view's settings."""
-        if self.state.recording is None or self.state.opening:
-            return
-        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.population_view.make_job(self.state.recording.layer, paths)
-        self.start_job(request, self.population_view)
-
-    def start_comparison(self) -> None:
-        """Compare the recorded layer with the one chosen in the population view (RSA, CKA)."""
-        if self.state.recording is None or self.state.opening:
-            return
-        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.population_view.make_compare_job(self.state.recording.layer, paths)
-        self.start_job(request, self.population_view)
-
-    def start_topk(self) -> None:
-        """Rank the strip's images by the unit shown in the unit view; show the top and bottom k."""
-        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
-            return
-        position = self.unit_view.position if self.state.recording.kind == "maps" else None
-        paths = [s.value for s in self.strip.stimuli() if s.kind == "image"]
-        request = self.topk_view.make_job(self.state.recording.layer, self.state.unit_channel, position, paths)
-        self.start_job(request, self.topk_view)
-
-    def pin_unit(self) -> None:
-        """Pin the unit shown in the unit view (at its RF box's position) to the probe."""
-        from engine.recording.unit import Unit
-
-        if self.state.recording is None or self.state.unit_channel is None:
-            return
-        y, x = (self.unit_view.position or (None, None)) if self.state.recording.kind == "maps" else (None, None)
-        self.probe_view.pin(Unit(self.state.recording.layer, self.state.unit_channel, y, x))
-        self.probe_dock.show()
-        self.probe_dock.raise_()
-
-    def start_probe(self) -> None:
-        """Play the probe view's stimulus sequence to every pinned unit."""
-        if self.state.info is None or self.state.opening or not self.probe_view.units:
-            return
-        request = self.probe_view.make_job(self.strip.stimuli())
-        self.start_job(request, self.probe_view)
-
-    def start_receptive_field(self) -> None:
-        """Map the receptive field of the unit shown in the unit view over the strip's inputs and noise."""
-        if self.state.recording is None or self.state.unit_channel is None or self.state.opening:
-            return
-        position = self.unit_view.position if self.state.recording.kind == "maps" else None
-        request = self.rf_view.make_job(self.state.recording.layer, self.state.unit_channel, position,
-                                            self.strip.stimuli(), self.state.recording.stimulus)
-        self.start_job(request, self.rf_view)
-
-    def _set_unit_label(self, label: str | None) -> None:
-        for view in (self.tuning_view, self.topk_view, self.probe_view):
-            view.set_unit(label)
-        self.rf_view.set_unit(label)
 
     def add_job_view(self, name: str, view: JobView, dock: QDockWidget | None = None) -> None:
         """Register an analysis view (:class:`gui.job_view.JobView`) under ``name``.
@@ -738,7 +669,7 @@ class MainWindow(QMainWindow):
         self.unit_view.show_unit(**args)
         self.panel.select_channel(args["channel"])
         self.state.unit_channel = args["channel"]
-        self._set_unit_label(f"{self.state.recording.layer or 'output'}, channel {args['channel']}")
+        self._context_changed()
         if not quiet:
             self.state.unit_layer = self.state.recording.layer
             self.unit_dock.show()
@@ -815,7 +746,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.tree_dock, self.unit_dock], [tree, unit], Qt.Orientation.Horizontal)
         self.resizeDocks([self.tree_dock, self.card_dock], [height * 58 // 100, height * 42 // 100],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.unit_dock, self.tuning_dock], [height // 2, height // 2],
+        self.resizeDocks([self.unit_dock, self.analysis_docks[0]], [height // 2, height // 2],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.strip_dock], [165], Qt.Orientation.Vertical)
 

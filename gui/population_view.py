@@ -73,11 +73,17 @@ class PopulationView(QWidget):
         The user asked to compare the layer with the one in :attr:`compare_combo`.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     population_requested = Signal()
     compare_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.population_requested.connect(lambda: self._request(self.make_job))
+        self.compare_requested.connect(lambda: self._request(self.make_compare_job))
+        self._layers_of = None
         self.run_action = QAction("&Population analysis", self, enabled=False)
         self.run_action.setStatusTip("PCA, RDM, participation ratio and sparseness of the recorded "
                                      "layer over a stimulus set")
@@ -242,6 +248,26 @@ class PopulationView(QWidget):
         """The request for ``layer`` with the stimulus set and population vector chosen."""
         return Population(layer, self.set_combo.currentData(), tuple(image_paths),
                           self.view_combo.currentData())
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Population analysis (the analysis's shortcut) and Compare."""
+        return [self.run_action, self.compare_action]
+
+    def context_changed(self) -> None:
+        """Offer the open model's layers for comparison and say which layer is recorded."""
+        info = self.context.info if self.context is not None else None
+        if info is not self._layers_of:
+            self._layers_of = info
+            self.set_layer(None)
+            self.set_layers(self.context.layers if info is not None else [])
+        self.set_layer(self.context.layer if self.context is not None else None)
+
+    def _request(self, make) -> None:
+        layer = self.context.layer if self.context is not None else None
+        if layer is not None:
+            self.job_requested.emit(make(layer, self.context.image_paths))
 
     def started(self, request: Population) -> None:
         """Empty the plots for a new analysis of ``request``; the controls show its settings."""

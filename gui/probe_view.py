@@ -61,11 +61,17 @@ class ProbeView(QWidget):
         The user asked to play the chosen sequence to the pinned units.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     pin_requested = Signal()
     play_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.pin_requested.connect(self._pin_clicked_unit)
+        self.play_requested.connect(self._request)
+        self._units_of = None
         self.pin_action = QAction("P&in unit", self, enabled=False)
         self.pin_action.setStatusTip("Add the unit shown in the unit view to the probe")
         self.pin_action.triggered.connect(self.pin_requested)
@@ -155,6 +161,30 @@ class ProbeView(QWidget):
         """The request for the pinned units with the sequence chosen (``stimuli``: the strip's)."""
         return ProbePlay(tuple(self.units), self.sequence_combo.currentData(),
                          tuple((s.kind, s.value) for s in stimuli), self.orientations_spin.value())
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Pin unit (the analysis's shortcut) and Play stimuli."""
+        return [self.pin_action, self.play_action]
+
+    def context_changed(self) -> None:
+        """Enable pinning for the clicked unit; pinned units belong to the model they came from."""
+        info = self.context.info if self.context is not None else None
+        if info is not self._units_of:
+            self._units_of = info
+            self.clear_units()
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def _pin_clicked_unit(self) -> None:
+        unit = self.context.unit if self.context is not None else None
+        if unit is not None:
+            self.pin(unit)
+            self.show_requested.emit()
+
+    def _request(self) -> None:
+        if self.context is not None and self.context.info is not None and self.units:
+            self.job_requested.emit(self.make_job(self.context.stimuli))
 
     def started(self, request: ProbePlay) -> None:
         """Empty the plot for a new sequence."""

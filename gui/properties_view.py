@@ -17,7 +17,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -31,7 +30,6 @@ from PySide6.QtWidgets import (
 from engine.analyses.properties import COLUMNS, PROPERTIES, ks_similarity, read_reference
 from engine.errors import UnitscopeError
 from engine.jobs.properties import Properties, PropertiesSnapshot
-from gui.visualize_view import analysis_dock
 
 MODEL_BRUSH = (90, 160, 230, 170)
 REFERENCE_PEN = pg.mkPen((230, 120, 30), width=2)
@@ -73,10 +71,14 @@ class PropertiesView(QWidget):
         The user asked to run the battery on the recorded layer with the settings shown.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     properties_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.properties_requested.connect(self._request)
         self.run_action = QAction("&Property battery", self)
         self.run_action.setIconText("Run battery")
         self.run_action.setStatusTip("Orientation, SF, surround suppression and F1/F0 of the layer's units")
@@ -134,22 +136,6 @@ class PropertiesView(QWidget):
         layout.addWidget(self.summary_label)
         layout.addWidget(self.status_label)
 
-    @classmethod
-    def docked(cls, window) -> tuple[PropertiesView, QDockWidget]:
-        """The view in a dock tabbed with the window's analysis views, its request wired to
-        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
-        view = cls(window)
-        dock = analysis_dock(window, view, "Properties", "properties_dock")
-
-        def run():
-            if window.state.recording is None or window.state.opening:
-                view.status_label.setText("Choose a layer first: the battery measures the layer shown.")
-                return
-            window.start_job(view.make_job(window.state.recording.layer), view)
-
-        view.properties_requested.connect(run)
-        return view, dock
-
     # --- public ------------------------------------------------------------------------
 
     def make_job(self, layer: str) -> Properties:
@@ -161,6 +147,22 @@ class PropertiesView(QWidget):
         """Reference distributions by property (from :func:`engine.analyses.properties.read_reference`)."""
         self.reference = dict(reference)
         self._draw()
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Property battery (the analysis's shortcut) and Load reference."""
+        return [self.run_action, self.reference_action]
+
+    def context_changed(self) -> None:
+        """Nothing to enable: the battery measures whichever layer is recorded."""
+
+    def _request(self) -> None:
+        layer = self.context.layer if self.context is not None else None
+        if layer is None:
+            self.status_label.setText("Choose a layer first: the battery measures the layer shown.")
+            return
+        self.job_requested.emit(self.make_job(layer))
 
     def started(self, job: Properties) -> None:
         self.clear()

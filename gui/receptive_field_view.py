@@ -116,10 +116,14 @@ class ReceptiveFieldView(QWidget):
         The user asked to map the unit's receptive field with the settings shown.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     receptive_field_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.receptive_field_requested.connect(self._request)
         self.run_action = QAction("&Receptive field", self, enabled=False)
         self.run_action.setIconText("Map receptive field")
         self.run_action.setStatusTip("Map the unit's receptive field: mean input gradient over the "
@@ -202,6 +206,22 @@ class ReceptiveFieldView(QWidget):
             layer, channel, y, x, stimuli=tuple((s.kind, s.value) for s in stimuli),
             shown=(shown.kind, shown.value) if shown is not None else None,
             noise_frames=self.frames_spin.value(), grid=self.grid_spin.value())
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Map receptive field (the analysis's shortcut)."""
+        return [self.run_action]
+
+    def context_changed(self) -> None:
+        """Enable mapping for the clicked unit, if any."""
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def _request(self) -> None:
+        unit = self.context.unit if self.context is not None else None
+        if unit is not None:
+            self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position,
+                                                  self.context.stimuli, self.context.shown_stimulus))
 
     def started(self, request: ReceptiveFieldMapping) -> None:
         """Empty the plots for a new mapping."""

@@ -121,10 +121,14 @@ class TopImagesView(QWidget):
         The user asked to rank the strip's images with the settings shown.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     topk_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.topk_requested.connect(self._request)
         self.run_action = QAction("&Top and bottom images", self, enabled=False)
         self.run_action.setIconText("Top and bottom images")
         self.run_action.setStatusTip("Rank the images in the strip by the unit's response and show "
@@ -179,6 +183,22 @@ class TopImagesView(QWidget):
         use_box = position is not None and self.position_combo.currentData() == "box"
         y, x = position if use_box else (None, None)
         return TopImages(layer, channel, y, x, tuple(image_paths), k=self.k_spin.value())
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Top and bottom images (the analysis's shortcut)."""
+        return [self.run_action]
+
+    def context_changed(self) -> None:
+        """Enable ranking for the clicked unit, if any."""
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def _request(self) -> None:
+        unit = self.context.unit if self.context is not None else None
+        if unit is not None:
+            self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position,
+                                                  self.context.image_paths))
 
     def started(self, request: TopImages) -> None:
         """Empty the grids for a new ranking; the k control shows the job's."""

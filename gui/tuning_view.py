@@ -111,10 +111,14 @@ class TuningView(QWidget):
         The user asked for a sweep: "orientation" or "sf", or a protocol of :data:`PROTOCOLS`.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     tuning_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.tuning_requested.connect(self._request)
         self.orientation_action = QAction("&Orientation tuning", self, enabled=False)
         self.orientation_action.setStatusTip("Sweep grating orientation for the unit shown in the unit view")
         self.orientation_action.triggered.connect(lambda: self.tuning_requested.emit("orientation"))
@@ -251,6 +255,22 @@ class TuningView(QWidget):
                       orientations=self.orientations_spin.value(), sf=sf,
                       orientation=self.sf_orientation_spin.value(), phases=self.phases_spin.value(),
                       batch_size=self.phases_spin.value() * max(1, 16 // self.phases_spin.value()))
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Orientation tuning (the analysis's shortcut), SF tuning and the protocols."""
+        self.sf_action.setShortcut("Ctrl+Shift+T")
+        return [self.orientation_action, self.sf_action, *self.protocol_actions.values()]
+
+    def context_changed(self) -> None:
+        """Enable the sweeps for the clicked unit, if any."""
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def _request(self, param: str) -> None:
+        unit = self.context.unit if self.context is not None else None
+        if unit is not None:
+            self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position, param))
 
     def started(self, request: Tuning | ProtocolResponses) -> None:
         """Empty the plot for a new sweep of ``request``; the controls show its settings

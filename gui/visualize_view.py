@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
@@ -34,15 +33,6 @@ from gui.receptive_field_view import THEORETICAL_COLOUR, MapPlot
 NO_UNIT = "Click a channel in the feature maps, then visualise it or show its evidence."
 EVIDENCE_TITLES = {"gradient": "Gradient", "gradient_x_input": "Gradient × input",
                    "guided_backprop": "Guided backprop"}
-
-
-def analysis_dock(window, view: QWidget, title: str, name: str) -> QDockWidget:
-    """A dock for ``view``, tabbed with the window's analysis views (after the receptive field's)."""
-    dock = QDockWidget(title, window, objectName=name)
-    dock.setWidget(view)
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.tabifyDockWidget(window.rf_dock, dock)
-    return dock
 
 
 def signed_rgb(values: np.ndarray) -> np.ndarray:
@@ -68,11 +58,16 @@ class VisualizeView(QWidget):
         The user asked for the unit's evidence on the input shown.
     """
 
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
     visualize_requested = Signal()
     evidence_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.context = None  # the window's gui.job_view.ViewContext
+        self.visualize_requested.connect(lambda: self._request(False))
+        self.evidence_requested.connect(lambda: self._request(True))
         self.visualize_action = QAction("&Visualise unit", self)
         self.visualize_action.setIconText("Visualise")
         self.visualize_action.setStatusTip("Optimise an image that drives the unit most (feature visualisation)")
@@ -136,36 +131,6 @@ class VisualizeView(QWidget):
                                     self.lr_spin, self.seed_spin)):
             self._controls.addWidget(widget, i // 4, i % 4)
 
-    # --- wiring into the window -----------------------------------------------------------
-
-    @classmethod
-    def docked(cls, window) -> tuple[VisualizeView, QDockWidget]:
-        """The view in a dock tabbed with the window's analysis views, its requests wired to
-        :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
-        view = cls(window)
-        dock = analysis_dock(window, view, "Visualise", "visualize_dock")
-
-        def unit():
-            state = window.state
-            if state.recording is None or state.unit_channel is None or state.opening:
-                view.status_label.setText(NO_UNIT)
-                return None
-            spatial = state.recording.kind == "maps"
-            view.set_unit(f"{state.recording.layer or 'output'}, channel {state.unit_channel}")
-            return state.recording.layer, state.unit_channel, window.unit_view.position if spatial else None
-
-        def visualise():
-            if (found := unit()) is not None:
-                window.start_job(view.make_job(*found, window.strip.stimuli()), view)
-
-        def show_evidence():
-            if (found := unit()) is not None:
-                window.start_job(view.make_evidence_job(*found, window.state.recording.stimulus), view)
-
-        view.visualize_requested.connect(visualise)
-        view.evidence_requested.connect(show_evidence)
-        return view, dock
-
     # --- public ------------------------------------------------------------------------
 
     def set_unit(self, label: str | None) -> None:
@@ -186,6 +151,30 @@ class VisualizeView(QWidget):
         """The evidence of the unit at ``position`` (the map centre if None) on ``stimulus``."""
         y, x = position if position is not None else (None, None)
         return EvidenceMaps(layer, channel, y, x, (stimulus.kind, stimulus.value))
+
+    # --- in the window ---------------------------------------------------------------
+
+    def menu_actions(self) -> list:
+        """Visualise unit (the analysis's shortcut) and Evidence on the input."""
+        self.evidence_action.setShortcut("Ctrl+Shift+G")
+        return [self.visualize_action, self.evidence_action]
+
+    def context_changed(self) -> None:
+        """Say which unit the buttons act on."""
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def _request(self, evidence: bool) -> None:
+        unit = self.context.unit if self.context is not None else None
+        if unit is None:
+            self.status_label.setText(NO_UNIT)
+            return
+        self.set_unit(self.context.unit_label)
+        if evidence:
+            job = self.make_evidence_job(unit.layer, unit.channel, self.context.unit_position,
+                                         self.context.shown_stimulus)
+        else:
+            job = self.make_job(unit.layer, unit.channel, self.context.unit_position, self.context.stimuli)
+        self.job_requested.emit(job)
 
     def started(self, job) -> None:
         """A job was submitted: say so (the last image stays until the first new snapshot)."""

@@ -76,7 +76,7 @@ def test_image_job_shows_top_images_and_population(open_window, qtbot, jobs, ref
     centre = outputs[:, channel, outputs.shape[2] // 2, outputs.shape[3] // 2].astype(float)
     order = np.argsort(-centre, kind="stable")[:3]
     assert len(set(np.round(centre, 4))) == N_IMAGES  # the ranking is not decided by ties
-    view = window.topk_view
+    view = window.views["topk"]
     assert view.isVisible()  # its tab in front
     assert [t.toolTip().split("\n")[0] for t in view.top_grid.tiles] == [f"#{i + 1}: {names[j]}"
                                                                        for i, j in enumerate(order)]
@@ -93,9 +93,9 @@ def test_image_job_shows_top_images_and_population(open_window, qtbot, jobs, ref
     assert view.top_grid.shown_values() == [value_text(v) for v in np.sort(centre)[::-1][:3]]
 
     # the population view's RDM: channel means, from the responses recorded here
-    rdm = window.population_view.rdm_image.image
+    rdm = window.views["population"].rdm_image.image
     np.testing.assert_allclose(rdm, rdm_of(outputs.astype(float).mean(axis=(2, 3))), atol=1e-5)
-    assert window.population_view.header_text() == "Layer: layer2"
+    assert window.views["population"].header_text() == "Layer: layer2"
 
     # a saved session keeps the jobs, so reopening it reads the job's results again
     from gui.session_file import SavedSession
@@ -113,16 +113,16 @@ def test_gratings_job_shows_the_tuning_curve_of_the_selected_channel(open_window
     assert dialog.channel_spin.value() == 11
     protocol = Protocol("gratings", 224, {"orientation": np.array(ORIENTATIONS), "sf": np.array([16.0])}, phases=4)
     table = run_tuning(reference.recorder, Unit("layer2", 11), protocol, reference.preprocess, 8)
-    x, y = window.tuning_view.f0_item.getData()
+    x, y = window.views["tuning"].f0_item.getData()
     assert np.array_equal(x, np.array(ORIENTATIONS))
     np.testing.assert_allclose(y, table.curve("orientation", "f0").responses, rtol=1e-5, atol=1e-6)
     assert np.ptp(y) > 1e-3  # a curve, not a flat line
-    assert window.tuning_view.isVisible()
-    assert window.tuning_view.metrics_label.text().startswith("Preferred orientation")
-    assert window.tuning_view.orientations_spin.value() == 8  # the controls show the job's settings
-    assert window.tuning_view.last_snapshot.unit_label == "layer2[11](14,14)"
+    assert window.views["tuning"].isVisible()
+    assert window.views["tuning"].metrics_label.text().startswith("Preferred orientation")
+    assert window.views["tuning"].orientations_spin.value() == 8  # the controls show the job's settings
+    assert window.views["tuning"].last_snapshot.unit_label == "layer2[11](14,14)"
     # the population of a protocol is coloured by orientation, named by condition
-    snapshot = window.population_view.last_snapshot
+    snapshot = window.views["population"].last_snapshot
     assert snapshot.stimuli == "gratings" and snapshot.labels[0] == "orientation 0, phase 0"
 
 
@@ -135,12 +135,12 @@ def test_unfinished_job_and_other_folders_say_why_and_the_window_goes_on(open_wi
     assert "\n" not in text and "is not finished: shard(s) 0 of 2 not done" in text
     assert file_menu.open_cluster_results(window, str(tmp_path)) is None
     assert window.message.text() == f"'{tmp_path}' is not a sharded job folder (no store.zarr in it)."
-    assert window.topk_view.last_snapshot is None and window.state.running is None
+    assert window.views["topk"].last_snapshot is None and window.state.running is None
     # the window goes on: it records another layer, and opens a finished job
     with qtbot.waitSignal(window.layer_shown, timeout=30000, check_params_cb=lambda layer: layer == "layer1"):
         window.record_layer("layer1")
     _open(qtbot, window, jobs["images"], "cluster_topk")
-    assert window.topk_view.last_snapshot.unit_label.startswith("layer1[")  # the layer shown, in the job
+    assert window.views["topk"].last_snapshot.unit_label.startswith("layer1[")  # the layer shown, in the job
 
 
 def test_results_of_another_model_say_so(open_window, qtbot, jobs):
@@ -148,5 +148,5 @@ def test_results_of_another_model_say_so(open_window, qtbot, jobs):
     qtbot.waitUntil(lambda: window.info is not None, timeout=60000)
     dialog = _open(qtbot, window, jobs["images"], "cluster_topk")
     assert dialog.other_model and "not the window's" in dialog.model_label.text()
-    assert "results of resnet18 (resnet18_test.pth)" in window.topk_view.crop_label.text()
-    assert "not the window's" in window.population_view.status_label.text()
+    assert "results of resnet18 (resnet18_test.pth)" in window.views["topk"].crop_label.text()
+    assert "not the window's" in window.views["population"].status_label.text()

@@ -70,9 +70,9 @@ def test_an_analysis_view_gives_its_snapshot_as_figure_data(open_window, tmp_pat
 
     window = open_window()
     responses = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]])
-    window.probe_view.show_snapshot(ProbeSnapshot(["layer1[0](28,28)", "layer2[3](14,14)"],
+    window.views["probe"].show_snapshot(ProbeSnapshot(["layer1[0](28,28)", "layer2[3](14,14)"],
                                                   ["cat.jpg", "rocket.jpg", "coffee.jpg"], responses, 3, 3, "strip"))
-    data = window.probe_view.figure_data()
+    data = window.views["probe"].figure_data()
     assert np.array_equal(data.arrays["responses"], responses)
     out = save_figure(window, "probe", str(tmp_path / "probe.svg"), FigureOptions())
     svg = out.read_text(encoding="utf-8")

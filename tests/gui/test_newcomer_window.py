@@ -74,7 +74,7 @@ def test_a_click_on_a_unit_is_the_unit_tuning_measures(open_window, qtbot):
     view = panel._map_view
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.mapFromScene(scene))
     assert window.state.unit_channel == channel and window.unit_view.position == (y, x)
-    window.start_tuning("orientation")
+    window.views["tuning"].orientation_action.trigger()
     job = window.state.running.job
     assert (job.layer, job.channel, job.y, job.x) == ("layer1", channel, y, x)
     window.cancel()

@@ -12,7 +12,7 @@ from engine.stimuli.protocols import ImageFolder
 
 
 def compare(window, qtbot, layer_b: str) -> list[int]:
-    pv = window.population_view
+    pv = window.views["population"]
     assert pv.compare_combo.findText(layer_b) >= 0  # offered from the model's anatomy
     pv.compare_combo.setEditText(layer_b)
     progress = []
@@ -36,7 +36,7 @@ def engine_comparison(reference, layer_a, layer_b):
 
 def test_layer2_vs_layer3_matches_compare_stream(open_window, qtbot, reference):
     window = open_window(wait_for="layer2", layer="layer2")
-    pv = window.population_view
+    pv = window.views["population"]
     assert not pv.compare_action.isEnabled()  # no layer chosen yet
     progress = compare(window, qtbot, "layer3")
     expected = engine_comparison(reference, "layer2", "layer3")
@@ -59,7 +59,7 @@ def test_layer2_vs_layer3_matches_compare_stream(open_window, qtbot, reference):
 
 def test_a_layer_with_itself_is_identical(open_window, qtbot):
     window = open_window(wait_for="layer2", layer="layer2")
-    pv = window.population_view
+    pv = window.views["population"]
     compare(window, qtbot, "layer2")
     assert "RSA (Spearman of RDMs) = 1.000, linear CKA = 1.000" in pv.compare_label.text()
     assert pv.last_snapshot.rsa == pytest.approx(1.0) and pv.last_snapshot.cka == pytest.approx(1.0)
@@ -67,7 +67,7 @@ def test_a_layer_with_itself_is_identical(open_window, qtbot):
 
 def test_unknown_layer_is_refused_in_the_view(open_window, qtbot):
     window = open_window(wait_for="layer2", layer="layer2")
-    pv = window.population_view
+    pv = window.views["population"]
     pv.compare_combo.setEditText("layer9")
     with qtbot.assertNotEmitted(pv.compare_requested):
         pv.compare_action.trigger()

@@ -34,7 +34,7 @@ def engine_state(reference, layer, stimuli, view):
 
 
 def run(window, qtbot, stimuli: str, view: str) -> list[int]:
-    pv = window.population_view
+    pv = window.views["population"]
     pv.set_combo.setCurrentIndex(pv.set_combo.findData(stimuli))
     pv.view_combo.setCurrentIndex(pv.view_combo.findData(view))
     progress = []
@@ -43,12 +43,12 @@ def run(window, qtbot, stimuli: str, view: str) -> list[int]:
                           check_params_cb=lambda kind: kind == "population"):
         assert pv.run_action.isEnabled()
         pv.run_action.trigger()
-    assert window.population_dock.isVisible()
+    assert window.docks["population"].isVisible()
     return progress
 
 
 def test_images_in_the_strip(window, qtbot, reference):
-    pv = window.population_view
+    pv = window.views["population"]
     run(window, qtbot, "images", "flat")
     paths = [str(p.resolve()) for p in resources.sample_images()]
     state = engine_state(reference, "layer2", ImageFolder(paths, workers=0), "flat")
@@ -64,7 +64,7 @@ def test_images_in_the_strip(window, qtbot, reference):
 
 
 def test_grating_set_streams_and_matches_the_engine(window, qtbot, reference):
-    pv = window.population_view
+    pv = window.views["population"]
     progress = run(window, qtbot, "gratings", "channels")
     n = GRATING_SET_ORIENTATIONS * len(GRATING_SET_SF)
     assert progress == [16, 32, 48] and n == 48

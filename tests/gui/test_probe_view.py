@@ -32,7 +32,7 @@ def pin(window, qtbot, layer, channel):
         with qtbot.waitSignal(window.layer_shown, timeout=10000, check_params_cb=lambda name: name == layer):
             window.record_layer(layer)
     window.panel.channel_clicked.emit(channel)
-    QTest.keySequence(window, window.probe_view.pin_action.shortcut())
+    QTest.keySequence(window, window.views["probe"].pin_action.shortcut())
     y, x = window.unit_view.position
     return Unit(layer, channel, y, x)
 
@@ -49,11 +49,11 @@ def engine_responses(reference, units, stimuli):
 
 
 def test_pinned_units_of_two_layers_hear_the_strip(window, qtbot, reference):
-    view = window.probe_view
+    view = window.views["probe"]
     assert not view.play_action.isEnabled()
     units = [pin(window, qtbot, "layer1", 3), pin(window, qtbot, "layer3", 7)]
     assert [view.units_list.item(i).text() for i in range(2)] == [u.label for u in units]
-    assert view.play_action.isEnabled() and window.probe_dock.isVisible()
+    assert view.play_action.isEnabled() and window.docks["probe"].isVisible()
     progress = []
     window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: progress.append(done))
     with qtbot.waitSignal(window.analysis_shown, timeout=30000, check_params_cb=lambda k: k == "probe"):
@@ -72,7 +72,7 @@ def test_pinned_units_of_two_layers_hear_the_strip(window, qtbot, reference):
 
 
 def test_cancel_keeps_the_responses_recorded(window, qtbot, reference):
-    view = window.probe_view
+    view = window.views["probe"]
     units = [pin(window, qtbot, "layer1", 0)]
     view.sequence_combo.setCurrentIndex(view.sequence_combo.findData("orientations"))
     view.orientations_spin.setValue(64)  # 8 batches of 8

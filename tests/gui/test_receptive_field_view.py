@@ -76,7 +76,7 @@ def engine_maps(spec, stimuli, unit_yx):
 
 
 def test_boxes_and_maps_match_the_engine(window, qtbot):
-    view = window.rf_view
+    view = window.views["receptive_field"]
     action = view.run_action
     assert action.isEnabled() and action.shortcut().toString() == "Ctrl+Shift+R"
     assert action in window.menuBar().actions()[2].menu().actions()  # Analyse
@@ -87,7 +87,7 @@ def test_boxes_and_maps_match_the_engine(window, qtbot):
                           check_params_cb=lambda kind: kind == "receptive_field"):
         action.trigger()
         assert window.status.is_busy_shown()
-    assert window.rf_dock.isVisible()
+    assert window.docks["receptive_field"].isVisible()
     snap = view.last_snapshot
     stimuli = window.strip.stimuli()
     assert snap.n_images == len(stimuli) and snap.n_frames == FRAMES
@@ -112,7 +112,7 @@ def test_boxes_and_maps_match_the_engine(window, qtbot):
 
 
 def test_clicked_unit_and_cancel(window, qtbot):
-    view = window.rf_view
+    view = window.views["receptive_field"]
     window.unit_view.set_position(40, 60)
     view.position_combo.setCurrentIndex(view.position_combo.findData("box"))
     view.frames_spin.setValue(20000)

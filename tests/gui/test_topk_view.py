@@ -61,7 +61,7 @@ def engine_ranking(reference, paths, unit, k):
 
 
 def test_top_and_bottom_crops_match_the_engine(window, qtbot, reference, extra_images):
-    view = window.topk_view
+    view = window.views["topk"]
     assert view.run_action.isEnabled() and view.run_action.shortcut().toString() == "Ctrl+Shift+K"
     view.k_spin.setValue(3)
     view.position_combo.setCurrentIndex(view.position_combo.findData("box"))  # the unit view's unit
@@ -69,7 +69,7 @@ def test_top_and_bottom_crops_match_the_engine(window, qtbot, reference, extra_i
     with qtbot.waitSignal(window.analysis_shown, timeout=30000, check_params_cb=lambda k: k == "topk"):
         view.run_action.trigger()
         assert window.status.is_busy_shown()
-    assert window.topk_dock.isVisible()
+    assert window.docks["topk"].isVisible()
     snap = view.last_snapshot
     paths = [str(p.resolve()) for p in resources.sample_images()] + [str(p.resolve()) for p in extra_images]
     assert snap.done == snap.total == len(paths) == 7

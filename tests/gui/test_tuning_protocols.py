@@ -48,7 +48,7 @@ def window(qtbot, spec):
 
 
 def test_size_protocol_shows_the_engines_surround_suppression_index(window, qtbot, spec):
-    view = window.tuning_view
+    view = window.views["tuning"]
     view.position_combo.setCurrentIndex(view.position_combo.findData("centre"))
     view.sf_orientation_spin.setValue(0.0)
     view.phases_spin.setValue(4)
@@ -82,7 +82,7 @@ def _legend(view) -> list[str]:
 def test_the_legend_names_f1_only_for_protocols_that_have_phases(window, qtbot):
     """Hue discs have no phase: no F1 curve, and no F1 in the legend; a phased protocol
     (size gratings) afterwards lists it again with its curve."""
-    view = window.tuning_view
+    view = window.views["tuning"]
     view.phases_spin.setValue(4)
     for kind, listed in (("hue", False), ("size", True)):
         with qtbot.waitSignal(window.analysis_shown, timeout=90000,

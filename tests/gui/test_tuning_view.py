@@ -73,7 +73,7 @@ def engine_table(spec, orientations=12, phases=8):
 
 
 def test_orientation_tuning_draws_the_engines_curve_while_it_runs(window, qtbot, gabor_spec):
-    view = window.tuning_view
+    view = window.views["tuning"]
     assert view.orientation_action.isEnabled() and "1, channel 0" in view.unit_label.text()
     drawn = []  # points on show after each batch (the window's slot runs first)
     window.worker.analysis_progress.connect(
@@ -100,7 +100,7 @@ def test_orientation_tuning_draws_the_engines_curve_while_it_runs(window, qtbot,
 
 
 def test_spatial_frequency_tuning_prefers_two_cycles_per_field(window, qtbot):
-    view = window.tuning_view
+    view = window.views["tuning"]
     view.sf_orientation_spin.setValue(30.0)
     view.phases_spin.setValue(4)
     with qtbot.waitSignal(window.analysis_shown, timeout=20000):
@@ -114,7 +114,7 @@ def test_spatial_frequency_tuning_prefers_two_cycles_per_field(window, qtbot):
 
 
 def test_cancel_keeps_the_partial_curve_and_the_next_record_works(window, qtbot):
-    view = window.tuning_view
+    view = window.views["tuning"]
     view.orientations_spin.setValue(36)  # 18 batches
     finished = []
     window.analysis_shown.connect(finished.append)
@@ -136,7 +136,7 @@ def test_cancel_keeps_the_partial_curve_and_the_next_record_works(window, qtbot)
 
 
 def test_a_record_asked_for_during_a_sweep_is_served_between_batches(window, qtbot):
-    view = window.tuning_view
+    view = window.views["tuning"]
     view.orientations_spin.setValue(36)  # 18 batches
     events = []
     window.layer_shown.connect(lambda layer: events.append(("layer", layer)))
