@@ -157,7 +157,7 @@ class LiveInput(QObject):
         self._ending: str | None = None  # the source ended (why): stop once the engine is free
         self._shown: deque[float] = deque()
         self.frames_shown = 0
-        window.worker.recording_finished.connect(self._recording_finished)
+        window.worker.snapshot_ready.connect(self._recording_finished)
         window.worker.job_finished.connect(self._job_finished)
 
     @property
@@ -208,7 +208,7 @@ class LiveInput(QObject):
         self._in_flight = self.window.submit_frame(RecordFrame(layer, frame, f"{self.source.name} #{index}"))
 
     @Slot(int, object)
-    def _recording_finished(self, rid: int, recording) -> None:
+    def _recording_finished(self, rid: int, recording, final: bool = True) -> None:
         if rid != self._in_flight:
             return
         now = time.monotonic()

@@ -227,12 +227,10 @@ class MainWindow(QMainWindow):
         w = self.worker
         w.engine_ready.connect(self._engine_ready)
         w.model_ready.connect(self._model_ready)
-        w.recording_finished.connect(self._recording_finished)
+        w.snapshot_ready.connect(self._snapshot_ready)
         w.failed.connect(self._failed)
         w.job_started.connect(self._job_started)
         w.job_finished.connect(self._job_finished)
-        w.analysis_progress.connect(self._analysis_progress)
-        w.analysis_finished.connect(self._analysis_finished)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(lambda _s: self._request_record())
         self.strip.problem.connect(self.show_problem)
@@ -445,7 +443,22 @@ class MainWindow(QMainWindow):
             layer = first_layer(info.anatomy)
         self.record_layer(layer)
 
-    @Slot(int, object)
+    @Slot(int, object, bool)
+    def _snapshot_ready(self, rid: int, snapshot, final: bool) -> None:
+        """Route a snapshot to the running job's view, or a recording to the feature maps;
+        anything no longer asked for is dropped."""
+        if self.state.is_running(rid):
+            view = self.state.running.view
+            if final:
+                view.finish(snapshot)
+                self.analysis_shown.emit(self.state.running.job.kind)
+            else:
+                view.show_snapshot(snapshot)
+                self.state.running.progress = (snapshot.done, snapshot.total)
+                self.status.set_progress(snapshot.done, snapshot.total)
+        elif isinstance(snapshot, Recording):
+            self._recording_finished(rid, snapshot)
+
     def _recording_finished(self, rid: int, recording: Recording) -> None:
         if rid != self.state.record_id or self.panel is None:
             log.debug("dropped stale recording %d of %s", rid, recording.layer)
@@ -630,21 +643,6 @@ class MainWindow(QMainWindow):
             dock.show()
             dock.raise_()
         return rid
-
-    @Slot(int, str, object, int, int)
-    def _analysis_progress(self, rid: int, kind: str, snapshot, done: int, total: int) -> None:
-        if not self.state.is_running(rid):
-            return
-        self.state.running.view.show_snapshot(snapshot)
-        self.state.running.progress = (done, total)
-        self.status.set_progress(done, total)
-
-    @Slot(int, str, object)
-    def _analysis_finished(self, rid: int, kind: str, snapshot) -> None:
-        if not self.state.is_running(rid):
-            return
-        self.state.running.view.finish(snapshot)
-        self.analysis_shown.emit(kind)
 
     def _render_finished(self, ms: float) -> None:
         self.status.set_time("render", ms)

@@ -12,7 +12,8 @@ arrived, or the user cancelled) is abandoned between batches and, through a forw
 pre-hook on every module, between two modules of a forward pass.
 
 Records and analyses.  An analysis (a tuning sweep, a population analysis) streams a
-snapshot after every batch (``analysis_progress``) and ends with ``analysis_finished``.
+snapshot after every batch and the last one again as final (one signal, ``snapshot_ready(id,
+snapshot, final)``; a recording is one final snapshot).
 It may take minutes, so it must not hold up the quick recordings the user asks for by
 clicking layers and inputs meanwhile.  Cancelling the analysis would throw away work the
 user started on purpose; a second thread would need a second copy of the model and
@@ -84,12 +85,10 @@ class EngineThread(QThread):
 
     engine_ready = Signal(object)  # torch is loaded; {family: [(model name, weights found?)]}
     model_ready = Signal(int, object)  # request id, ModelInfo
-    recording_finished = Signal(int, object)  # request id, Recording
+    snapshot_ready = Signal(int, object, bool)  # request id, snapshot (a Recording for a record job), final
     failed = Signal(int, str)  # request id, one readable line
     job_started = Signal(int, str)  # request id, what is being done
     job_finished = Signal(int)
-    analysis_progress = Signal(int, str, object, int, int)  # id, kind, snapshot, done, total
-    analysis_finished = Signal(int, str, object)  # id, kind, final snapshot
 
     #: Every engine thread made, so tests can check that none is left running.
     instances: weakref.WeakSet = weakref.WeakSet()
@@ -299,7 +298,7 @@ class EngineThread(QThread):
             recording = next(snapshots)
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
         if not self.is_stale(rid):
-            self.recording_finished.emit(rid, recording)
+            self.snapshot_ready.emit(rid, recording, True)
 
     def _analyse(self, rid: int, job) -> None:
         snapshot = None
@@ -310,10 +309,10 @@ class EngineThread(QThread):
             for snapshot in snapshots:
                 if self.is_stale(rid):
                     return
-                self.analysis_progress.emit(rid, job.kind, snapshot, snapshot.done, snapshot.total)
+                self.snapshot_ready.emit(rid, snapshot, False)
                 self._serve_pending_record(rid)
         if snapshot is not None and not self.is_stale(rid):
-            self.analysis_finished.emit(rid, job.kind, snapshot)
+            self.snapshot_ready.emit(rid, snapshot, True)
 
     def _serve_pending_record(self, analysis_id: int) -> None:
         """Between two batches of an analysis, run the recording the user asked for meanwhile."""

@@ -16,7 +16,7 @@ def compare(window, qtbot, layer_b: str) -> list[int]:
     assert pv.compare_combo.findText(layer_b) >= 0  # offered from the model's anatomy
     pv.compare_combo.setEditText(layer_b)
     progress = []
-    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: progress.append(done))
+    window.worker.snapshot_ready.connect(lambda rid, snap, final: final or progress.append(snap.done))
     with qtbot.waitSignal(window.analysis_shown, timeout=30000,
                           check_params_cb=lambda kind: kind == "comparison"):
         assert pv.compare_action.isEnabled()

@@ -38,7 +38,7 @@ def run(window, qtbot, stimuli: str, view: str) -> list[int]:
     pv.set_combo.setCurrentIndex(pv.set_combo.findData(stimuli))
     pv.view_combo.setCurrentIndex(pv.view_combo.findData(view))
     progress = []
-    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: progress.append(done))
+    window.worker.snapshot_ready.connect(lambda rid, snap, final: final or progress.append(snap.done))
     with qtbot.waitSignal(window.analysis_shown, timeout=30000,
                           check_params_cb=lambda kind: kind == "population"):
         assert pv.run_action.isEnabled()

@@ -55,7 +55,7 @@ def test_pinned_units_of_two_layers_hear_the_strip(window, qtbot, reference):
     assert [view.units_list.item(i).text() for i in range(2)] == [u.label for u in units]
     assert view.play_action.isEnabled() and window.docks["probe"].isVisible()
     progress = []
-    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: progress.append(done))
+    window.worker.snapshot_ready.connect(lambda rid, snap, final: final or progress.append(snap.done))
     with qtbot.waitSignal(window.analysis_shown, timeout=30000, check_params_cb=lambda k: k == "probe"):
         view.play_action.trigger()
     stimuli = window.strip.stimuli()
@@ -77,11 +77,11 @@ def test_cancel_keeps_the_responses_recorded(window, qtbot, reference):
     view.sequence_combo.setCurrentIndex(view.sequence_combo.findData("orientations"))
     view.orientations_spin.setValue(64)  # 8 batches of 8
 
-    def cancel_on_first(rid, kind, snap, done, total):
-        if done == 8:
+    def cancel_on_first(rid, snap, final):
+        if not final and getattr(snap, "done", None) == 8:
             QTest.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
 
-    window.worker.analysis_progress.connect(cancel_on_first)
+    window.worker.snapshot_ready.connect(cancel_on_first)
     finished = []
     window.analysis_shown.connect(finished.append)
     with qtbot.waitSignal(window.worker.job_finished, timeout=30000,

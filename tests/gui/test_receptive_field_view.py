@@ -117,7 +117,7 @@ def test_clicked_unit_and_cancel(window, qtbot):
     view.position_combo.setCurrentIndex(view.position_combo.findData("box"))
     view.frames_spin.setValue(20000)
     snaps = []
-    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: snaps.append(snap))
+    window.worker.snapshot_ready.connect(lambda rid, snap, final: final or snaps.append(snap))
     view.run_action.trigger()
     qtbot.waitUntil(lambda: any(s.n_frames > 0 for s in snaps), timeout=20000)
     window.status.cancel_requested.emit()

@@ -76,8 +76,8 @@ def test_orientation_tuning_draws_the_engines_curve_while_it_runs(window, qtbot,
     view = window.views["tuning"]
     assert view.orientation_action.isEnabled() and "1, channel 0" in view.unit_label.text()
     drawn = []  # points on show after each batch (the window's slot runs first)
-    window.worker.analysis_progress.connect(
-        lambda rid, kind, snap, done, total: drawn.append((len(view.f0_item.getData()[0]), done, total)))
+    window.worker.snapshot_ready.connect(
+        lambda rid, snap, final: final or drawn.append((len(view.f0_item.getData()[0]), snap.done, snap.total)))
     with qtbot.waitSignal(window.analysis_shown, timeout=20000):
         view.orientation_action.trigger()
         assert window.status.is_busy_shown()  # progress and Cancel at once
@@ -119,11 +119,11 @@ def test_cancel_keeps_the_partial_curve_and_the_next_record_works(window, qtbot)
     finished = []
     window.analysis_shown.connect(finished.append)
 
-    def cancel_on_first(rid, kind, snap, done, total):
-        if done == 16:
+    def cancel_on_first(rid, snap, final):
+        if not final and getattr(snap, "done", None) == 16:
             QTest.mouseClick(window.status.cancel_button, Qt.MouseButton.LeftButton)
 
-    window.worker.analysis_progress.connect(cancel_on_first)
+    window.worker.snapshot_ready.connect(cancel_on_first)
     with qtbot.waitSignal(window.worker.job_finished, timeout=20000,
                           check_params_cb=lambda rid: rid == window.worker._newest_analysis):
         view.orientation_action.trigger()
@@ -142,11 +142,11 @@ def test_a_record_asked_for_during_a_sweep_is_served_between_batches(window, qtb
     window.layer_shown.connect(lambda layer: events.append(("layer", layer)))
     window.analysis_shown.connect(lambda kind: events.append(("done", kind)))
 
-    def select_on_first(rid, kind, snap, done, total):
-        if done == 16:
+    def select_on_first(rid, snap, final):
+        if not final and getattr(snap, "done", None) == 16:
             window.tree.select_layer("0")
 
-    window.worker.analysis_progress.connect(select_on_first)
+    window.worker.snapshot_ready.connect(select_on_first)
     with qtbot.waitSignal(window.analysis_shown, timeout=30000):
         view.orientation_action.trigger()
     assert events == [("layer", "0"), ("done", "tuning")]

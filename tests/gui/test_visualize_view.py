@@ -48,7 +48,7 @@ def window(qtbot, tmp_path):
 
 def _progress(window):
     seen = []
-    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: seen.append(done))
+    window.worker.snapshot_ready.connect(lambda rid, snap, final: final or seen.append(snap.done))
     return seen
 
 

@@ -34,9 +34,10 @@ def test_records_exactly_what_the_recorder_gives(qtbot, engine, resnet18_weights
     info = open_model(qtbot, engine, "resnet18", str(resnet18_weights))
     assert info.name == "resnet18" and info.weights_label == resnet18_weights.name
     assert info.anatomy.node("layer1.0.relu").calls[1].output_shape == (1, 64, 56, 56)
-    with qtbot.waitSignal(engine.recording_finished, timeout=10000) as done:
+    with qtbot.waitSignal(engine.snapshot_ready, timeout=10000) as done:
         rid = engine.submit(Record("layer2.0.relu#2", SAMPLE))
-    got_id, recording = done.args
+    got_id, recording, final = done.args
+    assert final
     assert got_id == rid and recording.layer == "layer2.0.relu#2"
 
     expected = reference.output("layer2.0.relu#2", SAMPLE)
@@ -48,7 +49,7 @@ def test_records_exactly_what_the_recorder_gives(qtbot, engine, resnet18_weights
 def test_newest_request_wins(qtbot, engine):
     open_model(qtbot, engine, "resnet18")
     got = []
-    engine.recording_finished.connect(lambda rid, rec: got.append((rid, rec.layer)))
+    engine.snapshot_ready.connect(lambda rid, rec, final: got.append((rid, rec.layer)))
     layers = ["conv1", "layer1", "layer2", "layer3", "layer4", "layer1.0.conv2", "fc"]
     ids = [engine.submit(Record(layer, SAMPLE)) for layer in layers]
     qtbot.waitUntil(lambda: bool(got) and got[-1][0] == ids[-1], timeout=10000)
@@ -69,7 +70,7 @@ def test_errors_are_reported_and_the_thread_survives(qtbot, engine, model_file):
     with qtbot.waitSignal(engine.failed, timeout=10000) as failed:
         engine.submit(Record("nope", SAMPLE))
     assert failed.args[1].startswith("Unknown layer 'nope'")
-    with qtbot.waitSignal(engine.recording_finished, timeout=10000) as done:
+    with qtbot.waitSignal(engine.snapshot_ready, timeout=10000) as done:
         engine.submit(Record("0", SAMPLE))
     assert tuple(done.args[1].output.shape) == (4, 222, 222)
     assert done.args[1].conv_weights.shape == (4, 3, 3, 3)
@@ -89,13 +90,13 @@ def test_stop_interrupts_a_forward_pass_within_a_second(qtbot, engine, model_fil
 def test_cancel_drops_the_running_request_and_keeps_the_model(qtbot, engine, model_file):
     open_model(qtbot, engine, f"{model_file}:slow")
     got = []
-    engine.recording_finished.connect(lambda rid, rec: got.append(rec.layer))
+    engine.snapshot_ready.connect(lambda rid, rec, final: got.append(rec.layer))
     with qtbot.waitSignal(engine.job_started, timeout=5000):
         rid = engine.submit(Record("61", SAMPLE))
     with qtbot.waitSignal(engine.job_finished, timeout=1000, check_params_cb=lambda r: r == rid):
         engine.cancel()
     assert got == []
-    with qtbot.waitSignal(engine.recording_finished, timeout=5000):
+    with qtbot.waitSignal(engine.snapshot_ready, timeout=5000):
         engine.submit(Record("0", SAMPLE))
     assert got == ["0"]
 
@@ -156,7 +157,7 @@ def test_an_abandoned_job_is_finished_in_the_engine_thread_at_once(qtbot, engine
 
     open_model(qtbot, engine, "resnet18")
     job = _EndlessJob()
-    with qtbot.waitSignal(engine.analysis_progress, timeout=10000):
+    with qtbot.waitSignal(engine.snapshot_ready, timeout=10000):
         engine.submit(job)
     engine.cancel()
     qtbot.waitUntil(lambda: bool(job.finished), timeout=5000)
