@@ -1,7 +1,7 @@
 """What ``unitscope doctor`` reports about the engine: versions, devices, the weights cache.
 
 The Qt half (Qt and pyqtgraph versions, the platform plugin, the settings file) lives in
-``gui/doctor.py``; this module stays Qt-free so it also answers when Qt cannot start.
+``gui/app/doctor.py``; this module stays Qt-free so it also answers when Qt cannot start.
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ RUNTIME_FILES = [
     "resources/icons/unitscope.svg",
     "resources/icons/unitscope.png",
     "engine/models/weights.py",
-    "gui/weights_dialog.py",
-    "gui/doctor.py",
+    "gui/dialogs/weights_dialog.py",
+    "gui/app/doctor.py",
 ]
 _NOT_SOURCE = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
                ".hypothesis", "tests")

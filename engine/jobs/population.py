@@ -131,7 +131,7 @@ register(Analysis(
     jobs=(Population,),
     snapshots=(PopulationSnapshot,),
     needs=frozenset({"layer"}),
-    view='gui.population_view:PopulationView',
+    view='gui.analyses.population_view:PopulationView',
     shortcut='Ctrl+Shift+P',
     figure='engine.figures.sources:population_figure',
     methods='engine.figures.methods:population_methods',

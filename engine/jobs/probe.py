@@ -105,7 +105,7 @@ register(Analysis(
     jobs=(ProbePlay,),
     snapshots=(ProbeSnapshot,),
     needs=frozenset({"units"}),
-    view='gui.probe_view:ProbeView',
+    view='gui.analyses.probe_view:ProbeView',
     shortcut='Ctrl+P',
     figure='engine.figures.sources:probe_figure',
     methods='engine.figures.methods:probe_methods',

@@ -97,7 +97,7 @@ register(Analysis(
     jobs=(Properties,),
     snapshots=(PropertiesSnapshot,),
     needs=frozenset({"layer"}),
-    view='gui.properties_view:PropertiesView',
+    view='gui.analyses.properties_view:PropertiesView',
     shortcut='Ctrl+Shift+B',
     no_figure="the battery's table is drawn from its CSV ('unitscope properties --out p.csv'); its figure kind is not written yet",
     methods='engine.figures.methods:properties_methods',

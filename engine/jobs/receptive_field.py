@@ -157,7 +157,7 @@ register(Analysis(
     jobs=(ReceptiveFieldMapping,),
     snapshots=(ReceptiveFieldSnapshot,),
     needs=frozenset({"unit"}),
-    view='gui.receptive_field_view:ReceptiveFieldView',
+    view='gui.analyses.receptive_field_view:ReceptiveFieldView',
     shortcut='Ctrl+Shift+R',
     figure='engine.figures.sources:receptive_field_figure',
     methods='engine.figures.methods:receptive_field_methods',

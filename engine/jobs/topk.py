@@ -115,7 +115,7 @@ register(Analysis(
     jobs=(TopImages,),
     snapshots=(TopImagesSnapshot,),
     needs=frozenset({"unit", "images"}),
-    view='gui.topk_view:TopImagesView',
+    view='gui.analyses.topk_view:TopImagesView',
     shortcut='Ctrl+Shift+K',
     figure='engine.figures.sources:topk_figure',
     methods='engine.figures.methods:topk_methods',

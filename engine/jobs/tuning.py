@@ -138,7 +138,7 @@ register(Analysis(
     jobs=(Tuning,),
     snapshots=(TuningSnapshot,),
     needs=frozenset({"unit"}),
-    view='gui.tuning_view:TuningView',
+    view='gui.analyses.tuning_view:TuningView',
     shortcut='Ctrl+T',
     figure='engine.figures.sources:tuning_figure',
     methods='engine.figures.methods:tuning_methods',

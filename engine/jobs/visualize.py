@@ -131,7 +131,7 @@ register(Analysis(
     jobs=(Visualize,),
     snapshots=(VisualizationSnapshot,),
     needs=frozenset({"unit"}),
-    view='gui.visualize_view:VisualizeView',
+    view='gui.analyses.visualize_view:VisualizeView',
     shortcut='Ctrl+Shift+V',
     no_figure="a visualisation is saved as an image ('unitscope visualize --out unit.png'); its figure kind is not written yet",
     methods='engine.figures.methods:visualize_methods',

@@ -95,7 +95,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_import_graph_has_no_cycles():
     graph = _project_imports(pathlib.Path(engine.__file__).parent.parent)
-    assert "engine.session.session" in graph["gui.worker"] or "engine.session.values" in graph["gui.worker"]
+    assert "engine.session.session" in graph["gui.engine_link.worker"] or "engine.session.values" in graph["gui.engine_link.worker"]
     assert _cycles(graph) == []
 
 
@@ -120,8 +120,8 @@ def test_jobs_values_and_sessions_load_without_torch():
     jobs = sorted(p.stem for p in (pathlib.Path(engine.__file__).parent / "jobs").glob("*.py")
                   if p.stem != "__init__")
     code = ("import importlib, sys\n"
-            "for m in ['engine.session.values', 'engine.session.job', 'gui.session_file', "
-            "'gui.app_state', 'gui.job_view']: importlib.import_module(m)\n"
+            "for m in ['engine.session.values', 'engine.session.job', 'gui.window.session_file', "
+            "'gui.engine_link.app_state', 'gui.analyses.job_view']: importlib.import_module(m)\n"
             f"for m in {jobs!r}: importlib.import_module('engine.jobs.' + m)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -151,4 +151,28 @@ def test_engine_subpackages_import_only_the_layers_below_them():
             if there is not None and there != here and rank[there] > rank[here]:
                 if (here, there) != ("cli", "commands"):  # cli loads the command modules by name
                     upward.append(f"{module} -> {target}")
+    assert upward == []
+
+
+#: gui's folders from the bottom up: each imports only those before it (gui/main.py, the entry point, any).
+GUI_LAYERS = ["engine_link", "widgets", "analyses", "dialogs", "window", "app"]
+
+
+def test_gui_folders_import_only_the_folders_below_them():
+    graph = _project_imports(pathlib.Path(engine.__file__).parent.parent)
+    rank = {name: i for i, name in enumerate(GUI_LAYERS)}
+    upward, loose = [], []
+    for module, imports in graph.items():
+        parts = module.split(".")
+        if parts[0] != "gui" or len(parts) < 3:
+            if parts[0] == "gui" and len(parts) == 2 and parts[1] not in (*GUI_LAYERS, "main", "__main__"):
+                loose.append(module)
+            continue
+        here = parts[1]
+        assert here in rank, f"{module}: add its folder to GUI_LAYERS"
+        for target in imports:
+            there = target.split(".")[1] if target.startswith("gui.") and target.count(".") >= 1 else None
+            if there in rank and there != here and rank[there] > rank[here]:
+                upward.append(f"{module} -> {target}")
+    assert loose == [], "gui/ keeps only its entry points at the top; put modules in a folder"
     assert upward == []

@@ -12,13 +12,13 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QSettings
 
-from gui.worker import EngineThread
+from gui.engine_link.worker import EngineThread
 
 
 @pytest.fixture(autouse=True)
 def _unitscope_app(qapp, tmp_path):
     """The application as ``unitscope`` sets it up, with settings kept in ``tmp_path``."""
-    from gui.app import make_application
+    from gui.app.app import make_application
 
     make_application()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -125,7 +125,7 @@ def reference(resnet18_weights):
 @pytest.fixture
 def open_window(qtbot, resnet18_weights):
     """Open a main window and wait until it shows ``wait_for``; closed at teardown."""
-    from gui.main_window import MainWindow, StartupChoices
+    from gui.window.main_window import MainWindow, StartupChoices
 
     windows = []
 

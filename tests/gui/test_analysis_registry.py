@@ -25,8 +25,9 @@ from engine.session.job import JobFile, job_kind, to_json
 from engine.session.results import read_result
 from engine.session.values import Stimulus
 from engine.stimuli.procedural import PROCEDURAL
-from gui import figure_menu, file_menu
-from gui.session_file import read_session
+from gui.window import figure_menu
+from gui.window import file_menu
+from gui.window.session_file import read_session
 
 STIMULI = tuple(list(PROCEDURAL)[:2])
 

@@ -2,7 +2,7 @@
 shown in the Top images, Tuning and Population views, against responses recorded directly.
 
 Stores are made in-process (``prepare`` and ``run_shard``); the window opens them through
-:func:`gui.file_menu.open_cluster_results`, the function the menu entry calls.
+:func:`gui.window.file_menu.open_cluster_results`, the function the menu entry calls.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from engine.jobs.summaries import Summaries
 from engine.session.job import JobFile
 from engine.session.values import ModelSpec, Stimulus
 from engine.stimuli.protocols import Protocol
-from gui import file_menu
-from gui.topk_view import value_text
+from gui.window import file_menu
+from gui.analyses.topk_view import value_text
 
 N_IMAGES = 10
 ORIENTATIONS = tuple(180.0 * i / 8 for i in range(8))
@@ -98,7 +98,7 @@ def test_image_job_shows_top_images_and_population(open_window, qtbot, jobs, ref
     assert window.views["population"].header_text() == "Layer: layer2"
 
     # a saved session keeps the jobs, so reopening it reads the job's results again
-    from gui.session_file import SavedSession
+    from gui.window.session_file import SavedSession
 
     jobs_run = SavedSession.from_dict(window.saved_session().to_dict()).jobs
     assert (jobs_run["topk"].kind, jobs_run["topk"].channel, jobs_run["topk"].job_dir) == (

@@ -1,4 +1,4 @@
-"""gui.export: PNG, SVG and PDF files of the feature-map panel, written atomically."""
+"""gui.window.export: PNG, SVG and PDF files of the feature-map panel, written atomically."""
 
 import os
 
@@ -12,8 +12,8 @@ import pytest
 from PySide6 import QtGui
 
 from engine.errors import UnitscopeError
-from gui.export import export_pdf, export_png, export_svg
-from gui.feature_map_panel import FeatureMapPanel
+from gui.window.export import export_pdf, export_png, export_svg
+from gui.widgets.feature_map_panel import FeatureMapPanel
 
 SVG = "{http://www.w3.org/2000/svg}"
 

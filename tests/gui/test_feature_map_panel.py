@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from engine.recording.mosaic import MOSAIC_VARIANTS, display_values, make_mosaic
-from gui import colormaps
-from gui.feature_map_panel import FeatureMapPanel, tile_grid
+from gui.widgets import colormaps
+from gui.widgets.feature_map_panel import FeatureMapPanel, tile_grid
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.errors import UnitscopeError
 from engine.figures.style import FigureOptions
-from gui.figure_dialog import FigureDialog
+from gui.dialogs.figure_dialog import FigureDialog
 
 PT_PER_MM = 72 / 25.4
 
@@ -40,7 +40,7 @@ def test_figure_of_the_feature_maps_is_drawn_from_the_recording(open_window, tmp
     actions = {a.text().replace("&", ""): a for a in window.findChildren(QAction)}
     assert actions["Figure…"].shortcut() == QKeySequence("Ctrl+Shift+E")
     assert "Save screenshot of feature maps…" in actions and "Copy screenshot" in actions
-    from gui.figure_menu import figure_data, save_figure
+    from gui.window.figure_menu import figure_data, save_figure
 
     data = figure_data(window, "feature maps")
     assert np.array_equal(data.arrays["values"], window.recording.values)  # the data, not the screen
@@ -57,7 +57,7 @@ def test_figure_of_the_feature_maps_is_drawn_from_the_recording(open_window, tmp
 def test_copy_methods_text_names_the_weights_file_and_layer(open_window):
     window = open_window()
     window.figure_action.parent()  # the action exists on the window
-    from gui.figure_menu import copy_methods
+    from gui.window.figure_menu import copy_methods
 
     copy_methods(window)
     text = QApplication.clipboard().text()
@@ -66,7 +66,7 @@ def test_copy_methods_text_names_the_weights_file_and_layer(open_window):
 
 def test_an_analysis_view_gives_its_snapshot_as_figure_data(open_window, tmp_path):
     from engine.jobs.probe import ProbeSnapshot
-    from gui.figure_menu import save_figure
+    from gui.window.figure_menu import save_figure
 
     window = open_window()
     responses = np.array([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]])

@@ -11,7 +11,7 @@ import torch
 
 from engine.session.session import Session
 from engine.session.values import ModelSpec
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 LAYER = "features.1.0"
 
@@ -45,7 +45,7 @@ def test_a_swin_stage_is_shown_as_96_channels_of_56_by_56(qtbot):
 def test_the_layer_card_says_a_grid_last_shape_is_shown_channels_first(qtbot):
     from engine.anatomy.tree import build_anatomy
     from engine.models.zoo import build_zoo_model
-    from gui.anatomy_card import AnatomyCard
+    from gui.widgets.anatomy_card import AnatomyCard
 
     loaded = build_zoo_model("swin_t")
     anatomy = build_anatomy(loaded.module, loaded.input_size)

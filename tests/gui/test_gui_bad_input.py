@@ -20,7 +20,7 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
 from engine.session.values import Stimulus
-from gui import file_menu
+from gui.window import file_menu
 
 GRATING = Stimulus("procedural", "grating")
 
@@ -308,7 +308,7 @@ def test_a_failed_save_is_one_message_and_leaves_no_partial_file(open_window, qt
 
 
 def test_the_file_menu_opens_the_weights_dialog(open_window, qtbot, tmp_path, monkeypatch):
-    from gui.weights_dialog import WeightsDialog
+    from gui.dialogs.weights_dialog import WeightsDialog
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     window = open_window()

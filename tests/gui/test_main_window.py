@@ -17,9 +17,9 @@ import resources
 from engine.recording.mosaic import make_mosaic, to_channels
 from engine.session.values import Stimulus
 from engine.stimuli.procedural import PROCEDURAL
-from gui import colormaps
-from gui.anatomy_model import LAYER_ROLE
-from gui.model_picker import SPEC_ROLE
+from gui.widgets import colormaps
+from gui.widgets.anatomy_model import LAYER_ROLE
+from gui.widgets.model_picker import SPEC_ROLE
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
 
@@ -208,9 +208,9 @@ def test_model_picker_switches_model(open_window, qtbot):
 
 def test_window_appears_before_torch_is_imported(tmp_path):
     code = ("import sys\n"
-            "from gui.app import make_application\n"
+            "from gui.app.app import make_application\n"
             "app = make_application()\n"
-            "from gui.main_window import MainWindow\n"
+            "from gui.window.main_window import MainWindow\n"
             "w = MainWindow()\n"
             "w.show()\n"
             "assert w.isVisible()\n"
@@ -226,7 +226,7 @@ def test_window_appears_before_torch_is_imported(tmp_path):
 
 def test_save_activations_writes_what_is_shown(open_window, qtbot, reference, tmp_path, monkeypatch):
     from engine.files.writers import read_activations, read_provenance
-    from gui import file_menu
+    from gui.window import file_menu
 
     window = open_window()
     target = tmp_path / "acts.h5"
@@ -244,7 +244,7 @@ def test_save_activations_writes_what_is_shown(open_window, qtbot, reference, tm
 def test_export_feature_maps_as_png_of_chosen_width(open_window, tmp_path, monkeypatch):
     from PySide6.QtGui import QImage
 
-    from gui import file_menu
+    from gui.window import file_menu
 
     window = open_window()
     target = tmp_path / "maps.png"
@@ -307,8 +307,8 @@ def test_a_quick_recording_paints_maps_first_and_leaves_the_status_bar_alone(ope
 def test_copy_screenshot_before_any_feature_map_says_there_is_nothing_to_copy(qtbot):
     from PySide6.QtWidgets import QApplication
 
-    from gui.figure_menu import copy_screenshot
-    from gui.main_window import MainWindow, StartupChoices
+    from gui.window.figure_menu import copy_screenshot
+    from gui.window.main_window import MainWindow, StartupChoices
 
     window = MainWindow(StartupChoices(device="cpu"))  # not shown: no feature map yet
     qtbot.addWidget(window)

@@ -19,7 +19,7 @@ PROBE = r'''
 import json, sys
 from PySide6.QtCore import QByteArray, QRect, QSettings, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow
-from gui.app import make_application
+from gui.app.app import make_application
 
 app = make_application()
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -29,7 +29,7 @@ if sys.argv[2] == "saved-on-a-large-screen":
     other = QMainWindow()
     other.setGeometry(QRect(300, 120, 1500, 950))
     QSettings().setValue("window/geometry", other.saveGeometry())
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 window = MainWindow(StartupChoices(model="resnet18", device="cpu"))
 

@@ -58,7 +58,7 @@ def test_a_video_streams_through_the_selected_layer(open_window, qtbot, referenc
     x = reference.preprocess.image(Image.fromarray(frames[index]))
     output = reference.recorder.record_one(["layer1"], x[None]).outputs["layer1"][0]
     _, maps = to_channels(output[None], layout="nchw")
-    from gui import colormaps
+    from gui.widgets import colormaps
 
     diverging = colormaps.is_diverging(window.panel.colormap_name)
     expected = make_mosaic(maps, normalize=window.panel.normalization, symmetric=diverging,

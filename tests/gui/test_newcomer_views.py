@@ -14,13 +14,13 @@ from PySide6.QtTest import QTest
 from engine.jobs.comparison import Compare, ComparisonSnapshot
 from engine.jobs.population import Population
 from engine.jobs.receptive_field import ReceptiveFieldSnapshot
-from gui import colormaps
-from gui.feature_map_panel import FeatureMapPanel
-from gui.model_picker import ModelPicker, natural_key
-from gui.population_view import PopulationView
-from gui.receptive_field_view import INPUT_TITLE, ReceptiveFieldView
-from gui.tuning_view import TuningView
-from gui.unit_view import UnitView
+from gui.widgets import colormaps
+from gui.widgets.feature_map_panel import FeatureMapPanel
+from gui.widgets.model_picker import ModelPicker, natural_key
+from gui.analyses.population_view import PopulationView
+from gui.analyses.receptive_field_view import INPUT_TITLE, ReceptiveFieldView
+from gui.analyses.tuning_view import TuningView
+from gui.widgets.unit_view import UnitView
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.session.values import Stimulus
-from gui.about import about_text, version
+from gui.dialogs.about import about_text, version
 
 
 class X11LineEditKeys(QObject):

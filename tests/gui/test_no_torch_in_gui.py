@@ -61,7 +61,7 @@ def test_the_window_thread_runs_no_torch_operator(open_window, qtbot, tmp_path, 
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from gui import file_menu
+    from gui.window import file_menu
 
     calls = []
 

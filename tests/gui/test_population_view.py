@@ -10,8 +10,8 @@ import resources
 from engine.analyses.population import participation_ratio, population_stream
 from engine.session.stimulus_sets import GRATING_SET_ORIENTATIONS, GRATING_SET_SF
 from engine.stimuli.protocols import ImageFolder, Protocol
-from gui.main_window import MainWindow, StartupChoices
-from gui.population_view import explained_variance_text
+from gui.window.main_window import MainWindow, StartupChoices
+from gui.analyses.population_view import explained_variance_text
 
 
 @pytest.fixture

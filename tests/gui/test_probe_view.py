@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from engine.analyses.units import Probe, Unit
 from engine.stimuli.images import load_image
 from engine.stimuli.procedural import PROCEDURAL
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 
 @pytest.fixture

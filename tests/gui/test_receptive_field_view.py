@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 LINEAR_MODEL = '''
 import torch

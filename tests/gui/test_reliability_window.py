@@ -8,7 +8,7 @@ import textwrap
 
 from PySide6.QtCore import QSettings
 
-from gui.window_settings import DEFAULT_MODEL
+from gui.window.window_settings import DEFAULT_MODEL
 
 EXITING = textwrap.dedent("""\
     import sys

@@ -15,8 +15,8 @@ import torchvision
 from engine.cli import main as cli_main
 from engine.session.job import JobFile
 from engine.stimuli.procedural import PROCEDURAL
-from gui import file_menu
-from gui.session_file import read_session
+from gui.window import file_menu
+from gui.window.session_file import read_session
 
 STIMULI = tuple(list(PROCEDURAL)[:2])
 
@@ -114,8 +114,8 @@ def test_the_file_menu_offers_sessions_and_jobs(open_window):
 def test_views_show_the_settings_of_the_job_they_run(qtbot):
     from engine.jobs.population import Population
     from engine.jobs.topk import TopImages
-    from gui.population_view import PopulationView
-    from gui.topk_view import TopImagesView
+    from gui.analyses.population_view import PopulationView
+    from gui.analyses.topk_view import TopImagesView
 
     population = PopulationView()
     qtbot.addWidget(population)

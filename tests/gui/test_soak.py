@@ -16,7 +16,7 @@ import time
 
 from PySide6.QtWidgets import QApplication, QGraphicsView
 
-from gui.worker import EngineThread
+from gui.engine_link.worker import EngineThread
 
 MODELS = ("resnet18", "squeezenet1_0", "mobilenet_v3_small")
 SELECTIONS = int(os.environ.get("UNITSCOPE_SOAK_SELECTIONS", "150"))

@@ -14,13 +14,13 @@ from torch import nn
 from bench.gui_figures import STARTUP_MARKS, _startup_marks
 from engine.anatomy.tree import build_anatomy
 from engine.session.values import ModelSpec
-from gui.worker import EngineThread, OpenModel
+from gui.engine_link.worker import EngineThread, OpenModel
 
-APP_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # gui.app.run_app's logging.basicConfig
+APP_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # gui.app.app.run_app's logging.basicConfig
 
 
 def test_engine_logs_the_start_marks_the_benchmark_reads_in_order(qtbot, caplog):
-    caplog.set_level(logging.INFO, logger="gui.worker")
+    caplog.set_level(logging.INFO, logger="gui.engine_link.worker")
     engine = EngineThread("cpu")
     with qtbot.waitSignal(engine.engine_ready, timeout=60000):
         engine.start()
@@ -30,9 +30,9 @@ def test_engine_logs_the_start_marks_the_benchmark_reads_in_order(qtbot, caplog)
     finally:
         engine.stop()
     formatter = logging.Formatter(APP_LOG_FORMAT)
-    lines = [formatter.format(r) for r in caplog.records if r.name == "gui.worker"]
+    lines = [formatter.format(r) for r in caplog.records if r.name == "gui.engine_link.worker"]
     ready = [i for i, line in enumerate(lines) if "engine ready" in line]
-    opened = [i for i, line in enumerate(lines) if "gui.worker: opened" in line]
+    opened = [i for i, line in enumerate(lines) if "gui.engine_link.worker: opened" in line]
     assert len(ready) == 1 and len(opened) == 1 and ready[0] < opened[0], lines
     assert "resnet18" in lines[opened[0]]
     # The benchmark finds both lines by the texts it looks for, and nothing else in them.
@@ -42,9 +42,9 @@ def test_engine_logs_the_start_marks_the_benchmark_reads_in_order(qtbot, caplog)
 
 
 def test_startup_marks_take_the_first_line_of_each_kind():
-    seen = _startup_marks(["INFO gui.app: window shown", "INFO gui.worker: engine ready: torch loaded in 1.00 s",
-                           "INFO gui.worker: opened resnet18 in 0.50 s", "INFO gui.app: window shown",
-                           "INFO gui.app: first feature map painted: layer1", "unrelated"], 0.0)
+    seen = _startup_marks(["INFO gui.app.app: window shown", "INFO gui.engine_link.worker: engine ready: torch loaded in 1.00 s",
+                           "INFO gui.engine_link.worker: opened resnet18 in 0.50 s", "INFO gui.app.app: window shown",
+                           "INFO gui.app.app: first feature map painted: layer1", "unrelated"], 0.0)
     assert list(seen) == ["shown", "ready", "opened", "painted"]
     assert seen["shown"] <= seen["ready"] <= seen["opened"] <= seen["painted"]
 

@@ -11,8 +11,8 @@ import resources
 from engine.analyses.topk import image_crop, topk_stream
 from engine.analyses.units import Unit, unit_geometry
 from engine.stimuli.protocols import ImageFolder
-from gui.main_window import MainWindow, StartupChoices
-from gui.topk_view import value_text
+from gui.window.main_window import MainWindow, StartupChoices
+from gui.analyses.topk_view import value_text
 
 LAYER = "layer2"
 

@@ -11,7 +11,7 @@ from engine.analyses.properties import protocol_metrics
 from engine.jobs.protocol_responses import ProtocolResponses
 from engine.session.session import Session
 from engine.session.values import ModelSpec
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 from tests.planted_units import write_factory
 
 # A 31x31 Gabor centre minus a wide Gabor surround (as in the battery's test), then a ReLU:

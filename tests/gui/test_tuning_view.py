@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 GABOR_MODEL = '''
 import numpy as np

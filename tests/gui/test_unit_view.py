@@ -11,7 +11,7 @@ from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
 from engine.anatomy.receptive_field import Field
-from gui.unit_view import UnitView
+from gui.widgets.unit_view import UnitView
 
 # A 7x7 convolution, stride 2, padding 3 on a 16x16 input: an 8x8 map.
 FIELD = Field(lo=(-3.0, -3.0), hi=(3.0, 3.0), jump=(2.0, 2.0))

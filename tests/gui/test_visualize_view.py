@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gui.main_window import MainWindow, StartupChoices
-from gui.visualize_view import signed_rgb, to_rgb8
+from gui.window.main_window import MainWindow, StartupChoices
+from gui.analyses.visualize_view import signed_rgb, to_rgb8
 
 PLANTED_MODEL = '''
 import math

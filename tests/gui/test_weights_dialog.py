@@ -7,10 +7,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-import gui.weights_dialog as weights_dialog
+import gui.dialogs.weights_dialog as weights_dialog
 from engine.models.weights import all_entries, import_file
 from engine.models.zoo import model_names
-from gui.weights_dialog import WeightsDialog
+from gui.dialogs.weights_dialog import WeightsDialog
 
 
 @pytest.fixture(autouse=True)

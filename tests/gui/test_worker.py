@@ -10,7 +10,7 @@ import torch
 import resources
 from engine.jobs.record import Record
 from engine.session.values import ModelSpec, Stimulus
-from gui.worker import EngineThread, OpenModel
+from gui.engine_link.worker import EngineThread, OpenModel
 
 SAMPLE = Stimulus("image", str(resources.sample_images()[0]))
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.jobs.topk import TopImages, TopImagesSnapshot
-from gui.input_strip import array_to_qimage
+from gui.widgets.input_strip import array_to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class TopImagesView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.topk_requested.connect(self._request)
         self.run_action = QAction("&Top and bottom images", self, enabled=False)
         self.run_action.setIconText("Top and bottom images")

@@ -77,7 +77,7 @@ class PropertiesView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.properties_requested.connect(self._request)
         self.run_action = QAction("&Property battery", self)
         self.run_action.setIconText("Run battery")

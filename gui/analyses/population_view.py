@@ -80,7 +80,7 @@ class PopulationView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.population_requested.connect(lambda: self._request(self.make_job))
         self.compare_requested.connect(lambda: self._request(self.make_compare_job))
         self._layers_of = None

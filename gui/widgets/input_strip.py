@@ -158,7 +158,7 @@ class InputStrip(QWidget):
         return False
 
     def _ask_video_file(self) -> None:
-        from gui.live_input import VIDEO_FILTERS
+        from gui.widgets.live_input import VIDEO_FILTERS
 
         path, _ = QFileDialog.getOpenFileName(self, "Stream a video file", "", VIDEO_FILTERS)
         if path:

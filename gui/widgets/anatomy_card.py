@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget
 
-from gui.anatomy_model import format_count, format_pair, format_shape
+from gui.widgets.anatomy_model import format_count, format_pair, format_shape
 
 
 def _selectable_label() -> QLabel:

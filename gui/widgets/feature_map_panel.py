@@ -26,7 +26,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from engine.recording.mosaic import Mosaic
-from gui import colormaps
+from gui.widgets import colormaps
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
     # -- public API -----------------------------------------------------------------
     @property
     def colormap_name(self) -> str:
-        """The colormap in use (one of :data:`gui.colormaps.NAMES`)."""
+        """The colormap in use (one of :data:`gui.widgets.colormaps.NAMES`)."""
         return self._cmap_combo.currentData()
 
     def set_colormap(self, name: str, chosen: bool = True) -> None:
@@ -244,7 +244,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         return self._mosaic.image if self._mosaic is not None else None
 
     def export_target(self) -> pg.PlotItem:
-        """The plot to hand to :mod:`gui.export` (the mosaic, or the bar plot)."""
+        """The plot to hand to :mod:`gui.window.export` (the mosaic, or the bar plot)."""
         return self._bar_plot if self._kind == "vector" else self._map_plot
 
     def show_recording(self, recording) -> None:

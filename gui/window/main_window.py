@@ -2,7 +2,7 @@
 tuning and population analyses.
 
 The window only asks and shows: every model build and forward pass happens in the
-:class:`gui.worker.EngineThread`.  Results carry request ids and the window drops any
+:class:`gui.engine_link.worker.EngineThread`.  Results carry request ids and the window drops any
 that is not the newest it asked for.  Modules that import torch are imported only once
 the engine thread has loaded torch, so the window appears at once.
 """
@@ -37,18 +37,19 @@ from engine.session.analysis import analyses, resolve
 from engine.jobs.record import Record
 from engine.recording.unit import LayerRef
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
-from gui import file_menu, window_settings
-from gui.anatomy_card import AnatomyCard
-from gui.anatomy_tree import AnatomyTree
-from gui.app_state import AppState, RunningJob
-from gui.input_strip import InputStrip
-from gui.job_view import JobView, ViewContext
-from gui.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
-from gui.model_picker import ModelPicker
-from gui.session_file import SavedSession, read_session
-from gui.status_bar import EngineStatusBar
-from gui.window_settings import StartupChoices
-from gui.worker import EngineThread, OpenModel
+from gui.window import file_menu
+from gui.window import window_settings
+from gui.widgets.anatomy_card import AnatomyCard
+from gui.widgets.anatomy_tree import AnatomyTree
+from gui.engine_link.app_state import AppState, RunningJob
+from gui.widgets.input_strip import InputStrip
+from gui.analyses.job_view import JobView, ViewContext
+from gui.widgets.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
+from gui.widgets.model_picker import ModelPicker
+from gui.window.session_file import SavedSession, read_session
+from gui.widgets.status_bar import EngineStatusBar
+from gui.window.window_settings import StartupChoices
+from gui.engine_link.worker import EngineThread, OpenModel
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,8 @@ class MainWindow(QMainWindow):
         # The panel's module imports engine.recording.mosaic, which imports torch: only now, after the
         # engine thread has loaded it.  The window thread runs no torch operator (the engine
         # makes the mosaics and values it shows), so it never starts an OpenMP pool.
-        from gui.feature_map_panel import FeatureMapPanel
-        from gui.unit_view import UnitView
+        from gui.widgets.feature_map_panel import FeatureMapPanel
+        from gui.widgets.unit_view import UnitView
 
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
@@ -549,7 +550,7 @@ class MainWindow(QMainWindow):
     # --- sessions ----------------------------------------------------------------------
 
     def saved_session(self) -> SavedSession | None:
-        """The window as a :class:`gui.session_file.SavedSession` (None before a model is open)."""
+        """The window as a :class:`gui.window.session_file.SavedSession` (None before a model is open)."""
         info = self.state.info
         if info is None or info.model is None:
             return None
@@ -611,7 +612,7 @@ class MainWindow(QMainWindow):
     # --- analyses ----------------------------------------------------------------------
 
     def add_job_view(self, name: str, view: JobView, dock: QDockWidget | None = None) -> None:
-        """Register an analysis view (:class:`gui.job_view.JobView`) under ``name``.
+        """Register an analysis view (:class:`gui.analyses.job_view.JobView`) under ``name``.
 
         Its jobs are started with :meth:`start_job`; it is cleared when a model opens, and
         its last job is saved with the session.
@@ -704,7 +705,7 @@ class MainWindow(QMainWindow):
                 box.installEventFilter(self)
 
     def _own_about_box(self) -> None:
-        """Help ▸ About shows the version and how to cite (:func:`gui.about.about_text`)."""
+        """Help ▸ About shows the version and how to cite (:func:`gui.dialogs.about.about_text`)."""
         for menu_action in self.menuBar().actions():
             menu = menu_action.menu()
             for action in menu.actions() if menu is not None else ():
@@ -714,7 +715,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         """The About box: version, what it is, how to cite."""
-        from gui.about import about_text
+        from gui.dialogs.about import about_text
 
         box = QMessageBox(QMessageBox.Icon.NoIcon, "About Unitscope", about_text(), QMessageBox.StandardButton.Ok,
                           self)

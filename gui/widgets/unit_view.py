@@ -28,7 +28,7 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
 from engine.anatomy.receptive_field import Field
-from gui import colormaps
+from gui.widgets import colormaps
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class UnitView(QtWidgets.QWidget):
         return (x0, x1), (y0, y1)
 
     def export_target(self) -> pg.GraphicsLayout:
-        """The graphics to hand to :mod:`gui.export`."""
+        """The graphics to hand to :mod:`gui.window.export`."""
         return self._canvas.ci
 
     def clear(self) -> None:

@@ -50,7 +50,7 @@ class JobView(Protocol):
 class ViewContext:
     """What an analysis view may read of the window (read-only).
 
-    Built by the window over its :class:`gui.app_state.AppState`, the inputs and the unit
+    Built by the window over its :class:`gui.engine_link.app_state.AppState`, the inputs and the unit
     view; a view reads it when the user asks for a job, or in ``context_changed``.
     """
 

@@ -144,7 +144,7 @@ def save_figure(window, name: str, path: str | None = None, options=None) -> Pat
         window.show_problem(f"The {label} view shows nothing yet: record a layer or run its analysis first.")
         return None
     if path is None or options is None:
-        from gui.figure_dialog import FigureDialog
+        from gui.dialogs.figure_dialog import FigureDialog
 
         folder = window.settings.value("last/folder", str(Path.home()), type=str)
         suggested = str(Path(folder) / f"{data.meta.get('layer') or name}_{name.replace(' ', '_')}.pdf")

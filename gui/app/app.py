@@ -200,7 +200,7 @@ def run_app(args) -> int:
         print(problem, file=sys.stderr)
         return 1
     app = make_application()
-    from gui.main_window import MainWindow, StartupChoices
+    from gui.window.main_window import MainWindow, StartupChoices
 
     choices = StartupChoices(model=args.model, weights=args.weights, layer=args.layer,
                              image=args.image, device=args.device, seed=args.seed,

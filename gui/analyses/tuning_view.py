@@ -117,7 +117,7 @@ class TuningView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.tuning_requested.connect(self._request)
         self.orientation_action = QAction("&Orientation tuning", self, enabled=False)
         self.orientation_action.setStatusTip("Sweep grating orientation for the unit shown in the unit view")

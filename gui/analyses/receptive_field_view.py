@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
 from engine.recording.unit import Box, clip_box
-from gui import colormaps
+from gui.widgets import colormaps
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class ReceptiveFieldView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.receptive_field_requested.connect(self._request)
         self.run_action = QAction("&Receptive field", self, enabled=False)
         self.run_action.setIconText("Map receptive field")

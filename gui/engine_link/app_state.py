@@ -18,7 +18,7 @@ class RunningJob:
 
     id: int
     job: Any
-    view: Any  # gui.job_view.JobView
+    view: Any  # gui.analyses.job_view.JobView
     status: str
     progress: tuple[int, int] | None = None
 

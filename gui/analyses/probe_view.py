@@ -68,7 +68,7 @@ class ProbeView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.pin_requested.connect(self._pin_clicked_unit)
         self.play_requested.connect(self._request)
         self._units_of = None

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.jobs.evidence import EvidenceMaps, EvidenceSnapshot
 from engine.jobs.visualize import VisualizationSnapshot, Visualize
-from gui.receptive_field_view import THEORETICAL_COLOUR, MapPlot
+from gui.analyses.receptive_field_view import THEORETICAL_COLOUR, MapPlot
 
 NO_UNIT = "Click a channel in the feature maps, then visualise it or show its evidence."
 EVIDENCE_TITLES = {"gradient": "Gradient", "gradient_x_input": "Gradient × input",
@@ -65,7 +65,7 @@ class VisualizeView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.job_view.ViewContext
+        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.visualize_requested.connect(lambda: self._request(False))
         self.evidence_requested.connect(lambda: self._request(True))
         self.visualize_action = QAction("&Visualise unit", self)

@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from engine.errors import UnitscopeError
-from gui.cluster_dialog import open_cluster_dialog
-from gui.figure_menu import add_figure_actions
+from gui.dialogs.cluster_dialog import open_cluster_dialog
+from gui.window.figure_menu import add_figure_actions
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def load_weights(window, path: str | None = None) -> None:
 
 def open_weights_dialog(window):
     """Show the "Pretrained weights" dialog; after an import the model list is refreshed."""
-    from gui.weights_dialog import WeightsDialog
+    from gui.dialogs.weights_dialog import WeightsDialog
 
     dialog = getattr(window, "weights_dialog", None)
     if dialog is None:
@@ -217,7 +217,7 @@ def _save_path(window, caption: str, name: str, filters: str) -> str:
 
 def export_view(window, which: str) -> None:
     """Ask where to save the feature maps or the unit view, and in which format."""
-    from gui import export
+    from gui.window import export
 
     if which == "feature maps":
         target = window.panel.export_target() if window.panel is not None else None
@@ -298,7 +298,7 @@ JOB_FILTERS = "Unitscope job (*.json);;All files (*)"
 
 def open_session(window, path: str | None = None) -> None:
     """Reopen a saved session (asks for the file unless ``path`` is given)."""
-    from gui.session_file import read_session
+    from gui.window.session_file import read_session
 
     if path is None:
         path, _ = QFileDialog.getOpenFileName(window, "Open session", _last_dir(window), SESSION_FILTERS)
@@ -313,8 +313,8 @@ def open_session(window, path: str | None = None) -> None:
 
 def save_session(window, path: str | None = None) -> None:
     """Save the window as a session file (asks for the file unless ``path`` is given)."""
-    from gui.session_file import SUFFIX
-    from gui.session_file import save_session as write
+    from gui.window.session_file import SUFFIX
+    from gui.window.session_file import save_session as write
 
     saved = window.saved_session()
     if saved is None:
@@ -340,14 +340,14 @@ def save_session(window, path: str | None = None) -> None:
 
 def open_cluster_results(window, path: str | None = None):
     """Open a finished ``unitscope submit`` job folder (asks for it unless ``path`` is given) in the
-    views; returns its :class:`gui.cluster_results.ClusterResultsDialog`, or None."""
+    views; returns its :class:`gui.dialogs.cluster_results.ClusterResultsDialog`, or None."""
     if path is None:
         path = QFileDialog.getExistingDirectory(window, "Open cluster results (a unitscope submit job folder)",
                                                 _last_dir(window))
         if not path:
             return None
         window.settings.setValue("last/folder", str(path))
-    from gui.cluster_results import open_results_folder
+    from gui.dialogs.cluster_results import open_results_folder
 
     return open_results_folder(window, path)
 

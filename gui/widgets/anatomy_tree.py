@@ -12,7 +12,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
-from gui.anatomy_model import CALL_ROLE, FILTER_ROLE, LAYER_ROLE, NODE_ROLE, AnatomyModel
+from gui.widgets.anatomy_model import CALL_ROLE, FILTER_ROLE, LAYER_ROLE, NODE_ROLE, AnatomyModel
 
 
 class AnatomyTree(QWidget):

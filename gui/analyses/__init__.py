@@ -1,0 +1,1 @@
+"""One view per analysis of the registry (engine.session.analysis) and the view protocol they share."""

@@ -1,0 +1,1 @@
+"""Dialogs: cluster jobs and results, figures, pretrained weights, trust."""

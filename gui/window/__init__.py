@@ -1,0 +1,1 @@
+"""The main window, its menus, settings, session files and screenshots."""
