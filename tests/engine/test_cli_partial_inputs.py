@@ -1,4 +1,4 @@
-"""Reliability, round two (item 12): what the command line does with inputs it cannot fully use."""
+"""What the command line does with inputs it cannot fully use."""
 
 import json
 import os
