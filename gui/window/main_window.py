@@ -59,6 +59,10 @@ TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut
                      QKeySequence.StandardKey.SelectAll)
 
 
+#: Screens less tall than this (available pixels) get the laptop layout: analyses tabbed with the unit view.
+COMPACT_HEIGHT = 900
+
+
 def first_layer(anatomy) -> str:
     """A layer that shows a newcomer feature maps at once: ``layer1`` or the first conv."""
     if "layer1" in anatomy.by_name:
@@ -126,7 +130,8 @@ class MainWindow(QMainWindow):
         self._watch_text_boxes()
         self._connect()
         window_settings.scroll_every_dock(self)
-        self.analysis_docks[0].raise_()  # the first analysis in front, whatever was tabbed in after it
+        # The unit (laptop) or the first analysis in front, whatever was tabbed in after it.
+        (self.unit_dock if self.tabifiedDockWidgets(self.unit_dock) else self.analysis_docks[0]).raise_()
         for dock in self.findChildren(QDockWidget):
             dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self._tidy_tab_bars))
         self._default_layout = not window_settings.restore_window(self)
@@ -186,7 +191,10 @@ class MainWindow(QMainWindow):
 
     def _build_analysis_views(self) -> None:
         """One view and dock per analysis of the registry that has a view, tabbed under the unit view."""
-        previous = None
+        # On a short screen (a laptop) every analysis shares the unit view's full-height column
+        # as a tab, so each plot gets the height of the window; on a tall one they sit under it.
+        compact = window_settings.available_geometry(self).height() < COMPACT_HEIGHT
+        previous = self.unit_dock if compact else None
         for analysis in analyses():
             if analysis.view is None:
                 continue
@@ -202,7 +210,7 @@ class MainWindow(QMainWindow):
             self.add_job_view(analysis.name, view, dock)
             view.job_requested.connect(lambda job, v=view: self.start_job(job, v))
             view.show_requested.connect(lambda d=dock: (d.show(), d.raise_()))
-        self.analysis_docks[0].raise_()
+        (self.unit_dock if compact else self.analysis_docks[0]).raise_()
 
     @property
     def analysis_docks(self) -> list[QDockWidget]:

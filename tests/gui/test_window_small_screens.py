@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = r'''
 import json, sys
 from PySide6.QtCore import QByteArray, QRect, QSettings, QTimer
-from PySide6.QtWidgets import QDockWidget, QMainWindow
+from PySide6.QtWidgets import QDockWidget, QGraphicsView, QMainWindow
 from gui.app.app import make_application
 
 app = make_application()
@@ -59,6 +59,15 @@ def report(*_):
         "tree_right": header.sectionViewportPosition(last) + header.sectionSize(last),
         "tree_viewport": tree.viewport().width(), "name_column": header.sectionSize(0),
         "sections": [header.sectionSize(i) for i in range(header.count())]}))
+    plots, scrolls = {}, {}
+    for name, dock in window.docks.items():  # each analysis brought to the front in turn
+        dock.raise_()
+        app.processEvents()
+        heights = [v.height() for v in dock.widget().widget().findChildren(QGraphicsView) if v.isVisible()]
+        plots[name] = max(heights, default=0)
+        bars = (dock.widget().verticalScrollBar(), dock.widget().horizontalScrollBar())
+        scrolls[name] = any(bar.maximum() > 0 for bar in bars)
+    print(json.dumps({"plots": plots, "raised_scrolls": scrolls}))
     window.close()
     app.quit()
 
@@ -76,7 +85,8 @@ def probe(tmp_path, width, height, case="fresh"):
     done = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "settings"), case], capture_output=True,
                           text=True, env=env, cwd=ROOT, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    *_, shown, plots = done.stdout.strip().splitlines()
+    return {**json.loads(shown), **json.loads(plots)}
 
 
 def inside(inner, outer):
@@ -100,8 +110,8 @@ def check_fits(shown):
             assert dock["rect"][2] * dock["rect"][3] < maps_area, (name, "the maps are the largest panel")
         else:  # behind a tab: one click brings it up
             assert any(docks[other]["on_top"] for other in dock["tabbed_with"]), (name, dock)
-    # The unit view and the tuning view fit their docks without scrolling.
-    assert not docks["unit_dock"]["scrolls"] and not docks["tuning_dock"]["scrolls"]
+    # The unit view and the tuning view (brought to the front) fit their docks without scrolling.
+    assert not docks["unit_dock"]["scrolls"] and not shown["raised_scrolls"]["tuning"]
     # Expanded blocks never push the tree's last column out of the dock.
     assert shown["tree_right"] <= shown["tree_viewport"] and shown["name_column"] >= 60
 
@@ -109,6 +119,10 @@ def check_fits(shown):
 def test_fits_1366x768_with_every_dock_visible(tmp_path):
     shown = probe(tmp_path, 1366, 768)
     check_fits(shown)
+    # Every analysis, brought to the front, has a usable plot (its dock takes the column's height).
+    assert set(shown["plots"]) >= {"tuning", "population", "probe", "receptive_field", "visualize", "properties"}
+    short = {name: h for name, h in shown["plots"].items() if name != "topk" and h < 200}
+    assert short == {}, shown["plots"]
     assert shown["frame"][2] >= 1300 and shown["frame"][3] >= 700  # and uses the room there is
 
 
