@@ -204,14 +204,19 @@ def restore_window(window) -> bool:
         window.move(available.left() + (available.width() - size.width()) // 2,
                     available.top() + max((available.height() - size.height() - FRAME_ALLOWANCE.height()) // 2, 0))
     state = s.value("window/state")
-    return isinstance(state, QByteArray) and window.restoreState(state)
+    return isinstance(state, QByteArray) and window.restoreState(state, LAYOUT_VERSION)
+
+
+#: The dock layout's version: a layout saved by an older arrangement of the docks is not
+#: restored (2: the analyses are docks built from the registry, tabbed with the unit view on laptops).
+LAYOUT_VERSION = 2
 
 
 def save_settings(window) -> None:
     """Remember the window layout and the last model, weights, layer, input and display."""
     s = window.settings
     s.setValue("window/geometry", window.saveGeometry())
-    s.setValue("window/state", window.saveState())
+    s.setValue("window/state", window.saveState(LAYOUT_VERSION))
     if window.info is not None:
         spec, sha = window.info.spec, ""
         factory = _factory_file(spec)
