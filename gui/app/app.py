@@ -130,12 +130,12 @@ class Screenshot(QObject):
         self.window, self.path, self.done = window, Path(path), False
         window.feature_maps_painted.connect(self._painted)
         window.engine_failed.connect(self._problem)
-        QTimer.singleShot(int(timeout_s * 1000), self._timed_out)
+        QTimer.singleShot(int(timeout_s * 1000), self, self._timed_out)
 
     @Slot(str, float)
     def _painted(self, layer: str, ms: float) -> None:
         # Let queued paints (preview, status bar) land before grabbing.
-        QTimer.singleShot(300, self._save)
+        QTimer.singleShot(300, self, self._save)
 
     def _save(self) -> None:
         if self.done:
@@ -170,7 +170,7 @@ def _log_startup_milestones(window) -> None:
 
     The benchmark suite times start-up from these lines, read from outside the process.
     """
-    QTimer.singleShot(0, lambda: log.info("window shown"))
+    QTimer.singleShot(0, window, lambda: log.info("window shown"))
     painted = []
 
     def first_paint(layer: str, ms: float) -> None:

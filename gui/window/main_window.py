@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         # The unit (laptop) or the first analysis in front, whatever was tabbed in after it.
         (self.unit_dock if self.tabifiedDockWidgets(self.unit_dock) else self.analysis_docks[0]).raise_()
         for dock in self.findChildren(QDockWidget):
-            dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self._tidy_tab_bars))
+            dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self, self._tidy_tab_bars))
         self._default_layout = not window_settings.restore_window(self)
         self._select_start_input()
 
@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         self._tidy_tab_bars()
         if not self.worker.isRunning() and self.state.info is None and not self.state.opening:
             # Start after the first paint, so the window is up before torch loads.
-            QTimer.singleShot(0, self.start_engine)
+            QTimer.singleShot(0, self, self.start_engine)
 
     def start_engine(self) -> None:
         """Start the engine thread and open the first model (once)."""
