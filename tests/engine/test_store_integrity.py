@@ -182,7 +182,8 @@ def h5_names(path: Path) -> dict[str, np.ndarray]:
 
     found = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, node: found.__setitem__(name, node[()]) if isinstance(node, h5py.Dataset) else None)
+        f.visititems(lambda name, node: found.__setitem__(name, node[()])
+                     if isinstance(node, h5py.Dataset) and not name.startswith("__") else None)
     return found
 
 
