@@ -174,7 +174,7 @@ def _waited(store=None, jobs=(), args=None) -> int:
     failed = [s for s in states if s.state in ("failed", "damaged")]
     if failed:
         first = next((s.error.splitlines()[-1] for s in failed if s.error), "")
-        raise UnitscopeError(f"{len(failed)} shard(s) failed or damaged ({', '.join(str(s.shard) for s in failed)})"
+        raise UnitscopeError(f"{len(failed)} shard(s) failed ({', '.join(str(s.shard) for s in failed)})"
                              f"{f', first: {first}' if first else ''}; see unitscope status {store.dir}; "
                              f"unitscope submit {store.dir} reruns them.")
     return 0
