@@ -23,6 +23,7 @@ racing for one folder cannot both make it, and nobody ever sees it half made.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -77,6 +78,9 @@ class JobStore:
         zarr = _zarr()
         self.dir = Path(job_dir)
         path = self.dir / STORE
+        if path.is_dir() and not (path / "zarr.json").exists():
+            raise UnitscopeError(f"'{path}' has no zarr.json: it was never made whole (a submit stopped while "
+                                 "making it?) or is damaged; remove it, or submit the job file into a new folder.")
         if not (path / "zarr.json").is_file():
             raise UnitscopeError(f"'{self.dir}' is not a sharded job folder (no {STORE} in it).")
         try:
@@ -340,6 +344,7 @@ def submitting(job_dir: str | Path) -> Iterator[None]:
     import fcntl
 
     job_dir = Path(job_dir)
+    made = not job_dir.exists()
     try:
         job_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(job_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -348,18 +353,25 @@ def submitting(job_dir: str | Path) -> Iterator[None]:
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UnitscopeError(f"'{job_dir}' is in use: another unitscope submit is submitting its shards now; "
-                                 f"see unitscope status {job_dir} when it is done.") from None
+        except OSError as exc:
+            # a file system without locks (NFS without lockd) goes on: making the store is still exclusive
+            if exc.errno in (errno.EACCES, errno.EAGAIN):
+                made = False  # the other submitter's folder
+                raise UnitscopeError(f"'{job_dir}' is in use: another unitscope submit is submitting its shards "
+                                     f"now; see unitscope status {job_dir} when it is done.") from None
         yield
     finally:
+        if made and job_dir.is_dir() and os.listdir(job_dir) == [LOCK]:  # a refused new job leaves no folder
+            (job_dir / LOCK).unlink(missing_ok=True)
+            try:
+                job_dir.rmdir()
+            except OSError:
+                pass
         os.close(fd)
 
 
 def stimuli_hash(names: list[str]) -> str:
     """SHA-256 of a stimulus list (names joined by newlines): the same list, the same hash."""
-    import hashlib
-
     return hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
 
 

@@ -225,8 +225,8 @@ def unnamed_arrays(arrays: dict, table: dict) -> dict:
     import numpy as np
 
     fields: dict = {"outputs": {}, "moments": {}, "extremes": {}}
-    for name, (layer, field, key) in table.items():
-        fields[field].setdefault(layer, {})[key] = arrays[name]
+    for name, (layer, kind, key) in table.items():
+        fields[kind].setdefault(layer, {})[key] = arrays[name]
     for layer, m in fields["moments"].items():
         n = int(np.asarray(m.pop("count")))
         var = m.pop("var")

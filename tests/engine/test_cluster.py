@@ -385,6 +385,7 @@ def test_bad_submissions_are_one_line(lab, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()  # a refused new job leaves no folder behind
 
 
 def test_resources_from_a_profile_and_no_sbatch(lab, tmp_path, capsys, monkeypatch):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.engine.test_cluster import N_IMAGES, check_against_references, lab, summaries_job  # noqa: F401 - fixture
+from tests.engine import test_cluster
+from tests.engine.test_cluster import N_IMAGES, check_against_references, summaries_job
 
 from engine.cli import main
 from engine.cluster.merged import finished_store
@@ -29,6 +30,7 @@ from engine.cluster.store import JobStore
 from engine.errors import UnitscopeError
 
 REPO = Path(__file__).resolve().parents[2]
+lab = test_cluster.lab  # the images, the job and its single-process reference (a fixture)
 
 
 def finished(lab, job_dir: Path, n_shards: int = 4) -> JobStore:
