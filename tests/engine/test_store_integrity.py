@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -132,8 +133,13 @@ def test_garbage_store_files_are_one_line_naming_the_file(lab, tmp_path, capsys,
             assert name in err and "submit the job file again into a new folder" in err
         with pytest.raises(UnitscopeError, match="zarr.json"):
             open_results(job_dir)
-    else:
-        assert "unitscope submit" in err or "new folder" in err
+    else:  # what the line says to do repairs it: the layer laid out again, every shard redone
+        assert f"remove '{zarr_dir / 'conv'}' and unitscope submit {job_dir}" in err
+        shutil.rmtree(zarr_dir / "conv")
+        assert [s.state for s in job_status(job_dir)] == ["damaged", "damaged"]
+        assert main(["submit", str(job_dir), "--executor", "local", "--wait"]) == 0
+        assert "submitted 2 shard(s) of 2" in capsys.readouterr().out
+        check_against_references(finished_store(job_dir, verify="full"), lab)
 
 
 def test_two_submits_into_one_folder_at_once_leave_one_whole_job(lab, tmp_path):
