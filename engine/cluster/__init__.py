@@ -2,6 +2,8 @@
 
 ``plan`` cuts a job's sorted stimulus list into chunk-aligned shards, ``store`` is the one
 zarr store per job, ``shard`` what each task runs, ``executors`` submits shards,
-``status`` says where they stand, ``merged`` merges and exports the results and
-``dry_run`` prices a plan from a measured calibration batch.
+``status`` says where they stand (done shards checked against the chunk checksums they
+recorded: ``damaged`` when one is missing or changed), ``merged`` merges and exports the
+results (``export_file``: named arrays, each in its own type) and ``dry_run`` prices a plan
+from a measured calibration batch.
 """

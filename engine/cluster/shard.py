@@ -1,10 +1,11 @@
 """One shard of a sharded job: run the summaries job on its slice and write its regions.
 
 :func:`run_shard` is what every task runs, on SLURM, in a local process or in this
-process.  It clears the shard's ``done`` marker, writes each batch's reductions into the
-batch's own chunk as it comes (memory stays flat), writes the shard's moments and extremes
-into its row, and sets the marker last: a shard killed at any point is simply not done,
-and running it again rewrites the same chunks.
+process.  It clears the shard's ``done`` marker and removes the chunk files an earlier
+attempt wrote, writes each batch's reductions into the batch's own chunk as it comes (memory
+stays flat), writes the shard's moments and extremes into its row, records the SHA-256 of
+every chunk file it wrote in its record, and sets the marker last: a shard killed at any
+point is simply not done, and running it again rewrites the same chunks.
 
 :class:`ShardTask` wraps it for submitit: it is ``Checkpointable``, so on preemption or
 timeout submitit requeues the same call (the shard then starts again from its first batch).
@@ -55,6 +56,7 @@ def run_shard(job_dir: str | Path, shard: int, threads: int | None = None, trust
             raise UnitscopeError(f"The job's stimuli now count {plan.n_stimuli}, the store was made for "
                                  f"{store.attrs['n_stimuli']}; submit it as a new job.")
         store.lay_out_layers(plan)
+        store.clear_chunks(shard)  # what an earlier attempt left (damaged or not) is never read
         t0, skipped = time.perf_counter(), []
         for snapshot in session.run(job):
             for layer, reductions in snapshot.outputs.items():
@@ -69,9 +71,12 @@ def run_shard(job_dir: str | Path, shard: int, threads: int | None = None, trust
                 for name in EXTREME_FIELDS:
                     group[f"extremes/{name}"][shard] = snapshot.extremes[layer][name]
             skipped = snapshot.skipped
-        store.mark_done(shard)
-        return store.update_info(shard, state="done", finished=time.time(), seconds=time.perf_counter() - t0,
-                                 skipped=[list(s) for s in skipped])
+        # what it wrote, then the marker naming that record: status checks one against the other
+        marker = time.time_ns()
+        info = store.update_info(shard, state="done", finished=time.time(), seconds=time.perf_counter() - t0,
+                                 skipped=[list(s) for s in skipped], marker=marker, chunks=store.checksums(shard))
+        store.array("shards/done")[shard] = marker
+        return info
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised again for the scheduler
         store.update_info(shard, state="failed", finished=time.time(),
                           error="".join(traceback.format_exception_only(type(exc), exc)).strip())

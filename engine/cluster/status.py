@@ -1,8 +1,10 @@
-"""Where each shard of a job stands: done, running, pending, failed or not submitted.
+"""Where each shard of a job stands: done, damaged, running, pending, failed or not submitted.
 
 Read from the store's ``done`` markers, each shard's own record (written by the task) and
 its last submission (written by the submitter); whether a task is still alive is asked of
-SLURM (``squeue``) or, for local processes, of this machine's process table.
+SLURM (``squeue``) or, for local processes, of this machine's process table.  A shard whose
+marker is set is checked against its record (:meth:`~engine.cluster.store.JobStore.damage`):
+with a chunk file missing or changed, or its marker unreadable, it is ``damaged``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pathlib import Path
 from engine.cluster.executors import submitted
 from engine.cluster.store import JobStore
 
-STATES = ("done", "running", "pending", "failed", "not submitted")
+STATES = ("done", "damaged", "running", "pending", "failed", "not submitted")
+#: How :func:`job_status` checks a done shard's files: ``quick`` hashes a chunk whose size or
+#: time changed, ``full`` every chunk, None none (polling while tasks run).
+VERIFY = ("quick", "full", None)
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,12 @@ def slurm_states(job_ids: list[str]) -> dict[str, str] | None:
 SLURM_WAITING = ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED")
 
 
-def job_status(job_dir: str | Path) -> list[ShardState]:
-    """The state of every shard of the job in ``job_dir``."""
+def job_status(job_dir: str | Path, verify: str | None = "quick") -> list[ShardState]:
+    """The state of every shard of the job in ``job_dir``; ``verify`` (:data:`VERIFY`): how the
+    files of a done shard are checked."""
     store = JobStore(job_dir)
-    done = store.done()
+    markers = store.markers()
+    done = [bool(m) for m in markers]
     infos = [store.info(s) for s in range(len(done))]
     subs = [submitted(store, s) for s in range(len(done))]
     slurm_ids = [sub["job_id"] for sub in subs if sub.get("executor") == "slurm"]
@@ -97,8 +104,13 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
     for s, (start, stop) in enumerate(store.shards):
         info, sub = infos[s], subs[s]
         resubmitted = sub and sub.get("submitted", 0) > (info.get("started") or 0)
-        if done[s] and info.get("state") == "done" and not (resubmitted and job_alive(sub)):
-            state = "done"
+        damage = ""
+        if markers[s] is None and not (resubmitted and job_alive(sub)) and not (
+                info.get("state") == "running" and task_alive(info, sub)):
+            state, damage = "damaged", store.damage(s, info, None)
+        elif done[s] and info.get("state") == "done" and not (resubmitted and job_alive(sub)):
+            damage = store.damage(s, info, markers[s], full=verify == "full") if verify else ""
+            state = "damaged" if damage else "done"
         elif not info and not sub:
             state = "not submitted"
         elif slurm_state(sub):
@@ -111,11 +123,12 @@ def job_status(job_dir: str | Path) -> list[ShardState]:
             state = "pending"  # its process ended but SLURM holds the task: requeued (preempted or timed out)
         else:
             state = "failed"
-        error = info.get("error") or ""
+        error = damage or info.get("error") or ""
         if state == "failed" and not error:
             error = "the task ended without finishing (killed, out of memory or out of time?)"
         states.append(ShardState(s, start, stop, state, int(info.get("attempts", 0)), sub.get("job_id", ""),
-                                 sub.get("stdout", ""), sub.get("stderr", ""), error if state == "failed" else ""))
+                                 sub.get("stdout", ""), sub.get("stderr", ""),
+                                 error if state in ("failed", "damaged") else ""))
     return states
 
 
@@ -134,10 +147,10 @@ def wait(job_dir: str | Path, timeout_s: float = 3600.0, poll_s: float = 0.2, jo
     while True:
         for job in local:
             job.done()  # polls (reaps) the local process
-        states = job_status(job_dir)
+        states = job_status(job_dir, verify=None)
         if not any(s.state in ("pending", "running") for s in states) or time.monotonic() > deadline:
             _EXITING.extend(job for job in local if not job.done())
-            return states
+            return job_status(job_dir)
         time.sleep(poll_s)
 
 

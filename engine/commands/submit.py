@@ -4,7 +4,9 @@
 go on with it).  The job's stimulus list is sorted and cut into ``N`` chunk-aligned shards;
 one zarr store in ``JOB_DIR`` holds the job, the list, every shard's region and its
 completion marker.  Submitting a folder again runs only the shards that are neither done
-nor running.  ``--dry-run`` measures a calibration batch and prints the plan instead.
+nor running, and redoes the damaged ones (a chunk missing or changed since its shard wrote
+it: every chunk is hashed).  One submitter holds a folder at a time (a second one is refused
+in one line).  ``--dry-run`` measures a calibration batch and prints the plan instead.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _resources(args):
 def run(args) -> int:
     import shutil
 
-    from engine.cluster.store import STORE, JobStore
+    from engine.cluster.store import STORE, JobStore, submitting
 
     resources = _resources(args)
     if args.executor == "slurm" and not args.dry_run and shutil.which("sbatch") is None:
@@ -68,10 +70,20 @@ def run(args) -> int:
     if (Path(args.job) / STORE).exists():
         if args.out and Path(args.out).resolve() != Path(args.job).resolve():
             raise UnitscopeError("A job folder is its own output; leave out --out.")
-        return _go_on(JobStore(args.job), args, resources)
+        if args.dry_run:
+            raise UnitscopeError("--dry-run prices a new job; for a job folder see unitscope status.")
+        JobStore(args.job)  # a damaged store is one line before the folder is held
+        with submitting(args.job):
+            submitted = _go_on(JobStore(args.job), args, resources)
+        return _waited(*submitted, args=args)
     if not args.out:
         raise UnitscopeError("--out JOB_DIR is needed: the folder that will hold the job's store.")
-    return _new_job(args, resources)
+    if args.dry_run:
+        _new_job(args, resources)
+        return 0
+    with submitting(args.out):  # the folder's one submitter: made, or gone on with, by one process at a time
+        submitted = _new_job(args, resources)
+    return _waited(*submitted, args=args)
 
 
 def _model_checked_here(job_file, args) -> bool:
@@ -119,40 +131,47 @@ def _new_job(args, resources) -> int:
         free = check_space(output_bytes(plan_layout), args.out)
         if args.dry_run:
             print("\n".join(estimate(session, job_file.job, plan_layout, free).lines()))
-            return 0
+            return ()
     store = prepare(args.out, job_file, args.shards, session)
     return _submit(store, list(range(len(store.shards))), args, resources)
 
 
-def _go_on(store, args, resources) -> int:
+def _go_on(store, args, resources):
     from engine.cluster.status import job_status
 
     if args.dry_run:
         raise UnitscopeError("--dry-run prices a new job; for a job folder see unitscope status.")
-    states = job_status(store.dir)
-    todo = [s.shard for s in states if s.state in ("failed", "not submitted")]
+    states = job_status(store.dir, verify="full")
+    todo = [s.shard for s in states if s.state in ("failed", "not submitted", "damaged")]
     busy = [s.shard for s in states if s.state in ("running", "pending")]
     if not todo:
         print(f"nothing to submit: {sum(s.state == 'done' for s in states)} shard(s) done, "
               f"{len(busy)} pending or running")
-        return 0
+        return ()
     return _submit(store, todo, args, resources)
 
 
-def _submit(store, shards, args, resources) -> int:
+def _submit(store, shards, args, resources):
+    """Submit ``shards``; returns what :func:`_waited` waits for (the folder is still held)."""
     from engine.cluster.executors import submit
-    from engine.cluster.status import counts, wait
 
     jobs = submit(store.dir, shards, args.executor, resources, args.trust_pickle)
     ids = sorted({str(j.job_id).split("_")[0] for j in jobs})
     print(f"submitted {len(shards)} shard(s) of {len(store.shards)} ({args.executor}, job {', '.join(ids)}); "
           f"logs in {store.dir / 'logs'}; follow with: unitscope status {store.dir}")
-    if not args.wait:
+    return store, jobs
+
+
+def _waited(store=None, jobs=(), args=None) -> int:
+    """With ``--wait``, wait for the submitted shards (the folder no longer held) and say how they ended."""
+    from engine.cluster.status import counts, wait
+
+    if store is None or not args.wait:
         return 0
     states = wait(store.dir, jobs=jobs)
     tally = counts(states)
     print(", ".join(f"{n} {state}" for state, n in tally.items() if n))
-    failed = [s for s in states if s.state == "failed"]
+    failed = [s for s in states if s.state in ("failed", "damaged")]
     if failed:
         first = next((s.error.splitlines()[-1] for s in failed if s.error), "")
         raise UnitscopeError(f"{len(failed)} shard(s) failed ({', '.join(str(s.shard) for s in failed)})"

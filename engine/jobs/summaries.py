@@ -56,6 +56,18 @@ class Summaries:
     def describe(self) -> str:
         return f"Summarising {', '.join(self.layers)} for stimuli {self.start}–{self.stop or 'end'}…"
 
+    def named_result(self, fields: dict) -> tuple[dict, dict, dict]:
+        """A result's arrays under self-describing names (:func:`named_arrays`), the names'
+        table and the other fields (for :func:`engine.session.results.write_result`)."""
+        arrays, table = named_arrays(fields.get("outputs") or {}, fields.get("moments") or {},
+                                     fields.get("extremes") or {})
+        rest = {k: v for k, v in fields.items() if k not in ("outputs", "moments", "extremes")}
+        return arrays, table, rest
+
+    def fields_from_named(self, arrays: dict, table: dict) -> dict:
+        """``outputs``, ``moments`` and ``extremes`` again from :meth:`named_result`'s arrays."""
+        return unnamed_arrays(arrays, table)
+
     def stimuli(self, session):
         """The whole stimulus list: a :class:`StimulusList` over images or a protocol."""
         return StimulusList(self, session.preprocess)
@@ -135,6 +147,93 @@ def collected(snapshots) -> Iterator[SummaryBatch]:
                    for layer, names in rows.items()}
         yield SummaryBatch(first, outputs, snapshot.moments, snapshot.extremes, snapshot.skipped,
                            snapshot.done, snapshot.total)
+
+
+#: The per-unit moments a result holds, by name (``var``: the population variance, M2 / count).
+MOMENT_NAMES = ("count", "mean", "var", "min", "max")
+#: Top-level names kept free in every format (a .mat file's other variables).
+RESERVED_NAMES = ("provenance", "provenance_json", "layer_names")
+
+
+def name_part(text: str) -> str:
+    """``text`` as one part of an array name valid in .npz, .h5 and .mat alike: ASCII letters,
+    digits and ``_`` (others become ``_``), starting with a letter, at most 63 characters."""
+    import re
+
+    part = re.sub(r"[^A-Za-z0-9_]", "_", str(text), flags=re.ASCII)
+    if not part or not part[0].isalpha():
+        part = "x" + part
+    return part[:63]
+
+
+def layer_names(layers) -> dict[str, str]:
+    """Each layer's name part (:func:`name_part`), unique (``_2``, ``_3`` … on a clash)."""
+    used, names = set(RESERVED_NAMES), {}
+    for layer in layers:
+        base = candidate = name_part(layer)
+        n = 1
+        while candidate in used:
+            n += 1
+            candidate = base[:63 - len(f"_{n}")] + f"_{n}"
+        used.add(candidate)
+        names[layer] = candidate
+    return names
+
+
+def named_arrays(outputs: dict, moments: dict, extremes: dict) -> tuple[dict, dict]:
+    """A summaries result's arrays by self-describing names, and the table of what each is.
+
+    Per layer ``L`` (:func:`layer_names`): ``L/<summary>`` per stimulus ``(N, ...)`` float32
+    (``project:64`` as ``project_64``); ``L/moments/{count,mean,var,min,max}`` per unit (count
+    an int64 scalar, the others float64 as computed); ``L/top/values``, ``L/top/indices``,
+    ``L/bottom/values``, ``L/bottom/indices`` per channel ``(C, k)`` (values float64, stimulus
+    indices int64, -1 where fewer than k stimuli were seen).  The table maps each name to
+    ``[layer, field, key]`` of the result's ``outputs``/``moments``/``extremes``.
+    """
+    import numpy as np
+
+    layers = list(dict.fromkeys([*outputs, *moments, *extremes]))
+    parts = layer_names(layers)
+    arrays, table = {}, {}
+
+    def put(name: str, value, where: list) -> None:
+        arrays[name], table[name] = value, where
+
+    for layer in layers:
+        part = parts[layer]
+        for reduction, values in (outputs.get(layer) or {}).items():
+            put(f"{part}/{name_part(reduction)}", np.asarray(values), [layer, "outputs", reduction])
+        if layer in moments:
+            m = moments[layer]
+            count = np.asarray(m["count"])
+            n = int(count.flat[0]) if count.size else 0
+            mean = np.asarray(m["mean"], dtype=np.float64)
+            var = np.asarray(m["m2"], dtype=np.float64) / n if n else np.full(mean.shape, np.nan)
+            for key, value in zip(MOMENT_NAMES, (np.int64(n), mean, var, m["min"], m["max"])):
+                put(f"{part}/moments/{key}", np.asarray(value, dtype=np.int64 if key == "count" else np.float64),
+                    [layer, "moments", key])
+        if layer in extremes:
+            for end in ("top", "bottom"):
+                for what, dtype in (("values", np.float64), ("indices", np.int64)):
+                    put(f"{part}/{end}/{what}", np.asarray(extremes[layer][f"{end}_{what}"], dtype=dtype),
+                        [layer, "extremes", f"{end}_{what}"])
+    return arrays, table
+
+
+def unnamed_arrays(arrays: dict, table: dict) -> dict:
+    """:func:`named_arrays` undone: ``{"outputs": ..., "moments": ..., "extremes": ...}`` as the
+    job's last snapshot holds them (moments as :meth:`Moments.arrays`, M2 = var x count)."""
+    import numpy as np
+
+    fields: dict = {"outputs": {}, "moments": {}, "extremes": {}}
+    for name, (layer, kind, key) in table.items():
+        fields[kind].setdefault(layer, {})[key] = arrays[name]
+    for layer, m in fields["moments"].items():
+        n = int(np.asarray(m.pop("count")))
+        var = m.pop("var")
+        fields["moments"][layer] = {"count": np.full(np.shape(m["mean"]), n, dtype=np.int64), "mean": m["mean"],
+                                    "m2": var * n if n else np.zeros(np.shape(var)), "min": m["min"], "max": m["max"]}
+    return fields
 
 
 class StimulusList:

@@ -2,7 +2,10 @@
 
 ``.npz``: every array field of the last snapshot as an array (a list or dict of arrays as
 ``name.0``, ``name.1`` ..., a dict's keys kept in ``__result__``), the other fields as JSON in ``__result__``, the job file in
-``__job__`` and the provenance in ``__provenance__`` (0-d unicode arrays: no pickle).
+``__job__`` and the provenance in ``__provenance__`` (0-d unicode arrays: no pickle).  A job
+that names its arrays itself (``job.named_result(fields)``, e.g. the summaries job's
+``layer1/mean``, ``layer1/top/indices``) has them under those names, its table in
+``__result__["__named__"]``, read back by ``job.fields_from_named``.
 ``.json``: one object ``{"job": ..., "result": ..., "provenance": ...}``.
 Either way ``unitscope run RESULT`` runs the embedded job again.
 """
@@ -65,6 +68,9 @@ def write_result(path: str | Path, job_file: JobFile, snapshot, provenance: dict
         return atomic_write_text(path, text + "\n")
     arrays: dict[str, np.ndarray] = {}
     rest = {}
+    if hasattr(job_file.job, "named_result"):  # arrays that say what they hold, as the job names them
+        arrays, table, fields = job_file.job.named_result(fields)
+        rest["__named__"] = table
     for name, value in fields.items():
         if isinstance(value, np.ndarray):
             arrays[name] = value
@@ -114,6 +120,15 @@ def read_result(path: str | Path) -> tuple[JobFile, dict, dict]:
     result = json.loads(str(files.pop("__result__")))
     job = JobFile.from_dict(json.loads(str(files.pop("__job__"))))
     provenance = json.loads(str(files.pop("__provenance__")))
+    table = result.pop("__named__", None)
+    if isinstance(table, dict) and hasattr(job.job, "fields_from_named"):
+        try:
+            result.update(job.job.fields_from_named(files, table))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnitscopeError(f"'{path.name}' is not a whole Unitscope result: its arrays do not match their "
+                                 f"table ({exc}).") from None
+        for name in table:
+            files.pop(name, None)
     for name, value in list(result.items()):
         if isinstance(value, dict) and set(value) == {"arrays"}:
             result[name] = [files.pop(f"{name}.{i}") for i in range(value["arrays"])]

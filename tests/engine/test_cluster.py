@@ -23,7 +23,6 @@ from engine.cluster.shard import run_shard
 from engine.cluster.status import job_status
 from engine.cluster.store import JobStore
 from engine.errors import UnitscopeError
-from engine.files.writers import read_activations
 from engine.jobs.record_images import RecordImages
 from engine.session.session import Session
 
@@ -139,24 +138,30 @@ def ranking(values: np.ndarray, k: int, descending: bool):
     return np.array(out)
 
 
+def named(key: str) -> str:
+    """A reference's ``LAYER:REDUCTION`` key as the store's array name (``conv/project_16``)."""
+    layer, name = key.split(":", 1)
+    return f"{layer}/{name.replace(':', '_')}"
+
+
 def check_against_references(store: JobStore, lab) -> None:
     arrays = merged_arrays(store)
     for name, values in lab["single"].items():  # every reduction, bit for bit
-        assert np.array_equal(arrays[name], values), name
+        assert np.array_equal(arrays[named(name)], values), name
     for layer in ("conv", "fc"):
         raw = lab["recorded"].outputs[layer]
-        assert np.array_equal(arrays[f"{layer}:raw"], raw)  # the recorder alone
+        assert np.array_equal(arrays[f"{layer}/raw"], raw)  # the recorder alone
         centre = raw[:, :, raw.shape[2] // 2, raw.shape[3] // 2] if raw.ndim == 4 else raw
         centre = centre.astype(np.float64)
-        assert np.array_equal(arrays[f"{layer}:top.indices"], ranking(centre, 5, True))
-        assert np.array_equal(arrays[f"{layer}:bottom.indices"], ranking(centre, 5, False))
-        assert np.array_equal(arrays[f"{layer}:top.values"],
+        assert np.array_equal(arrays[f"{layer}/top/indices"], ranking(centre, 5, True))
+        assert np.array_equal(arrays[f"{layer}/bottom/indices"], ranking(centre, 5, False))
+        assert np.array_equal(arrays[f"{layer}/top/values"],
                               np.take_along_axis(centre.T, ranking(centre, 5, True), 1))
         as64 = raw.astype(np.float64)
-        np.testing.assert_allclose(arrays[f"{layer}:moments.mean"], as64.mean(0), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(arrays[f"{layer}:moments.var"], as64.var(0), rtol=1e-9, atol=1e-12)
-        assert np.array_equal(arrays[f"{layer}:moments.min"], as64.min(0))
-        assert np.array_equal(arrays[f"{layer}:moments.max"], as64.max(0))
+        np.testing.assert_allclose(arrays[f"{layer}/moments/mean"], as64.mean(0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(arrays[f"{layer}/moments/var"], as64.var(0), rtol=1e-9, atol=1e-12)
+        assert np.array_equal(arrays[f"{layer}/moments/min"], as64.min(0))
+        assert np.array_equal(arrays[f"{layer}/moments/max"], as64.max(0))
         assert moments(store, layer).count == N_IMAGES
         # the single-process job's own states merge to the same ranking
         single = lab["last"].extremes[layer]
@@ -303,16 +308,23 @@ def test_export_writes_the_merged_arrays(lab, tmp_path, capsys):
     store = prepare(tmp_path / "job", lab["job_file"], 2, lab["session"])
     for shard in range(2):
         run_shard(store.dir, shard, threads=1)
+    import h5py
+    import scipy.io
+
     for name in ("all.h5", "all.mat"):
         assert main(["export", str(store.dir), "--out", str(tmp_path / name)]) == 0
-        back = read_activations(tmp_path / name)
-        assert np.array_equal(back["conv:raw"], lab["single"]["conv:raw"])
-        assert np.array_equal(back["fc:top.indices"].reshape(5, 5), lab["last"].extremes["fc"]["top_indices"])
-    assert main(["export", str(store.dir), "--out", str(tmp_path / "x.npy"), "--array", "conv:mean"]) == 0
+    with h5py.File(tmp_path / "all.h5", "r") as f:
+        assert np.array_equal(f["conv/raw"][()], lab["single"]["conv:raw"])
+        assert np.array_equal(f["fc/top/indices"][()], lab["last"].extremes["fc"]["top_indices"])
+        assert f["fc/top/indices"].dtype == np.int64 and f["fc/moments/mean"].dtype == np.float64
+    mat = scipy.io.loadmat(tmp_path / "all.mat", simplify_cells=True)
+    assert np.array_equal(mat["conv"]["raw"], lab["single"]["conv:raw"])
+    assert np.array_equal(mat["fc"]["top"]["indices"], lab["last"].extremes["fc"]["top_indices"])
+    assert main(["export", str(store.dir), "--out", str(tmp_path / "x.npy"), "--array", "conv/mean"]) == 0
     assert np.array_equal(np.load(tmp_path / "x.npy"), lab["single"]["conv:mean"])
     capsys.readouterr()
-    assert main(["export", str(store.dir), "--out", str(tmp_path / "y.npy"), "--array", "conv:nope"]) == 2
-    assert "The job has no array conv:nope" in capsys.readouterr().err
+    assert main(["export", str(store.dir), "--out", str(tmp_path / "y.npy"), "--array", "conv/nope"]) == 2
+    assert "The job has no array conv/nope" in capsys.readouterr().err
     # the job file again, into its own folder: nothing to do; another job there: refused
     submit = ["submit", "--executor", "local", "--out", str(store.dir), "--trust-code"]
     assert main([*submit, str(lab["job_path"])]) == 0
@@ -373,6 +385,7 @@ def test_bad_submissions_are_one_line(lab, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()  # a refused new job leaves no folder behind
 
 
 def test_resources_from_a_profile_and_no_sbatch(lab, tmp_path, capsys, monkeypatch):

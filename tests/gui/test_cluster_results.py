@@ -7,6 +7,8 @@ Stores are made in-process (``prepare`` and ``run_shard``); the window opens the
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -135,6 +137,12 @@ def test_unfinished_job_and_other_folders_say_why_and_the_window_goes_on(open_wi
     assert "\n" not in text and "is not finished: shard(s) 0 of 2 not done" in text
     assert file_menu.open_cluster_results(window, str(tmp_path)) is None
     assert window.message.text() == f"'{tmp_path}' is not a sharded job folder (no store.zarr in it)."
+    damaged = tmp_path / "damaged_job"
+    shutil.copytree(jobs["images"], damaged)
+    (damaged / "store.zarr" / "layer2" / "mean" / "c" / "2" / "0").unlink()  # rows 8-9: shard 1's
+    assert file_menu.open_cluster_results(window, str(damaged)) is None
+    text = window.message.text()
+    assert "\n" not in text and "is damaged: shard(s) 1 of 2" in text and "layer2/mean/c/2/0 missing" in text
     assert window.views["topk"].last_snapshot is None and window.state.running is None
     # the window goes on: it records another layer, and opens a finished job
     with qtbot.waitSignal(window.layer_shown, timeout=30000, check_params_cb=lambda layer: layer == "layer1"):
