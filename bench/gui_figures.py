@@ -67,7 +67,7 @@ def click_to_frame(repeats: int, device: str = "cpu") -> Figure:
     clicks the window idles for :data:`BETWEEN_CLICKS_MS`, as it would between a user's.
     """
     from bench.floor import Floor
-    from gui.app.app.app import make_application
+    from gui.app.app import make_application
     from gui.window.main_window import MainWindow, StartupChoices
 
     fig = Figure("1", f"Click to first painted frame, ResNet-101, one 224 px image ({device.upper()})")
@@ -122,7 +122,7 @@ def mosaic(repeats: int) -> Figure:
     the values on the host and four uint8 mosaics, per channel and shared, plain and
     zero-centred); the paint is the window's.  Both run here in one thread.
     """
-    from gui.app.app.app import make_application
+    from gui.app.app import make_application
     from gui.widgets.feature_map_panel import FeatureMapPanel
 
     fig = Figure("3", "Mosaic: build (engine) + paint (window) all channels of one output (CPU, offscreen)")
@@ -153,7 +153,7 @@ def responsiveness(n_images: int = 64) -> Figure:
     from PySide6.QtCore import QElapsedTimer, QThread, QTimer
 
     from engine.recording.recorder import Recorder
-    from gui.app.app.app import make_application
+    from gui.app.app import make_application
 
     fig = Figure("4", f"Responsiveness: longest gap between 10 ms GUI ticks while ResNet-101 layer4 is "
                       f"recorded for {n_images} images (CPU)")

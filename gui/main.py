@@ -53,7 +53,7 @@ def gui_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "doctor":
-        from gui.app.app.doctor import main as doctor_main
+        from gui.app.doctor import main as doctor_main
 
         return doctor_main(argv[1:])
     from engine.cli import VERBOSE, command_names
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "gui":
         argv = argv[1:]
     args = gui_parser().parse_args(argv)
-    from gui.app.app.app import run_app
+    from gui.app.app import run_app
 
     return run_app(args)
 

@@ -87,7 +87,7 @@ def qt_report(probe: bool = True) -> list[tuple[str, str]]:
         if os.environ.get(variable):
             rows.append((variable, os.environ[variable]))
     rows.append(("Qt plugins", QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)))
-    from gui.app.app.app import APPLICATION, ORGANIZATION
+    from gui.app.app import APPLICATION, ORGANIZATION
 
     settings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
     rows.append(("settings file", settings.fileName()))

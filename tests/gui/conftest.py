@@ -18,7 +18,7 @@ from gui.engine_link.worker import EngineThread
 @pytest.fixture(autouse=True)
 def _unitscope_app(qapp, tmp_path):
     """The application as ``unitscope`` sets it up, with settings kept in ``tmp_path``."""
-    from gui.app.app.app import make_application
+    from gui.app.app import make_application
 
     make_application()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)

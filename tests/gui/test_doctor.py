@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from gui.app.app.doctor import report
+from gui.app.doctor import report
 from gui.main import main
 
 
@@ -30,7 +30,7 @@ def test_without_an_application_a_child_process_finds_the_plugin(tmp_path):
 
 
 def test_a_plugin_that_cannot_start_is_reported_not_fatal(tmp_path):
-    code = "from gui.app.app.doctor import platform_plugin; print(platform_plugin())"
+    code = "from gui.app.doctor import platform_plugin; print(platform_plugin())"
     env = {**os.environ, "QT_QPA_PLATFORM": "no-such-plugin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                           cwd=tmp_path)

@@ -208,7 +208,7 @@ def test_model_picker_switches_model(open_window, qtbot):
 
 def test_window_appears_before_torch_is_imported(tmp_path):
     code = ("import sys\n"
-            "from gui.app.app.app import make_application\n"
+            "from gui.app.app import make_application\n"
             "app = make_application()\n"
             "from gui.window.main_window import MainWindow\n"
             "w = MainWindow()\n"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gui.app.app.app import XCB_PACKAGES, debian_package
+from gui.app.app import XCB_PACKAGES, debian_package
 
 ROOT = Path(__file__).resolve().parents[2]
 

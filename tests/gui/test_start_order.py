@@ -16,7 +16,7 @@ from engine.anatomy.tree import build_anatomy
 from engine.session.values import ModelSpec
 from gui.engine_link.worker import EngineThread, OpenModel
 
-APP_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # gui.app.app.app.run_app's logging.basicConfig
+APP_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # gui.app.app.run_app's logging.basicConfig
 
 
 def test_engine_logs_the_start_marks_the_benchmark_reads_in_order(qtbot, caplog):
@@ -42,9 +42,9 @@ def test_engine_logs_the_start_marks_the_benchmark_reads_in_order(qtbot, caplog)
 
 
 def test_startup_marks_take_the_first_line_of_each_kind():
-    seen = _startup_marks(["INFO gui.app.app.app: window shown", "INFO gui.engine_link.worker: engine ready: torch loaded in 1.00 s",
-                           "INFO gui.engine_link.worker: opened resnet18 in 0.50 s", "INFO gui.app.app.app: window shown",
-                           "INFO gui.app.app.app: first feature map painted: layer1", "unrelated"], 0.0)
+    seen = _startup_marks(["INFO gui.app.app: window shown", "INFO gui.engine_link.worker: engine ready: torch loaded in 1.00 s",
+                           "INFO gui.engine_link.worker: opened resnet18 in 0.50 s", "INFO gui.app.app: window shown",
+                           "INFO gui.app.app: first feature map painted: layer1", "unrelated"], 0.0)
     assert list(seen) == ["shown", "ready", "opened", "painted"]
     assert seen["shown"] <= seen["ready"] <= seen["opened"] <= seen["painted"]
 

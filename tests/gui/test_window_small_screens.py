@@ -19,7 +19,7 @@ PROBE = r'''
 import json, sys
 from PySide6.QtCore import QByteArray, QRect, QSettings, QTimer
 from PySide6.QtWidgets import QDockWidget, QGraphicsView, QMainWindow
-from gui.app.app.app import make_application
+from gui.app.app import make_application
 
 app = make_application()
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
