@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         # The unit (laptop) or the first analysis in front, whatever was tabbed in after it.
         (self.unit_dock if self.tabifiedDockWidgets(self.unit_dock) else self.analysis_docks[0]).raise_()
         for dock in self.findChildren(QDockWidget):
-            dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self, self._tidy_tab_bars))
+            dock.dockLocationChanged.connect(self._dock_moved)
         self._default_layout = not window_settings.restore_window(self)
         self._select_start_input()
 
@@ -208,14 +208,42 @@ class MainWindow(QMainWindow):
             previous = dock
             self.views[analysis.name], self.docks[analysis.name] = view, dock
             self.add_job_view(analysis.name, view, dock)
-            view.job_requested.connect(lambda job, v=view: self.start_job(job, v))
-            view.show_requested.connect(lambda d=dock: (d.show(), d.raise_()))
+            # Bound methods, not closures over the window: no reference cycle through a signal.
+            view.job_requested.connect(self._job_requested)
+            view.show_requested.connect(self._show_requested)
         (self.unit_dock if compact else self.analysis_docks[0]).raise_()
+
+    def _job_requested(self, job) -> None:
+        self.start_job(job, self.sender())
+
+    def _show_requested(self) -> None:
+        name = self.view_name(self.sender())
+        if name in self.docks:
+            self.docks[name].show()
+            self.docks[name].raise_()
+
+    def _dock_moved(self, _area) -> None:
+        QTimer.singleShot(0, self, self._tidy_tab_bars)
 
     @property
     def analysis_docks(self) -> list[QDockWidget]:
         """The analyses' docks in menu order."""
         return list(self.docks.values())
+
+    def _live_fps(self, fps: float) -> None:
+        self.status.set_live(fps, self.live.source.name if self.live.source else "")
+
+    def _unit_clicked(self, _channel: int, y: int, x: int) -> None:
+        self.unit_view.pin(y, x)
+
+    def _stimulus_selected(self, _stimulus) -> None:
+        self._request_record()
+
+    def _open_model_file(self) -> None:
+        file_menu.open_model_file(self)
+
+    def _load_weights(self) -> None:
+        file_menu.load_weights(self)
 
     def _unit_position(self):
         return self.unit_view.position if self.unit_view is not None else None
@@ -241,16 +269,15 @@ class MainWindow(QMainWindow):
         w.job_started.connect(self._job_started)
         w.job_finished.connect(self._job_finished)
         self.tree.layer_selected.connect(self._layer_selected)
-        self.strip.stimulus_selected.connect(lambda _s: self._request_record())
+        self.strip.stimulus_selected.connect(self._stimulus_selected)
         self.strip.problem.connect(self.show_problem)
         self.strip.live_requested.connect(self.start_live)
-        self.live.fps_changed.connect(lambda fps: self.status.set_live(fps, self.live.source.name
-                                                                       if self.live.source else ""))
+        self.live.fps_changed.connect(self._live_fps)
         self.live.stopped.connect(self._live_stopped)
-        self.picker.model_chosen.connect(lambda spec: self.open_model(spec))
+        self.picker.model_chosen.connect(self.open_model)
         self.picker.problem.connect(self.show_problem)
-        self.picker.open_file_requested.connect(lambda: file_menu.open_model_file(self))
-        self.picker.load_weights_requested.connect(lambda: file_menu.load_weights(self))
+        self.picker.open_file_requested.connect(self._open_model_file)
+        self.picker.load_weights_requested.connect(self._load_weights)
         self.status.cancel_requested.connect(self.cancel)
 
     def _build_views(self) -> None:
@@ -263,7 +290,7 @@ class MainWindow(QMainWindow):
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
         self.panel.channel_clicked.connect(self.show_unit)
-        self.panel.unit_clicked.connect(lambda _c, y, x: self.unit_view.pin(y, x))
+        self.panel.unit_clicked.connect(self._unit_clicked)
         self.centre_stack.addWidget(self.panel)
         self.centre_stack.setCurrentWidget(self.panel)
         self.unit_view = UnitView(self)
