@@ -328,9 +328,14 @@ class MainWindow(QMainWindow):
         self.state.wanted_layer = wanted
         self.state.replay = []  # jobs of a session being restored belong to that session's model
         self.state.seed = model.seed
+        stopped = self.state.running
+        if stopped is not None:  # the engine drops it for the new model: its view says so now
+            stopped.view.cancelled()
+            self.state.running = None
         self.state.open_id = self.worker.submit(OpenModel(model))
         self.picker.set_current(spec, "opening…")
-        self.status.showMessage(f"Opening {spec}…")
+        self.status.showMessage(f"Opening {spec}…" + (f" (stopped: {stopped.status.rstrip('…')})"
+                                                      if stopped is not None else ""))
 
     def start_live(self, source: str, realtime: bool = True) -> None:
         """Stream live input through the selected layer: a video file, ``"camera"``, or ``""`` to stop."""
