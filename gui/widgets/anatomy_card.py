@@ -9,8 +9,30 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QTabWidget, Q
 from gui.widgets.anatomy_model import format_count, format_pair, format_shape
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label as tall as its lines at its width.
+
+    Inside the dock's scroll area the form would give a wrapped label one line and cut
+    the rest (ViT's and Swin's notes ended mid-sentence); this one asks for its height.
+    """
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self.fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        """Ask for the height of every wrapped line at the current width."""
+        needed = self.heightForWidth(self.width()) if self.width() > 0 else -1
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
 def _selectable_label() -> QLabel:
-    label = QLabel("–")
+    label = WrappedLabel("–")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from engine.anatomy.receptive_field import Field
     from engine.anatomy.tree import Anatomy, AnatomyNode
 
-COLUMNS = ("Name", "Type", "Output shape", "Params", "RF")
+COLUMNS = ("Name", "Type", "Shape", "Params", "RF")
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1  # the layer reference ("layer1.0.relu#2")
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 2  # text the filter box matches against
 NODE_ROLE = Qt.ItemDataRole.UserRole + 3  # the AnatomyNode

@@ -35,7 +35,10 @@ GRID_COLOR = (110, 110, 110)  # neutral, so tiles stand apart under every colorm
 BAR_COLOR = (90, 160, 230)
 TOP_COLOR = (255, 214, 10)
 MAX_NUMBERED = 256  # tiles get their channel number when there are at most this many...
-NUMBER_MIN_PX = 26  # ...and a tile is at least this wide on screen
+NUMBER_MIN_PX = 26  # ...and a tile is at least this wide on screen...
+NUMBER_MAX_COVER = 0.15  # ...and the number's box covers at most this part of it; else on hover only
+NUMBER_FONT_PX = (7, 11)  # the numbers' font, a quarter of the tile's width within these bounds
+HOVER_NUMBER_MIN_PX = 12  # smaller tiles get no number even on hover (the read-out names them)
 TOP_K = 5
 
 
@@ -80,6 +83,29 @@ def tile_grid(m: Mosaic) -> tuple[QtGui.QPainterPath, QtCore.QRectF]:
     return path, QtCore.QRectF(x0, (m.rows - 1) * step_y, width - x0, m.tile_h) if empty else QtCore.QRectF()
 
 
+class TileNumber(QtWidgets.QGraphicsSimpleTextItem):
+    """A channel number: white digits in a thin dark outline, readable over every colormap
+    while covering only their strokes (no plate), drawn at screen size."""
+
+    OUTLINE_PX = 2.2
+
+    def __init__(self, parent: QtWidgets.QGraphicsItem):
+        super().__init__(parent)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt override
+        m = self.OUTLINE_PX
+        return super().boundingRect().adjusted(-m, -m, m, m)
+
+    def paint(self, painter: QtGui.QPainter, option, widget=None) -> None:  # noqa: D102 - Qt override
+        path = QtGui.QPainterPath()
+        path.addText(0, QtGui.QFontMetricsF(self.font()).ascent(), self.font(), self.text())
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.strokePath(path, QtGui.QPen(QtGui.QColor(0, 0, 0, 220), self.OUTLINE_PX, Qt.PenStyle.SolidLine,
+                                            Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+        painter.fillPath(path, QtGui.QBrush(QtGui.QColor("white")))
+
+
 class FeatureMapPanel(QtWidgets.QWidget):
     """Feature maps of one layer for one stimulus, with colormap and scaling controls.
 
@@ -112,7 +138,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._class_names: list[str] | None = None
         self._model_name = ""
         self._auto_colormap = True  # until the user picks one, the data choose it
-        self._numbers: list[QtWidgets.QGraphicsSimpleTextItem] = []
+        self._numbers: list[TileNumber] = []
+        self._numbers_on_hover = False  # tiles too small for every number: the hovered one only
 
         self._cmap_combo = QtWidgets.QComboBox(toolTip="Colormap (diverging maps are drawn "
                                                "symmetric about zero)")
@@ -139,6 +166,8 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._image = pg.ImageItem(axisOrder="row-major")
         self._map_plot.addItem(self._image)
         self._map_plot.getViewBox().sigRangeChanged.connect(lambda *_: self._update_numbers())
+        self._hover_number = self._number_item()
+        self._hover_number.setZValue(1)
         self._grid = QtWidgets.QGraphicsPathItem(self._image)
         self._empty = QtWidgets.QGraphicsRectItem(self._image)
         self._empty.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
@@ -321,6 +350,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
         self._set_top_labels([])
         self._update_grid()
         self._update_highlight()
+        self._update_numbers()
         self._info.setText("No feature map yet")
         self._readout.setText(" ")
 
@@ -386,38 +416,71 @@ class FeatureMapPanel(QtWidgets.QWidget):
             self._bar_plot.addItem(item)
             self._top_labels.append(item)
 
+    def _number_item(self) -> TileNumber:
+        item = TileNumber(self._image)
+        item.setVisible(False)
+        return item
+
+    def _number_layout(self, m: Mosaic) -> tuple[str, int]:
+        """How the tiles get their numbers on screen now: ``("all" | "hover" | "none", font px)``."""
+        px = self._map_plot.getViewBox().viewPixelSize()[0] or 1.0
+        tile_w, tile_h = m.tile_w / px, m.tile_h / px
+        font_px = int(min(max(round(tile_w / 4), NUMBER_FONT_PX[0]), NUMBER_FONT_PX[1]))
+        font = QtGui.QFont(self.font())
+        font.setPixelSize(font_px)
+        font.setBold(True)
+        metrics = QtGui.QFontMetricsF(font)
+        widest = metrics.horizontalAdvance(str(m.n_channels - 1))
+        cover = widest * metrics.height() / max(tile_w * tile_h, 1.0)
+        if m.n_channels <= MAX_NUMBERED and tile_w >= NUMBER_MIN_PX and cover <= NUMBER_MAX_COVER:
+            return "all", font_px
+        if tile_w >= HOVER_NUMBER_MIN_PX:
+            return "hover", font_px
+        return "none", font_px
+
     def _update_numbers(self) -> None:
-        """Channel numbers on the tiles while there are few enough and they are large enough."""
+        """Channel numbers on the tiles: on every tile while they are few and cover little of
+        each, else on the tile under the mouse only."""
         m = self._mosaic if self._kind != "vector" else None
-        if m is None or m.n_channels > MAX_NUMBERED:
+        mode, font_px = self._number_layout(m) if m is not None else ("none", NUMBER_FONT_PX[0])
+        self._numbers_on_hover = mode == "hover"
+        if mode != "hover":
+            self._hover_number.setVisible(False)
+        if mode != "all":
             for item in self._numbers:
                 item.setVisible(False)
             return
         while len(self._numbers) < m.n_channels:
-            # White digits on a dark plate, readable over every colormap, at screen size.
-            item = QtWidgets.QGraphicsSimpleTextItem(self._image)
-            item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-            item.setBrush(pg.mkBrush("w"))
-            plate = QtWidgets.QGraphicsRectItem(item)
-            plate.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemStacksBehindParent)
-            plate.setPen(QtGui.QPen(Qt.PenStyle.NoPen))
-            plate.setBrush(pg.mkBrush(0, 0, 0, 150))
-            self._numbers.append(item)
-        px = self._map_plot.getViewBox().viewPixelSize()[0] or 1.0
-        show = m.tile_w / px >= NUMBER_MIN_PX
+            self._numbers.append(self._number_item())
         for c, item in enumerate(self._numbers):
-            visible = show and c < m.n_channels
+            visible = c < m.n_channels
             item.setVisible(visible)
             if visible:
-                y0, x0 = m.tile_origin(c)
-                if item.text() != str(c):
-                    item.setText(str(c))
-                    item.childItems()[0].setRect(item.boundingRect().adjusted(-1, 0, 1, 0))
-                item.setPos(x0, y0)
+                self._place_number(item, c, font_px)
+
+    def _place_number(self, item: TileNumber, channel: int, font_px: int) -> None:
+        y0, x0 = self._mosaic.tile_origin(channel)
+        if item.font().pixelSize() != font_px:
+            font = QtGui.QFont(self.font())
+            font.setPixelSize(font_px)
+            font.setBold(True)
+            item.setFont(font)
+        if item.text() != str(channel):
+            item.setText(str(channel))
+        item.setPos(x0, y0)
+
+    def _show_hover_number(self, channel: int | None) -> None:
+        """The hovered tile's number, when the tiles are too small to carry them all."""
+        if channel is None or not self._numbers_on_hover or self._mosaic is None:
+            self._hover_number.setVisible(False)
+            return
+        self._place_number(self._hover_number, channel, self._number_layout(self._mosaic)[1])
+        self._hover_number.setVisible(True)
 
     def channel_numbers_shown(self) -> list[int]:
         """The channels whose number is drawn on their tile."""
-        return [int(item.text()) for item in self._numbers if item.isVisible()]
+        shown = [int(item.text()) for item in self._numbers if item.isVisible()]
+        return shown + ([int(self._hover_number.text())] if self._hover_number.isVisible() else [])
 
     def _colormap_picked(self, _index: int) -> None:
         self._auto_colormap = False
@@ -480,6 +543,7 @@ class FeatureMapPanel(QtWidgets.QWidget):
             self._readout.setText(text)
             return
         hit = self._unit_under(scene_pos)
+        self._show_hover_number(hit[0] if hit is not None else None)
         if hit is None:
             self._readout.setText(" ")
             return

@@ -3,8 +3,10 @@
 The list comes from the engine thread (``engine.models.zoo`` imports torch, which the GUI
 thread must not do before the window is up), so the picker starts with only the model
 being opened and fills in once the engine has started.  Models are listed in natural
-order (resnet18 before resnet101); typing a name and pressing Enter opens it, and an
-unknown name gets a "did you mean".
+order (resnet18 before resnet101); typing a name and pressing Enter opens it (once, also
+while the suggestions are open), and an unknown name gets a "did you mean".  Escape with the
+suggestions open closes them (it does not cancel the engine's work); leaving the box without
+opening anything shows the open model's name again, so the box never names another model.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 from superqt import QSearchableComboBox
@@ -72,6 +74,11 @@ class ModelPicker(QWidget):
         self.combo.activated.connect(self._activated)
         self.combo.completer_object.activated[str].connect(self._completed)
         self.combo.lineEdit().returnPressed.connect(self._return_pressed)
+        # The completer's popup takes the keys while it is open: Enter there would only close
+        # it, Escape reach the window's Cancel.  Both boxes are watched (see eventFilter).
+        self.combo.installEventFilter(self)  # the combo takes focus-outs and passes them on
+        self.combo.lineEdit().installEventFilter(self)
+        self.combo.completer_object.popup().installEventFilter(self)
 
         self.open_button = QToolButton(self, text="Open model file…")
         self.open_button.setToolTip("Open a TorchScript archive or a Python file with a "
@@ -155,6 +162,29 @@ class ModelPicker(QWidget):
         return [self._items.item(row).data(SPEC_ROLE) for row in range(self._items.rowCount())
                 if self._items.item(row).data(SPEC_ROLE)]
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """Keys of the line edit and of the suggestion popup (see the module docstring)."""
+        kind = event.type()
+        popup = self.combo.completer_object.popup()
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and popup.isVisible():
+            key = event.key()
+            if kind == QEvent.Type.ShortcutOverride and key in (Qt.Key.Key_Escape, Qt.Key.Key_Return,
+                                                                 Qt.Key.Key_Enter):
+                event.accept()  # the key is the box's: no window shortcut (Esc is Cancel) takes it
+                return True
+            if kind == QEvent.Type.KeyPress and key == Qt.Key.Key_Escape:
+                popup.hide()
+                return True
+            if (kind == QEvent.Type.KeyPress and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+                    and not popup.currentIndex().isValid()):
+                popup.hide()  # no suggestion highlighted: the typed name is meant, at the first Enter
+                self._return_pressed()
+                return True
+        elif (kind == QEvent.Type.FocusOut and watched is not popup and not popup.isVisible()
+              and event.reason() != Qt.FocusReason.PopupFocusReason):
+            self.set_current(self._current, self._current_state)  # typed but not opened: show the open one
+        return super().eventFilter(watched, event)
+
     def _return_pressed(self) -> None:
         """Enter opens the typed name: a zoo model (any case), a model file, or says what is close."""
         typed = self.combo.currentText().split("  —  ")[0].strip()
@@ -175,3 +205,5 @@ class ModelPicker(QWidget):
         if spec != self._current:
             self._current = spec
             self.model_chosen.emit(spec)
+        else:  # the open model again: the box shows its full entry, not what was typed
+            self.set_current(self._current, self._current_state)

@@ -11,8 +11,10 @@ Each map unit ``(y, x)`` is drawn as a ``jump``-sized cell centred there, so the
     left = start_x + 0.5 - jump_x / 2,  top = start_y + 0.5 - jump_y / 2,
     width = W * jump_x,  height = H * jump_y
 
-(nearest-neighbour upsampling; the cells tile exactly).  Without a field (a token grid,
-say) the map is stretched over the whole input.  The receptive-field box of unit
+(nearest-neighbour upsampling; the cells tile exactly).  A field that depends on the
+position (window or global attention: ViT's and Swin's token grids) is centred on no
+``start + y * jump``: its units' own cells (patches) tile the input from its corner,
+``W * jump_x`` by ``H * jump_y``.  Without a field the map is stretched over the whole input.  The receptive-field box of unit
 ``(y, x)`` is ``Field.box(y, x)`` -- inclusive pixels ``top..bottom``, ``left..right``,
 drawn as ``QRectF(left, top, right - left + 1, bottom - top + 1)`` clipped to the image;
 the numbers in the read-out are not clipped.
@@ -21,11 +23,13 @@ the numbers in the read-out are not clipped.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetricsF
 
 from engine.anatomy.receptive_field import Field
 from gui.widgets import colormaps
@@ -34,6 +38,16 @@ log = logging.getLogger(__name__)
 
 _RF_PEN = pg.mkPen("#ffd60a", width=2, cosmetic=True)
 _CELL_PEN = pg.mkPen("w", width=1, style=Qt.PenStyle.DashLine, cosmetic=True)
+
+
+KIND_NOTES = {
+    "gated": "the box is the convolutional path; a squeeze-excitation gate that sees the whole "
+             "image scales this channel",
+    "window": "window attention: the field depends on the unit's position (its window is shown)",
+    "global": "global attention: every unit sees the whole image",
+}
+"""What the read-out adds for a field that is more than a box (the card's Receptive field says
+the same kind)."""
 
 
 def _fmt(v: float) -> str:
@@ -46,7 +60,60 @@ def map_rect(shape: tuple[int, int], field: Field | None, image_size: tuple[int,
     if field is None:
         return QtCore.QRectF(0, 0, image_size[1], image_size[0])
     (sy, sx), (jy, jx) = field.start, field.jump
+    if field.table is not None:  # attention fields: the patches tile the input from its corner
+        return QtCore.QRectF(0, 0, w * jx, h * jy)
     return QtCore.QRectF(sx + 0.5 - jx / 2, sy + 0.5 - jy / 2, w * jx, h * jy)
+
+
+def rf_captions(field: Field) -> list[str]:
+    """The box's caption, longest first: the view draws the longest that fits the thumbnail."""
+    (sh, sw), (jy, jx) = field.size, field.jump
+    size = f"{_fmt(sh)}x{_fmt(sw)}" if sh != sw else _fmt(sh)
+    jump = _fmt(jy) + ("" if jy == jx else f"x{_fmt(jx)}")
+    kind = {"gated": " + gate", "window": ", window", "global": ", global"}.get(field.kind, "")
+    return [f"RF {_fmt(sh)}x{_fmt(sw)} px{kind}, jump {jump}", f"RF {size} px{kind}", f"RF {size}{kind}",
+            f"RF {size}"]
+
+
+class SparseAxis(pg.AxisItem):
+    """A horizontal axis whose tick labels never run into each other.
+
+    The spacing of its ticks grows (1, 2, 5 x 10^k) until the widest label fits between two
+    ticks with a gap; of those spacings the first that leaves two labels on the axis (a
+    label may reach ``OVERHANG`` px past its ends) is taken.
+    """
+
+    GAP = 10  # px between two labels
+    OVERHANG = 16  # px a label at an end may reach past the axis
+
+    def __init__(self, orientation: str = "bottom", **kwargs):
+        super().__init__(orientation, **kwargs)
+        self.setStyle(hideOverlappingLabels=self.OVERHANG)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float):  # noqa: N802, N803 - pyqtgraph
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not levels or size <= 0 or maxVal <= minVal or self.orientation not in ("top", "bottom"):
+            return levels
+        metrics = QFontMetricsF(self.style["tickFont"] or self.font())
+        spacing, chosen = levels[0][0], None
+        for _ in range(30):
+            first = math.ceil(minVal / spacing) * spacing
+            values = [first + k * spacing for k in range(int((maxVal - first) / spacing + 1e-9) + 1)]
+            labels = self.tickStrings(values, self.autoSIPrefixScale * self.scale, spacing)
+            widths = [metrics.horizontalAdvance(text) for text in labels]
+            if size * spacing / (maxVal - minVal) >= max(widths, default=0.0) + self.GAP:
+                chosen = chosen or spacing  # the first spacing whose labels do not collide
+                shown = sum(1 for v, w in zip(values, widths)
+                            if -self.OVERHANG <= (v - minVal) / (maxVal - minVal) * size - w / 2
+                            and (v - minVal) / (maxVal - minVal) * size + w / 2 <= size + self.OVERHANG)
+                if shown >= 2:
+                    return [(spacing, 0.0)]
+                if len(values) < 2:
+                    break  # wider spacings show fewer still
+            exponent = math.floor(math.log10(spacing))
+            mantissa = round(spacing / 10 ** exponent, 6)
+            spacing = (2 if mantissa < 2 else 5 if mantissa < 5 else 10) * 10 ** exponent
+        return [(chosen or spacing, 0.0)]
 
 
 def _image_plot(layout: pg.GraphicsLayout, row: int, col: int, **kwargs) -> pg.PlotItem:
@@ -100,7 +167,8 @@ class UnitView(QtWidgets.QWidget):
             self._input_plot.addItem(item)
             item.setVisible(False)
 
-        self._hist_plot = layout.addPlot(row=1, col=0, title="values")
+        self._hist_plot = layout.addPlot(row=1, col=0, title="values",
+                                         axisItems={"bottom": SparseAxis("bottom")})
         self._hist_plot.setMenuEnabled(False)
         self._hist_plot.setLabel("left", "units")
         self._hist = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(90, 160, 230, 150),
@@ -115,6 +183,9 @@ class UnitView(QtWidgets.QWidget):
         self._weights_plot.addItem(self._weights)
         layout.layout.setRowStretchFactor(0, 3)
         layout.layout.setRowStretchFactor(1, 1)
+        # The box's caption stays on the thumbnail, however small the dock makes it.
+        self._input_plot.getViewBox().sigResized.connect(self._place_rf_label)
+        self._input_plot.getViewBox().sigRangeChanged.connect(self._place_rf_label)
         self._canvas.scene().sigMouseMoved.connect(self._mouse_moved)
         self._canvas.scene().sigMouseClicked.connect(self._mouse_clicked)
 
@@ -186,17 +257,17 @@ class UnitView(QtWidgets.QWidget):
         if self._field is not None:
             top, left, bottom, right = self._field.box(y, x)
             shown = self._clip(QtCore.QRectF(left, top, right - left + 1, bottom - top + 1))
-            (sh, sw), (jy, jx) = self._field.size, self._field.jump
+            (sh, sw) = self._field.size
             self._rf.setRect(shown)
-            self._rf_label.setText(f"RF {_fmt(sh)}x{_fmt(sw)} px, jump {_fmt(jy)}"
-                                   + ("" if jy == jx else f"x{_fmt(jx)}"))
-            self._rf_label.setPos(shown.topLeft())
             text += (f"; receptive field rows {_fmt(top)}..{_fmt(bottom)}, "
                      f"columns {_fmt(left)}..{_fmt(right)} ({_fmt(sh)}x{_fmt(sw)} px)")
+            if self._field.kind in KIND_NOTES:
+                text += f"; {KIND_NOTES[self._field.kind]}"
         else:
             text += "; no receptive field (not a spatial map)"
         for item in (self._rf, self._rf_label):
             item.setVisible(self._field is not None)
+        self._place_rf_label()
         self._readout.setText(text + (" [pinned: click to release]" if self._pinned else ""))
         self.position_changed.emit(y, x)
 
@@ -212,6 +283,10 @@ class UnitView(QtWidgets.QWidget):
             return
         self._pinned = True
         self.set_position(y, x)
+
+    def rf_caption(self) -> str | None:
+        """The caption drawn at the receptive-field box (None: none drawn)."""
+        return self._rf_label.toPlainText() if self._rf_label.isVisible() else None
 
     def rf_box(self) -> tuple[float, float, float, float] | None:
         """Unclipped ``Field.box`` (top, left, bottom, right; inclusive) at the position."""
@@ -254,6 +329,31 @@ class UnitView(QtWidgets.QWidget):
         self._readout.setText(" ")
 
     # -- drawing --------------------------------------------------------------------
+    def _place_rf_label(self, *_args) -> None:
+        """Caption the box with the longest text that fits the thumbnail, inside it."""
+        if self._field is None or self._position is None or self._input.image is None:
+            self._rf_label.setVisible(False)
+            return
+        h, w = self._input.image.shape[:2]
+        box = self._rf.rect()
+        try:
+            pixel_w, pixel_h = self._input_plot.getViewBox().viewPixelSize()  # view units per screen pixel
+        except Exception:  # noqa: BLE001 - not on screen yet (no view to measure): placed when shown
+            pixel_w = pixel_h = 0.0
+        for caption in rf_captions(self._field):
+            self._rf_label.setText(caption)
+            size = self._rf_label.textItem.boundingRect()
+            text_w, text_h = size.width() * pixel_w, size.height() * pixel_h
+            if text_w <= w and text_h <= h / 2:
+                break
+        else:
+            self._rf_label.setVisible(False)  # a thumbnail too small for any caption: the read-out says it
+            return
+        x = min(max(box.left(), 0.0), w - text_w)
+        y = min(max(box.top(), 0.0), h - text_h)
+        self._rf_label.setPos(x, y)
+        self._rf_label.setVisible(True)
+
     def _clip(self, rect: QtCore.QRectF) -> QtCore.QRectF:
         h, w = self._input.image.shape[:2]
         return rect.intersected(QtCore.QRectF(0, 0, w, h))

@@ -364,9 +364,14 @@ class MainWindow(QMainWindow):
         self.state.wanted_layer = wanted
         self.state.replay = []  # jobs of a session being restored belong to that session's model
         self.state.seed = model.seed
+        stopped = self.state.running
+        if stopped is not None:  # the engine drops it for the new model: its view says so now
+            stopped.view.cancelled()
+            self.state.running = None
         self.state.open_id = self.worker.submit(OpenModel(model))
         self.picker.set_current(spec, "opening…")
-        self.status.showMessage(f"Opening {spec}…")
+        self.status.showMessage(f"Opening {spec}…" + (f" (stopped: {stopped.status.rstrip('…')})"
+                                                      if stopped is not None else ""))
 
     def start_live(self, source: str, realtime: bool = True) -> None:
         """Stream live input through the selected layer: a video file, ``"camera"``, or ``""`` to stop."""
@@ -799,10 +804,14 @@ def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict |
     channel_map = values[channel].reshape(1, 1) if kind == "vector" else values[channel]
     field = None
     ref = LayerRef.parse(recording.layer)
-    node = anatomy.by_name.get(ref.name) if anatomy is not None and kind == "maps" else None
+    node = anatomy.by_name.get(ref.name) if anatomy is not None and kind in ("maps", "tokens") else None
     k = ref.call
     if node is not None and k <= len(node.calls):
         field = node.calls[k - 1].field
+        # A token grid (ViT) has the field the card gives when the tokens are that grid.
+        if kind == "tokens" and (field is None or field.tokens is None
+                                 or tuple(field.tokens[:2]) != tuple(channel_map.shape)):
+            field = None
     weights = recording.conv_weights
     return {"channel_map": channel_map, "input_image": recording.input_image,
             "field": field, "channel": channel, "layer": recording.layer,
