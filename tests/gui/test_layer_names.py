@@ -13,7 +13,7 @@ import torchvision
 from PySide6.QtGui import QFont, QFontMetrics
 
 from engine.anatomy.tree import build_anatomy
-from gui.anatomy_tree import AnatomyTree, elide_name
+from gui.widgets.anatomy_tree import AnatomyTree, elide_name
 
 DOCK_WIDTH = 409  # what MainWindow._size_docks gives the layer tree on a 1366 px screen
 
@@ -86,12 +86,12 @@ def test_a_name_that_cannot_fit_keeps_its_end(qtbot, anatomies):
 WINDOW_PROBE = r'''
 import json, sys
 from PySide6.QtCore import QSettings, QTimer
-from gui.app import make_application
+from gui.app.app import make_application
 
 app = make_application()
 QSettings.setDefaultFormat(QSettings.Format.IniFormat)
 QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[1])
-from gui.main_window import MainWindow, StartupChoices
+from gui.window.main_window import MainWindow, StartupChoices
 
 window = MainWindow(StartupChoices(model=sys.argv[2], layer=sys.argv[3], device="cpu"))
 

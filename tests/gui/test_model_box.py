@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
-from gui.model_picker import ModelPicker
+from gui.widgets.model_picker import ModelPicker
 
 CATALOGUE = {"ResNet": [("resnet18", True), ("resnet34", False)],
              "GoogLeNet": [("googlenet", False)], "AlexNet": [("alexnet", False)]}

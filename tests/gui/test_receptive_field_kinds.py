@@ -9,8 +9,8 @@ from PySide6.QtCore import QRectF
 
 from engine.anatomy.receptive_field import GLOBAL_NOTE, WINDOW_NOTE
 from engine.anatomy.tree import build_anatomy
-from gui.anatomy_card import AnatomyCard
-from gui.window_settings import scrolling
+from gui.widgets.anatomy_card import AnatomyCard
+from gui.window.window_settings import scrolling
 
 
 def test_vit_tokens_have_the_cards_field_in_the_unit_view(open_window, qtbot):

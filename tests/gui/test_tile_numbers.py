@@ -8,7 +8,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF
 
-from gui.feature_map_panel import FeatureMapPanel
+from gui.widgets.feature_map_panel import FeatureMapPanel
 
 
 @pytest.fixture

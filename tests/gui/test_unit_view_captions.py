@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QImage, QPainter
 
 from engine.anatomy.receptive_field import Field
-from gui.unit_view import UnitView
+from gui.widgets.unit_view import UnitView
 
 # ViT-B/16's patch embedding: 16x16 px patches 16 px apart, a 14x14 map on a 224 px input.
 PATCHES = Field(lo=(0.0, 0.0), hi=(15.0, 15.0), jump=(16.0, 16.0))
