@@ -38,6 +38,9 @@ class StartupChoices:
     seed: int = DEFAULT_SEED  # random weights are drawn from it
     session: str | None = None  # a saved session to open instead
     notice: str | None = None  # why the remembered model was not opened (shown in the banner)
+    trust_code: bool = False  # --trust-code: a session's or the remembered model's code may run unasked
+    ask: bool = True  # a person is there to be asked (not --screenshot)
+    remembered: bool = False  # the model is the remembered last one (code in it is asked about)
 
 
 def _factory_file(spec: str) -> tuple[Path, str] | None:
@@ -95,7 +98,7 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
     kind, value = s.value("last/input_kind", "", type=str), s.value("last/input", "", type=str)
     last_input = Stimulus(kind, value) if kind and value else None
     merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device, choices.seed,
-                            choices.session, notice)
+                            choices.session, notice, choices.trust_code, choices.ask, restored)
     return merged, last_layer, last_input
 
 
