@@ -213,8 +213,13 @@ def command_names() -> set[str]:
 
 def run(run_fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command, turning expected failures into one readable line."""
+    from engine.files.atomic import new_outputs_only
+
     try:
         refuse_to_overwrite(args)
+        if hasattr(args, "force") and not args.force:  # a race with another process is lost, never won over it
+            with new_outputs_only():
+                return run_fn(args)
         return run_fn(args)
     except UnitscopeError as exc:
         print(f"unitscope: error: {exc}", file=sys.stderr)
@@ -252,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
+        # Ctrl-C stops every command, also one started in the background of a script, whose SIGINT
+        # the shell set to be ignored (Python then leaves it ignored).
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     else:
-        previous = None
+        previous = previous_int = None
     try:
         first = next((arg for arg in argv if not arg.startswith("-")), None)
         modules = {name.rsplit(".", 1)[-1] for name in COMMAND_MODULES}
@@ -274,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.captureWarnings(False)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def print_json(obj) -> None:
