@@ -41,7 +41,8 @@ def _channels(text: str) -> tuple[int, ...]:
 
 
 def check_channels(data, options) -> None:
-    """Refuse channels or a --top the data does not have, before any figure is built."""
+    """Refuse channels the data does not have, before any figure is built (``--top 0`` is refused
+    by its argument type)."""
     from engine.errors import UnitscopeError
 
     if data.kind != "mosaic" or "values" not in data.arrays:
@@ -53,8 +54,6 @@ def check_channels(data, options) -> None:
     if wrong:
         raise UnitscopeError(f"Channel {wrong[0]} is not in the data: it has {n} channel{'s' if n != 1 else ''} "
                              f"(0-{n - 1}).")
-    if options.top_n is not None and options.top_n < 1:
-        raise UnitscopeError("--top must be at least 1.")
 
 
 def _readable(path: str) -> None:
