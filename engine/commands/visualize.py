@@ -59,7 +59,8 @@ def register(sub) -> None:
     parser.add_argument("--steps", type=positive_int, default=256, help="optimiser steps (default 256)")
     parser.add_argument("--size", type=positive_int, default=None, metavar="PX",
                         help="image side in pixels (default: the model's input size)")
-    parser.add_argument("--lr", type=_finite(0.0, inclusive=False), default=0.05, help="Adam learning rate (default 0.05)")
+    parser.add_argument("--lr", type=_finite(0.0, inclusive=False), default=0.05,
+                        help="Adam learning rate (default 0.05)")
     parser.add_argument("--images", type=positive_int, default=1, metavar="N",
                         help="images optimised together (the first is saved; .npy saves all as N x H x W x 3)")
     parser.add_argument("--diversity", type=_finite(0.0), default=0.0, metavar="W",

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from engine.errors import UnitscopeError
-from engine.files.atomic import TEMP_PREFIX, atomic_write_text, new_outputs_only, temporary_for
+from engine.files.atomic import TEMP_PREFIX, atomic_write_text, new_outputs_only
 
-NET = "from torch import nn\n\n\ndef build():\n    return nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU(), nn.Conv2d(8, 16, 5))\n"
+NET = ("from torch import nn\n\n\ndef build():\n"
+       "    return nn.Sequential(nn.Conv2d(3, 8, 5), nn.ReLU(), nn.Conv2d(8, 16, 5))\n")
 
 
 def _ignoring_sigint():  # what a non-interactive shell does to a command started with '&'
