@@ -89,3 +89,30 @@ def test_a_session_whose_jobs_are_not_jobs_is_one_message(open_window, qtbot, tm
     path.write_text(json.dumps({"format": "unitscope-session/1", "model": {"spec": "resnet18"}, "jobs": [1, 2]}))
     window = open_window(session=str(path))
     assert "jobs.unitscope.json" in window.message.text() and "jobs" in window.message.text()
+
+
+def test_cluster_results_of_a_model_that_runs_code_ask_first(open_window, qtbot, tmp_path):
+    """File ▸ Open cluster results… on a store whose model is evil.py: its views would open that
+    model, so the window asks; No opens nothing and runs nothing."""
+    from engine.cluster.plan import prepare
+    from engine.jobs.summaries import Summaries
+    from engine.session.job import JobFile
+    from engine.session.session import Session
+    from engine.session.values import ModelSpec
+    from gui import file_menu
+
+    evil = tmp_path / "evil.py"
+    evil.write_text(EVIL)
+    job_file = JobFile(ModelSpec(f"{evil}:build", device="cpu"),
+                       Summaries(("0",), protocol="gratings", phases=1, k=2, batch_size=8))
+    prepare(tmp_path / "job", job_file, 1, Session.open(job_file.model))
+    from engine.cluster.shard import run_shard
+
+    run_shard(tmp_path / "job", 0)
+    (tmp_path / "MARKER").unlink()
+    window = open_window()
+    seen: list[str] = []
+    _answer(QMessageBox.StandardButton.No, seen)
+    assert file_menu.open_cluster_results(window, str(tmp_path / "job")) is None
+    assert len(seen) == 1 and str(evil) in seen[0]
+    assert not (tmp_path / "MARKER").exists() and "you chose not to run it" in window.message.text()
