@@ -43,17 +43,11 @@ def _channels(text: str) -> tuple[int, ...]:
 def check_channels(data, options) -> None:
     """Refuse channels the data does not have, before any figure is built (``--top 0`` is refused
     by its argument type)."""
-    from engine.errors import UnitscopeError
-
-    if data.kind != "mosaic" or "values" not in data.arrays:
+    if data.kind != "mosaic" or "values" not in data.arrays or not options.channels:
         return
-    from engine.figures.mosaic import maps_of
+    from engine.figures.mosaic import choose_channels, maps_of
 
-    n = int(maps_of(data).shape[0])
-    wrong = [c for c in (options.channels or ()) if not 0 <= c < n]
-    if wrong:
-        raise UnitscopeError(f"Channel {wrong[0]} is not in the data: it has {n} channel{'s' if n != 1 else ''} "
-                             f"(0-{n - 1}).")
+    choose_channels(maps_of(data), options.channels, 0, data.meta.get("channel_ids"))
 
 
 def _readable(path: str) -> None:
@@ -62,8 +56,16 @@ def _readable(path: str) -> None:
 
     from engine.files.reading import RESULT_LIMIT, check_regular
 
-    if not Path(path).is_dir():
-        check_regular(path, "Source", RESULT_LIMIT)
+    path = Path(path)
+    if path.is_dir():  # a topk folder: the files read from it
+        for name in ("topk.json", "topk.csv"):
+            if (path / name).exists() or (path / name).is_symlink():
+                check_regular(path / name, "Source", RESULT_LIMIT)
+        return
+    check_regular(path, "Source", RESULT_LIMIT)
+    sidecar = path.with_name(path.name + ".json")  # read next to a .csv or .npy
+    if sidecar.exists() and not sidecar.is_file():
+        check_regular(sidecar, "Sidecar", RESULT_LIMIT)
 
 
 def read_guarded(what: str, path: str, read):

@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
+from engine.files.reading import RESULT_LIMIT, check_regular
 from engine.figures.style import FigureOptions
 
 FORMAT = "unitscope-figure/1"
@@ -81,6 +82,7 @@ def read_sidecar(path: str | Path) -> tuple[FigureData, FigureOptions]:
     path = Path(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
+        check_regular(path.with_name(str(record["data"])), "The sidecar's data file", RESULT_LIMIT)
         with np.load(path.with_name(record["data"]), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:

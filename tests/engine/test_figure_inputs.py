@@ -37,7 +37,7 @@ def test_bad_channel_lists_are_refused_at_once(tmp_path, acts, capsys, channels,
 
 def test_channels_beyond_the_data_and_top_0_are_refused(tmp_path, acts, capsys):
     assert main(["figure", str(acts), "--channels", "0-16", "--out", str(tmp_path / "f.png")]) == 2
-    assert _one_line(capsys) == "unitscope: error: Channel 16 is not in the data: it has 16 channels (0-15)."
+    assert _one_line(capsys) == "unitscope: error: Channel(s) 16 not in this layer (16 channels: 0..15)."
     with pytest.raises(SystemExit):
         main(["figure", str(acts), "--top", "0", "--out", str(tmp_path / "f.png")])
     assert "must be at least 1" in capsys.readouterr().err
