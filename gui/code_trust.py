@@ -60,6 +60,30 @@ def trusted_model(window, model: ModelSpec, source: str) -> ModelSpec | None:
     return replace(model, trust_pickle=found.kind == "pickle")
 
 
+def trusted_session_model(window, saved, source: str) -> ModelSpec | None:
+    """The session's model ready to open, or None when it, or the model of a cluster job whose
+    results one of its views would show again, runs code the person did not agree to run."""
+    model = trusted_model(window, saved.model, source)
+    if model is None:
+        return None
+    for name, job in saved.jobs.items():
+        job_dir = getattr(job, "job_dir", "")
+        if not job_dir:
+            continue
+        from engine.cluster.results import open_results
+        from engine.errors import UnitscopeError
+
+        try:
+            other = open_results(job_dir).model
+        except (UnitscopeError, OSError, KeyError, ValueError) as exc:  # the job itself will say why
+            log.info("could not read the model of %s: %s", job_dir, exc)
+            continue
+        if other.spec != saved.model.spec and trusted_model(
+                window, other, f"{source}'s {name} results (the cluster job in '{job_dir}')") is None:
+            return None
+    return model
+
+
 def first_model(window, choices) -> tuple[str, str | None, bool]:
     """The model the window opens first: ``(spec, weights, trust_pickle)``.
 

@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
         """Open a saved session: its model, inputs, layer and display; then run its jobs again.
 
         False (nothing changed) when its model runs code the person did not agree to run."""
-        model = code_trust.trusted_model(self, saved.model, source)
+        model = code_trust.trusted_session_model(self, saved, source)  # asks before code runs
         if model is None:
             return False
         missing = [s.value for s in saved.inputs if s.kind == "image" and not Path(s.value).is_file()]

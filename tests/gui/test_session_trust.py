@@ -91,28 +91,49 @@ def test_a_session_whose_jobs_are_not_jobs_is_one_message(open_window, qtbot, tm
     assert "jobs.unitscope.json" in window.message.text() and "jobs" in window.message.text()
 
 
-def test_cluster_results_of_a_model_that_runs_code_ask_first(open_window, qtbot, tmp_path):
-    """File ▸ Open cluster results… on a store whose model is evil.py: its views would open that
-    model, so the window asks; No opens nothing and runs nothing."""
+def _evil_store(tmp_path):
+    """A finished one-shard cluster job whose model is evil.py:build (the marker it left is removed)."""
     from engine.cluster.plan import prepare
+    from engine.cluster.shard import run_shard
     from engine.jobs.summaries import Summaries
     from engine.session.job import JobFile
     from engine.session.session import Session
     from engine.session.values import ModelSpec
-    from gui import file_menu
 
     evil = tmp_path / "evil.py"
     evil.write_text(EVIL)
     job_file = JobFile(ModelSpec(f"{evil}:build", device="cpu"),
                        Summaries(("0",), protocol="gratings", phases=1, k=2, batch_size=8))
     prepare(tmp_path / "job", job_file, 1, Session.open(job_file.model))
-    from engine.cluster.shard import run_shard
-
     run_shard(tmp_path / "job", 0)
     (tmp_path / "MARKER").unlink()
+    return evil, tmp_path / "job"
+
+
+def test_cluster_results_of_a_model_that_runs_code_ask_first(open_window, qtbot, tmp_path):
+    """File ▸ Open cluster results… on a store whose model is evil.py: its views would open that
+    model, so the window asks; No opens nothing and runs nothing."""
+    from gui import file_menu
+
+    evil, store = _evil_store(tmp_path)
     window = open_window()
     seen: list[str] = []
     _answer(QMessageBox.StandardButton.No, seen)
-    assert file_menu.open_cluster_results(window, str(tmp_path / "job")) is None
+    assert file_menu.open_cluster_results(window, str(store)) is None
     assert len(seen) == 1 and str(evil) in seen[0]
     assert not (tmp_path / "MARKER").exists() and "you chose not to run it" in window.message.text()
+
+
+def test_a_session_replaying_cluster_results_of_code_asks_first(open_window, qtbot, tmp_path, resnet18_weights):
+    evil, store = _evil_store(tmp_path)
+    path = tmp_path / "s.unitscope.json"
+    path.write_text(json.dumps({
+        "format": "unitscope-session/1", "model": {"spec": "resnet18", "weights": str(resnet18_weights)},
+        "layer": "layer1",
+        "jobs": {"topk": {"kind": "cluster_topk", "layer": "0", "channel": 0, "job_dir": str(store)}}}))
+    seen: list[str] = []
+    _answer(QMessageBox.StandardButton.No, seen)
+    window = open_window(session=str(path))  # the command line's resnet18 opens instead
+    assert len(seen) == 1 and str(evil) in seen[0] and "topk results" in seen[0]
+    qtbot.wait(500)
+    assert not (tmp_path / "MARKER").exists() and window.state.replay == []
