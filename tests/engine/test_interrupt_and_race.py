@@ -50,7 +50,12 @@ def test_sigint_stops_the_command_between_steps_and_leaves_no_partial_file(tmp_p
     _wait_for_work(process, 25)
     process.send_signal(signal.SIGINT)
     sent = time.monotonic()
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()  # SIGINT was ignored: the failure this test is for
+        process.communicate()
+        pytest.fail("the command was still running 60 s after SIGINT")
     assert process.returncode == 130, err
     assert time.monotonic() - sent < 10
     assert err.strip().splitlines()[-1] == "unitscope: interrupted"
