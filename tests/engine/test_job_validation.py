@@ -70,9 +70,10 @@ def test_methods_on_random_bytes_npz_is_one_line(tmp_path, capsys):
 
 def test_the_command_line_and_files_share_the_checks(capsys):
     """--seed beyond 64 bits and --device meta are refused by argparse with the same rule."""
-    for args, says in ((["--seed", str(2**70)], "--seed"), (["--device", "meta"], "'meta' is not a device")):
+    for args, says in ((["--seed", str(2**70)], "argument --seed: must be from 0 to 9223372036854775807"),
+                       (["--device", "meta"], "argument --device: 'meta' is not a device")):
         with pytest.raises(SystemExit) as exc:
-            main(["record", "resnet18", "--layer", "layer1", "--out", "x.npy", *args])
+            main(["record", "resnet18", "--layer", "layer1", "--images", "photos", "--out", "x.npy", *args])
         assert exc.value.code == 2 and says in capsys.readouterr().err
 
 
