@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import signal
 import sys
 import threading
@@ -66,7 +65,6 @@ def non_negative_int(text: str) -> int:
 
 
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 def device_name(text: str) -> str:
@@ -74,19 +72,34 @@ def device_name(text: str) -> str:
 
     Whether that device exists on this machine is checked when the model is opened
     (:func:`engine.models.device.resolve_device`); ``meta`` and other torch devices that
-    hold no data are refused here.
+    hold no data are refused here (:func:`engine.session.checks.device`, as in job files).
     """
-    name = text.strip().lower()
-    if not _DEVICE.fullmatch(name):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a device unitscope can run on; use {DEVICES}")
-    return name
+    from engine.session import checks
+
+    try:
+        return checks.device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def layer_name(text: str) -> str:
     """An argparse type: a layer name that is not empty (``NAME`` or ``NAME#k``)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("a layer name cannot be empty")
-    return text
+    from engine.session import checks
+
+    try:
+        return checks.layer(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seed_number(text: str) -> int:
+    """An argparse type: a random seed, a whole number from 0 to 2**63 - 1 (as in job files)."""
+    from engine.session import checks
+
+    value = _whole_number(text)
+    if not 0 <= value <= checks.SEED_MOST:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {checks.SEED_MOST}, got {value}")
+    return value
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +109,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="FILE", help="state_dict file (.pth/.pt/.safetensors) to load")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow loading a whole pickled model (runs code from the file)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_number, default=0,
                         help="seed of random weights (no pretrained file, or a factory's own "
                              "initialisation); the same seed gives bit-identical weights")
 
@@ -199,8 +212,13 @@ def command_names() -> set[str]:
 
 def run(run_fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command, turning expected failures into one readable line."""
+    from engine.files.atomic import new_outputs_only
+
     try:
         refuse_to_overwrite(args)
+        if hasattr(args, "force") and not args.force:  # a race with another process is lost, never won over it
+            with new_outputs_only():
+                return run_fn(args)
         return run_fn(args)
     except UnitscopeError as exc:
         print(f"unitscope: error: {exc}", file=sys.stderr)
@@ -238,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
+        # Ctrl-C stops every command, also one started in the background of a script, whose SIGINT
+        # the shell set to be ignored (Python then leaves it ignored).
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     else:
-        previous = None
+        previous = previous_int = None
     try:
         first = next((arg for arg in argv if not arg.startswith("-")), None)
         modules = {name.rsplit(".", 1)[-1] for name in COMMAND_MODULES}
@@ -260,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.captureWarnings(False)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def print_json(obj) -> None:

@@ -32,7 +32,7 @@ def _image_file(text: str) -> str:
 
 
 def gui_parser() -> argparse.ArgumentParser:
-    from engine.cli import device_name, layer_name
+    from engine.cli import device_name, layer_name, seed_number
 
     parser = argparse.ArgumentParser(prog="unitscope", description="Open the Unitscope window. "
                                      "Engine commands: unitscope anatomy|record|... --help")
@@ -41,10 +41,13 @@ def gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layer", type=layer_name, default=None, help="layer to record first")
     parser.add_argument("--image", type=_image_file, default=None, metavar="FILE", help="input image to start with")
     parser.add_argument("--device", type=device_name, default="auto", help="auto, cpu, cuda, cuda:N, mps")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_number, default=0,
                         help="seed of random weights (a model without a pretrained file); default 0")
     parser.add_argument("--session", default=None, metavar="FILE.unitscope.json",
                         help="open a saved session")
+    parser.add_argument("--trust-code", action="store_true",
+                        help="run the code a session's (or the remembered) model names (FILE.py:FACTORY or a "
+                             "pickled model) without asking; only for files you trust")
     parser.add_argument("--screenshot", default=None, metavar="FILE.png",
                         help="save the window as PNG once the first feature map is painted, then exit")
     return parser

@@ -313,7 +313,10 @@ def ks_similarity(model_values: Sequence[float], reference_values: Sequence[floa
 def read_reference(path: str | Path) -> dict[str, np.ndarray]:
     """Reference distributions from a CSV: one column per property (names as :data:`PROPERTIES`),
     one value per row; empty cells are left out.  Columns with other names are ignored."""
+    from engine.files.reading import check_regular
+
     path = Path(path)
+    check_regular(path, "Reference", 1 << 30)  # never a FIFO or a device
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)

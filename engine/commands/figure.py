@@ -12,15 +12,79 @@ import argparse
 from engine.cli import non_negative_int, positive_int
 
 
+#: The most channels a figure may name (a mosaic of more is not readable anyway).
+MOST_CHANNELS = 65_536
+
+
 def _channels(text: str) -> tuple[int, ...]:
-    """An argparse type: ``3,7,12`` or ``0-15`` or a mix."""
+    """An argparse type: ``3,7,12`` or ``0-15`` or a mix; checked before anything is expanded."""
+    import re
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty channel list; write e.g. 0,3,7 or 0-15")
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            raise argparse.ArgumentTypeError(f"'{text}' has an empty entry between commas; write e.g. 0-15,32")
+        found = re.fullmatch(r"(\d{1,12})(?:\s*-\s*(\d{1,12}))?", part)
+        if not found:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a channel list (e.g. 0,3,7 or 0-15)")
+        first = int(found.group(1))
+        last = int(found.group(2)) if found.group(2) else first
+        if last < first:
+            raise argparse.ArgumentTypeError(f"'{part}' runs backwards; write {last}-{first}")
+        if len(out) + last - first + 1 > MOST_CHANNELS:
+            raise argparse.ArgumentTypeError(f"'{text}' names more than {MOST_CHANNELS:,} channels")
+        out.extend(range(first, last + 1))
+    return tuple(out)
+
+
+def check_channels(data, options) -> None:
+    """Refuse channels the data does not have, before any figure is built (``--top 0`` is refused
+    by its argument type)."""
+    if data.kind != "mosaic" or "values" not in data.arrays or not options.channels:
+        return
+    from engine.figures.mosaic import choose_channels, maps_of
+
+    choose_channels(maps_of(data), options.channels, 0, data.meta.get("channel_ids"))
+
+
+def _readable(path: str) -> None:
+    """Refuse a source that is a FIFO, a device or larger than a result may be (never read it)."""
+    from pathlib import Path
+
+    from engine.files.reading import RESULT_LIMIT, check_regular
+
+    path = Path(path)
+    if path.is_dir():  # a topk folder: the files read from it
+        for name in ("topk.json", "topk.csv"):
+            if (path / name).exists() or (path / name).is_symlink():
+                check_regular(path / name, "Source", RESULT_LIMIT)
+        return
+    check_regular(path, "Source", RESULT_LIMIT)
+    sidecar = path.with_name(path.name + ".json")  # read next to a .csv or .npy
+    if sidecar.exists() and not sidecar.is_file():
+        check_regular(sidecar, "Sidecar", RESULT_LIMIT)
+
+
+def read_guarded(what: str, path: str, read):
+    """``read()``, with whatever a damaged file makes NumPy, h5py or JSON raise as one line."""
+    import zipfile
+    from pathlib import Path
+
     from engine.errors import UnitscopeError
-    from engine.figures.style import parse_channels
 
     try:
-        return parse_channels(text)
-    except UnitscopeError as exc:
-        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+        return read()
+    except UnitscopeError:
+        raise
+    except RecursionError:
+        raise UnitscopeError(f"{what} '{Path(path).name}' could not be read: JSON nested too deeply.") from None
+    except (ValueError, OSError, KeyError, TypeError, IndexError, AttributeError, EOFError,
+            zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnitscopeError(f"{what} '{Path(path).name}' could not be read: {reason}.") from None
 
 
 def _number(text: str) -> float:
@@ -43,7 +107,7 @@ def register(sub) -> None:
     parser.add_argument("--font", metavar="FAMILY", help="font family (default DejaVu Sans)")
     parser.add_argument("--dpi", type=positive_int, help="pixels per inch of PNG and TIFF (default 300)")
     parser.add_argument("--channels", type=_channels, metavar="LIST", help="mosaic: channels drawn, e.g. 0-15,32")
-    parser.add_argument("--top", type=non_negative_int, metavar="N", help="mosaic: the N channels with the "
+    parser.add_argument("--top", type=positive_int, metavar="N", help="mosaic: the N channels with the "
                         "largest mean response")
     parser.add_argument("--scale", choices=SCALES, help="mosaic: one colour scale for all channels, or each its own")
     parser.add_argument("--cmap", metavar="NAME", help=f"colour map, e.g. {', '.join(COLORMAPS)}")
@@ -77,10 +141,13 @@ def run(args) -> int:
     from engine.figures.style import FigureOptions, figure_format
 
     figure_format(args.out)
+    _readable(args.source)
     if is_sidecar(args.source):
-        data, options = read_sidecar(args.source)
+        data, options = read_guarded("Figure sidecar", args.source, lambda: read_sidecar(args.source))
     else:
-        data, options = figure_data(args.source, args.layer, args.image, args.channel, args.unit), FigureOptions()
+        data = read_guarded("Source", args.source,
+                            lambda: figure_data(args.source, args.layer, args.image, args.channel, args.unit))
+        options = FigureOptions()
     given = {"width_mm": args.width_mm, "font_size": args.font_size, "font_family": args.font, "dpi": args.dpi,
              "channels": args.channels, "top_n": args.top, "scale": args.scale, "cmap": args.cmap}
     changes = {k: v for k, v in given.items() if v is not None}
@@ -91,6 +158,7 @@ def run(args) -> int:
 
         lookup_table(args.cmap)  # an unknown name fails here, in one line
     options = FigureOptions.from_dict({**dataclasses.asdict(options), **changes})
+    check_channels(data, options)
     out = write_figure(data, options, args.out, sidecar=not args.no_sidecar)
     print(f"saved {out} ({options.width_mm:g} mm wide, {data.kind})"
           + ("" if args.no_sidecar else f"; redraw with: unitscope figure {sidecar_path(out)} --out {out}"))

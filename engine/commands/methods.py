@@ -29,7 +29,12 @@ def run(args) -> int:
     from engine.figures.methods import bibtex, collect, methods_text
     from engine.files.atomic import atomic_write_text
 
-    entries = [entry for source in args.sources for entry in collect(source)]
+    from engine.commands.figure import _readable, read_guarded
+
+    entries = []
+    for source in args.sources:
+        _readable(source)  # never a FIFO or /dev/zero
+        entries += read_guarded("Source", source, lambda source=source: collect(source))
     text = methods_text(entries)
     if args.out:
         atomic_write_text(args.out, text + "\n")

@@ -14,13 +14,12 @@ import argparse
 import csv
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 from engine.cli import add_device_arguments, add_model_arguments, layer_name, open_session, positive_int
 from engine.errors import UnitscopeError
-from engine.files.atomic import atomic_write_text
+from engine.files.atomic import atomic_write_text, place_file, temporary_for
 from engine.files.writers import output_suffix
 
 
@@ -81,7 +80,7 @@ def run(args) -> int:
     job = Properties(args.layer, args.units, args.orientations, phases=args.phases, chunk=args.chunk,
                      batch_size=args.batch_size)
     session = open_session(args)
-    tmp = out.with_name(f".{out.name}.partial")
+    tmp = temporary_for(out)  # hidden, and removed next time if this process is killed
     rows: list[list] = []  # only the few numbers per unit, for the similarity and the summary
     snapshot = None
     try:
@@ -96,7 +95,7 @@ def run(args) -> int:
                 fh.flush()
                 bar.total, bar.n = snapshot.total, snapshot.done
                 bar.refresh()
-        os.replace(tmp, out)
+        place_file(tmp, out)
     except OSError as exc:
         raise UnitscopeError(f"Could not save '{out.name}': {exc.strerror or exc}.") from None
     finally:

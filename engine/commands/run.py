@@ -9,11 +9,31 @@ device and memory format; ``--device`` overrides the device.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from engine.cli import device_name, run_with_progress
 from engine.errors import UnitscopeError
 from engine.session.job import JobFile
+from engine.models.trust import require_trust
 from engine.session.results import RESULT_SUFFIXES, load_job, write_result
+
+
+def read_job(path: str) -> JobFile:
+    """The job in a job file or result, from a regular file only; whatever is wrong with it is
+    one line naming the file."""
+    from engine.files.reading import JSON_LIMIT, RESULT_LIMIT, check_regular
+
+    name = Path(path).name
+    check_regular(path, "Job file", RESULT_LIMIT if path.lower().endswith(".npz") else JSON_LIMIT)
+    try:
+        return load_job(path)
+    except UnitscopeError:
+        raise
+    except RecursionError:
+        raise UnitscopeError(f"'{name}' is not a Unitscope job or result: its JSON is nested too deeply.") from None
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:  # e.g. an __job__ that is not JSON
+        raise UnitscopeError(f"'{name}' is not a Unitscope job or result: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ") + ".") from None
 
 
 def register(sub) -> None:
@@ -34,11 +54,9 @@ def run(args) -> int:
 
     if not args.out.lower().endswith(RESULT_SUFFIXES):
         raise UnitscopeError(f"Output '{args.out}' must end in {' or '.join(RESULT_SUFFIXES)}.")
-    job_file = load_job(args.job)
+    job_file = read_job(args.job)
     model = job_file.model
-    if ".py:" in model.spec and not args.trust_code:
-        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
-                             "only if you trust that file.")
+    require_trust(model.spec, args.trust_code, args.trust_pickle)
     model = replace(model, trust_pickle=args.trust_pickle,
                     device=args.device if args.device else model.device)
     session = Session.open(model)

@@ -29,6 +29,25 @@ from engine.files.atomic import atomic_write
 from engine.files.writers import output_suffix, write_activations
 
 
+def _finite(least: float, inclusive: bool = True):
+    """An argparse type: a finite number from ``least`` up (above it unless ``inclusive``)."""
+    import argparse
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
+        if value < least or (value == least and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'more than'} {least:g}, "
+                                             f"got {text}")
+        return value
+    return parse
+
+
 def register(sub) -> None:
     parser = sub.add_parser("visualize", help="feature visualisation: the image a unit wants")
     add_model_arguments(parser)
@@ -40,10 +59,11 @@ def register(sub) -> None:
     parser.add_argument("--steps", type=positive_int, default=256, help="optimiser steps (default 256)")
     parser.add_argument("--size", type=positive_int, default=None, metavar="PX",
                         help="image side in pixels (default: the model's input size)")
-    parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    parser.add_argument("--lr", type=_finite(0.0, inclusive=False), default=0.05,
+                        help="Adam learning rate (default 0.05)")
     parser.add_argument("--images", type=positive_int, default=1, metavar="N",
                         help="images optimised together (the first is saved; .npy saves all as N x H x W x 3)")
-    parser.add_argument("--diversity", type=float, default=0.0, metavar="W",
+    parser.add_argument("--diversity", type=_finite(0.0), default=0.0, metavar="W",
                         help="weight of the diversity term between images (default 0)")
     parser.add_argument("--out", required=True, metavar="FILE", help="image.png or image.npy")
     add_device_arguments(parser)

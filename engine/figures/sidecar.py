@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
+from engine.files.reading import RESULT_LIMIT, check_regular
 from engine.figures.style import FigureOptions
 
 FORMAT = "unitscope-figure/1"
@@ -81,12 +82,43 @@ def read_sidecar(path: str | Path) -> tuple[FigureData, FigureOptions]:
     path = Path(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
+        check_regular(path.with_name(str(record["data"])), "The sidecar's data file", RESULT_LIMIT)
         with np.load(path.with_name(record["data"]), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise UnitscopeError(f"Figure sidecar '{path.name}' could not be read: {exc}.") from None
-    if record.get("format") != FORMAT:
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise UnitscopeError(f"'{path.name}' is not a figure sidecar (expected \"format\": \"{FORMAT}\").")
+    for key, kind in (("options", dict), ("meta", dict), ("jobs", list), ("provenance", dict)):
+        if not isinstance(record.get(key, kind()), kind):
+            raise UnitscopeError(f"Figure sidecar '{path.name}': \"{key}\" must be "
+                                 f"{'an object' if kind is dict else 'a list'}, not {json.dumps(record[key])[:40]}.")
+    check_arrays(path.name, str(record.get("kind")), arrays)
     data = FigureData(record["kind"], arrays, record.get("meta", {}), record.get("jobs", []),
                       record.get("provenance", {}))
     return data, FigureOptions.from_dict(record.get("options", {}))
+
+
+#: The dimensions of the arrays each figure kind draws (the others are only checked to be finite).
+SHAPES = {"mosaic": {"values": (1, 2, 3)}, "tuning": {"x": (1,), "f0": (1,), "f1": (1,)},
+          "population": {"rdm": (2,), "scores": (2,)}, "unit": {"map": (2,)}, "rdm": {"rdm": (2,)}}
+
+
+def check_arrays(name: str, kind: str, arrays: dict) -> None:
+    """Refuse a sidecar's arrays that are not real, finite numbers of the dimensions its kind draws."""
+    for key, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise UnitscopeError(f"Figure sidecar '{name}': array '{key}' holds {array.dtype} values, "
+                                 "not real numbers.")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise UnitscopeError(f"Figure sidecar '{name}': array '{key}' holds NaN or infinite values.")
+    for key, dims in SHAPES.get(kind, {}).items():
+        if key in arrays and arrays[key].ndim not in dims:
+            raise UnitscopeError(f"Figure sidecar '{name}': array '{key}' of a {kind} figure has shape "
+                                 f"{arrays[key].shape}; expected {' or '.join(f'{d}-D' for d in dims)}.")
+    if kind == "tuning" and all(k in arrays for k in ("x", "f0", "f1")):
+        if not len(arrays["x"]) == len(arrays["f0"]) == len(arrays["f1"]):
+            raise UnitscopeError(f"Figure sidecar '{name}': the tuning curve's x, f0 and f1 differ in length.")
+    for key in ("rdm",):
+        if key in arrays and arrays[key].ndim == 2 and arrays[key].shape[0] != arrays[key].shape[1]:
+            raise UnitscopeError(f"Figure sidecar '{name}': the RDM has shape {arrays[key].shape}; it must be square.")

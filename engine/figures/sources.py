@@ -38,7 +38,16 @@ def _json(text) -> dict:
 
 def read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """Layer name -> array and the provenance of an activations file
-    (the layout :func:`engine.files.writers.write_activations` writes)."""
+    (the layout :func:`engine.files.writers.write_activations` writes); only real numbers."""
+    arrays, provenance = _read_arrays(path)
+    for name, array in arrays.items():
+        if np.asarray(array).dtype.kind not in "biuf":
+            raise UnitscopeError(f"'{path.name}': '{name}' holds {np.asarray(array).dtype} values, not real "
+                                 "numbers; no figure is drawn from it.")
+    return arrays, provenance
+
+
+def _read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
@@ -192,6 +201,9 @@ def from_result(path: Path, unit: int | None = None) -> FigureData:
         if kind != "record":
             raise UnitscopeError(f"--unit draws one channel of a recording; '{path.name}' holds a {kind} result.")
         values = np.asarray(result["values"])
+        if not 0 <= unit < (values.shape[0] if values.ndim else 0):
+            raise UnitscopeError(f"--unit {unit} is not in '{path.name}': its recording has "
+                                 f"{values.shape[0] if values.ndim else 0} channels.")
         recording = SimpleNamespace(values=values, input_image=result.get("input_image"), layer=result["layer"],
                                     conv_weights=result.get("conv_weights"),
                                     stimulus=SimpleNamespace(label=Path(str(result["stimulus"]["value"])).name))

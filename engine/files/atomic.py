@@ -11,6 +11,7 @@ process left behind (``kill -9``) are removed the next time a file is written th
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import logging
 import os
@@ -231,6 +232,7 @@ def atomic_write_all(files: Mapping[str | Path, Callable[[Path], Any]],
     for parent in {path.parent for path, _, _ in targets}:
         remove_stale_temporaries(parent)
     written: list[tuple[Path, Path, bool]] = []
+    created: list[Path] = []
     with _signals_held() as signals:
         try:
             for path, write_fn, folder in targets:
@@ -251,11 +253,17 @@ def atomic_write_all(files: Mapping[str | Path, Callable[[Path], Any]],
                 if signals.received:
                     raise _interrupted(signals.received)
             for tmp, path, folder in written:
-                _replace(tmp, path, folder)
+                if _place(tmp, path, folder):
+                    created.append(path)
         except BaseException:
             for tmp, _path, _folder in written:
                 if tmp.exists():
                     _discard(tmp)
+            for path in created:  # new under new_outputs_only: the set is all or nothing
+                _discard(path)
+                claimed = _NEW_ONLY.get()
+                if claimed is not None:
+                    claimed.discard(Path(os.path.abspath(path)))
             raise
     if os.name == "posix":
         for parent in {path.parent for path, _, _ in targets}:
@@ -266,6 +274,101 @@ def atomic_write_all(files: Mapping[str | Path, Callable[[Path], Any]],
     if signals.received:  # arrived after the last file was complete: the set is saved
         raise _interrupted(signals.received)
     return [path for path, _, _ in targets]
+
+
+# --- creating outputs exclusively -------------------------------------------------------------
+
+#: None: targets are replaced; a set: targets must be new (``--force`` not given), except those this
+#: command has created itself (held per context, so a thread or another command is not affected).
+_NEW_ONLY: contextvars.ContextVar[set | None] = contextvars.ContextVar("unitscope_new_outputs_only", default=None)
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+@contextmanager
+def new_outputs_only() -> Iterator[None]:
+    """Within this block no existing file or folder is replaced: each target is moved into place
+    with a rename that fails if the name exists (``renameat2(RENAME_NOREPLACE)``, or a hard link
+    for a file where that is missing), so of two commands started together writing the same
+    output exactly one wins and the other says the file exists.  A target this block has
+    created itself may be written again (a command that saves its output more than once)."""
+    token = _NEW_ONLY.set(set())
+    try:
+        yield
+    finally:
+        _NEW_ONLY.reset(token)
+
+
+def _renameat2():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_RENAMEAT2 = _renameat2() if os.name == "posix" else None
+
+
+def _rename_new(tmp: Path, path: Path, folder: bool) -> None:
+    """Move ``tmp`` to ``path`` only if nothing is there; FileExistsError otherwise."""
+    import ctypes
+
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(path), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+        if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(path))
+    if folder:  # no atomic way left: the check and the rename are a moment apart
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+        os.rename(tmp, path)
+        return
+    os.link(tmp, path)  # fails with EEXIST if the name exists
+    os.unlink(tmp)
+
+
+def _place(tmp: Path, path: Path, folder: bool) -> bool:
+    """Move ``tmp`` to ``path`` as this context allows; True when ``path`` was created new
+    under :func:`new_outputs_only` (so a failure later in the set removes it again)."""
+    claimed = _NEW_ONLY.get()
+    key = Path(os.path.abspath(path))
+    if claimed is None or key in claimed:
+        _replace(tmp, path, folder)
+        return False
+    try:
+        _rename_new(tmp, path, folder)
+    except FileExistsError:
+        raise UnitscopeError(f"'{path}' already exists (another process has just written it); pass --force to "
+                             "replace, or choose another --out.") from None
+    except OSError as exc:
+        raise UnitscopeError(f"Could not save '{path.name}': {_reason(exc)}.") from exc
+    claimed.add(key)
+    return True
+
+
+def place_file(tmp: str | Path, path: str | Path) -> Path:
+    """Move a finished temporary file (from :func:`temporary_for`) to ``path``: replacing it, or,
+    under :func:`new_outputs_only`, only if ``path`` does not exist."""
+    _place(Path(tmp), Path(path), False)
+    return Path(path)
+
+
+def temporary_for(path: str | Path) -> Path:
+    """A new, empty hidden temporary file next to ``path`` (named as :data:`TEMP_PREFIX` says, so
+    one a killed process left behind is removed the next time a file is written there)."""
+    path = Path(path)
+    remove_stale_temporaries(path.parent)
+    return _new_temp(path, False)
 
 
 def _replace(tmp: Path, path: Path, folder: bool) -> None:

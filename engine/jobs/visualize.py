@@ -77,6 +77,7 @@ class Visualize:
         mean, std = pp.mean.flatten().tolist(), pp.std.flatten().tolist()
         best, best_label = None, None
         session.recorder.resolve([self.layer])
+        check_memory(self.images, side, device)  # before anything of that size is allocated
         if self.compare:
             with torch.no_grad():
                 for kind, value in self.compare:
@@ -91,6 +92,39 @@ class Visualize:
             yield VisualizationSnapshot(label, step.images, step.loss, step.step, step.steps,
                                         None if step.activation is None else step.activation.tolist(),
                                         best, best_label)
+
+
+#: Bytes per image pixel channel while optimising: the image, its gradient, Adam's two moments,
+#: the transformed copy and the first layers' activations (a generous rough count of float32s).
+BYTES_PER_VALUE = 4 * 16
+
+
+def available_memory(device) -> int | None:
+    """Bytes free for tensors on ``device`` (the GPU's free memory, else the system's available RAM)."""
+    import torch
+
+    try:
+        if getattr(device, "type", str(device)) == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, RuntimeError, IndexError):
+        return None
+    return None
+
+
+def check_memory(images: int, side: int, device) -> None:
+    """Refuse ``images`` images of ``side`` pixels that would not fit in memory, naming the size."""
+    from engine.errors import UnitscopeError
+    from engine.files.reading import size_text
+
+    need = images * 3 * side * side * BYTES_PER_VALUE
+    free = available_memory(device)
+    if free is not None and need > free:
+        raise UnitscopeError(f"{images:,} images of {side} x {side} pixels need about {size_text(need)} while "
+                             f"they are optimised; {size_text(free)} is free. Ask for fewer images or a smaller size.")
 
 
 @dataclass

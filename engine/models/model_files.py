@@ -99,8 +99,9 @@ def _not_a_model(path: Path, kind: str) -> UnitscopeError:
 
 
 def _kind_or_error(path: Path, what: str) -> str:
-    if not path.is_file():
-        raise UnitscopeError(f"{what} '{path}' does not exist.")
+    from engine.files.reading import check_regular
+
+    check_regular(path, what)  # missing, a folder, a FIFO or a device: one line, never a hang
     try:
         kind = file_kind(path)
     except OSError as exc:

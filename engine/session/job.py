@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.errors import UnitscopeError
+from engine.session import checks
 from engine.session.values import ModelSpec
 
 FORMAT = "unitscope-job/1"
@@ -132,6 +133,9 @@ def from_fields(cls, data, where: str):
     if unknown:
         raise UnitscopeError(f"{where}: unknown field(s) {', '.join(unknown)}.")
     values = {name: from_json(hints[name], data[name], f"{where}.{name}") for name in fields if name in data}
+    for name, item in values.items():  # the values the command line would refuse are refused here too
+        if not dataclasses.is_dataclass(item):
+            checks.value(name, item, f"{where}.{name}")
     try:
         return cls(**values)
     except TypeError as exc:
@@ -147,6 +151,8 @@ def job_from_dict(data: dict):
     """The job a :func:`job_to_dict` dict describes."""
     if not isinstance(data, dict) or "kind" not in data:
         raise UnitscopeError("A job must be an object with a 'kind'.")
+    if not isinstance(data["kind"], str):
+        raise UnitscopeError(f"A job's kind must be a name, not {json.dumps(data['kind'])[:60]}.")
     cls = job_class(data["kind"])
     return from_fields(cls, data, f"job '{data['kind']}'")
 
@@ -177,13 +183,10 @@ class JobFile:
     def load(cls, path: str | Path) -> JobFile:
         """Read a job file, or the job embedded in a ``.json`` result
         (:func:`engine.session.results.load_job` reads ``.npz`` results too)."""
+        from engine.files.reading import read_json
+
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UnitscopeError(f"Job file '{path}' could not be read: {exc.strerror or exc}.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UnitscopeError(f"Job file '{path}' is not valid JSON: {exc}.") from None
+        data = read_json(path, "Job file")  # a regular file of bounded size, whose JSON parses
         if isinstance(data, dict) and "job" in data and isinstance(data["job"], dict) and "format" in data["job"]:
             data = data["job"]  # a result file: its job is embedded
         try:

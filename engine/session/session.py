@@ -9,6 +9,8 @@ numbers everywhere.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -86,7 +88,13 @@ class Session:
         return cls(model, loaded, anatomy, recorder, Preprocess(loaded), hooks)
 
     def run(self, job, cancelled: Callable[[], bool] = lambda: False) -> Iterator:
-        """Run ``job`` on this session: its snapshots, one per batch (the last is the result)."""
+        """Run ``job`` on this session: its snapshots, one per batch (the last is the result).
+
+        Its values are checked first (:mod:`engine.session.checks`), wherever it came from."""
+        from engine.session import checks
+
+        if dataclasses.is_dataclass(job):
+            checks.job(job)
         return job.run(self, cancelled)
 
     def result(self, job, cancelled: Callable[[], bool] = lambda: False, progress=None):

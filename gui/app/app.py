@@ -204,7 +204,8 @@ def run_app(args) -> int:
 
     choices = StartupChoices(model=args.model, weights=args.weights, layer=args.layer,
                              image=args.image, device=args.device, seed=args.seed,
-                             session=args.session)
+                             session=args.session, trust_code=getattr(args, "trust_code", False),
+                             ask=not args.screenshot)
     window = MainWindow(choices)
     if args.screenshot:
         Screenshot(window, args.screenshot)

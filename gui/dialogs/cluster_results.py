@@ -47,6 +47,12 @@ def open_results_folder(window, path: str | Path):
     except UnitscopeError as exc:
         window.show_problem(str(exc))
         return None
+    info = window.info.model if window.info is not None else None
+    if info is None or not same_model(info, results.model):  # its views would open the store's model
+        from gui.dialogs.code_trust import trusted_model
+
+        if trusted_model(window, results.model, f"The cluster job in '{Path(path).name}'") is None:
+            return None
     old = getattr(window, "cluster_results", None)
     if old is not None:
         old.close()

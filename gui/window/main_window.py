@@ -37,6 +37,7 @@ from engine.session.analysis import analyses, resolve
 from engine.jobs.record import Record
 from engine.recording.unit import LayerRef
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
+from gui.dialogs import code_trust
 from gui.window import file_menu
 from gui.window import window_settings
 from gui.widgets.anatomy_card import AnatomyCard
@@ -320,11 +321,12 @@ class MainWindow(QMainWindow):
         c = self._choices
         if c.session:
             try:
-                self.restore_session(read_session(c.session))
-                return
+                if self.restore_session(read_session(c.session)):
+                    return
             except UnitscopeError as exc:
                 self.show_problem(str(exc))
-        self._open(c.model, c.weights, (c.layer, True) if c.layer else (self._last_layer, False))
+        spec, weights, trust = window_settings.first_model(self, c)  # a remembered model's code is asked about
+        self._open(spec, weights, (c.layer, True) if c.layer else (self._last_layer, False), trust)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         window_settings.save_settings(self)
@@ -601,8 +603,13 @@ class MainWindow(QMainWindow):
                             shown_input=self.strip.current(), display=display,
                             pinned=self._pinned_units(), jobs=dict(self.state.jobs_run))
 
-    def restore_session(self, saved: SavedSession) -> None:
-        """Open a saved session: its model, inputs, layer and display; then run its jobs again."""
+    def restore_session(self, saved: SavedSession, source: str = "The session") -> bool:
+        """Open a saved session: its model, inputs, layer and display; then run its jobs again.
+
+        False (nothing changed) when its model runs code the person did not agree to run."""
+        model = code_trust.trusted_session_model(self, saved, source)  # asks before code runs
+        if model is None:
+            return False
         missing = [s.value for s in saved.inputs if s.kind == "image" and not Path(s.value).is_file()]
         known = set(self.strip.stimuli())
         images = [s.value for s in saved.inputs
@@ -613,12 +620,13 @@ class MainWindow(QMainWindow):
             missing.append(saved.shown_input.value)
         self.state.display = dict(saved.display)
         self._apply_display()
-        self._open_spec(saved.model, (saved.layer, True) if saved.layer else (None, False))
+        self._open_spec(model, (saved.layer, True) if saved.layer else (None, False))
         self.state.replay = list(saved.jobs.items())
         self.state.pins = list(saved.pinned)
         if missing:
             self.show_problem("The session's input(s) " + ", ".join(Path(m).name for m in sorted(set(missing)))
                               + " no longer exist; the others are shown.")
+        return True
 
     def _apply_display(self) -> None:
         """Give the feature-map panel a restored session's colormap and scaling (once it exists)."""

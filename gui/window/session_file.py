@@ -48,13 +48,33 @@ class SavedSession:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise UnitscopeError(f"not a Unitscope session (expected \"format\": \"{FORMAT}\")")
         shown = data.get("shown_input")
+        layer = data.get("layer")
+        if layer is not None and (not isinstance(layer, str) or not layer.strip()):
+            raise UnitscopeError(f"layer: {json.dumps(layer)[:60]} is not a layer name")
+        inputs, pinned, jobs = (_of_type(data, "inputs", list, []), _of_type(data, "pinned", list, []),
+                                _of_type(data, "jobs", dict, {}))
+        for name, job in jobs.items():
+            if not isinstance(job, dict):
+                raise UnitscopeError(f"jobs.{name}: expected a job (an object with a 'kind'), got "
+                                     f"{json.dumps(job)[:60]}")
         return cls(model=from_fields(ModelSpec, data.get("model"), "model"),
-                   layer=data.get("layer"),
-                   inputs=[from_fields(Stimulus, s, "inputs") for s in data.get("inputs", [])],
+                   layer=layer,
+                   inputs=[from_fields(Stimulus, s, "inputs") for s in inputs],
                    shown_input=from_fields(Stimulus, shown, "shown_input") if shown else None,
-                   display=dict(data.get("display") or {}),
-                   pinned=[from_fields(Unit, u, "pinned") for u in data.get("pinned", [])],
-                   jobs={name: job_from_dict(job) for name, job in (data.get("jobs") or {}).items()})
+                   display=_of_type(data, "display", dict, {}),
+                   pinned=[from_fields(Unit, u, "pinned") for u in pinned],
+                   jobs={name: job_from_dict(job) for name, job in jobs.items()})
+
+
+def _of_type(data: dict, key: str, kind: type, empty):
+    """``data[key]`` if it is a ``kind`` (None or missing: ``empty``), else one line naming it."""
+    found = data.get(key)
+    if found is None:
+        return type(empty)()
+    if not isinstance(found, kind):
+        want = "a list" if kind is list else "an object"
+        raise UnitscopeError(f"{key}: expected {want}, got {json.dumps(found)[:60]}")
+    return kind(found)
 
 
 def save_session(path: str | Path, session: SavedSession) -> Path:
@@ -64,12 +84,11 @@ def save_session(path: str | Path, session: SavedSession) -> Path:
 
 def read_session(path: str | Path) -> SavedSession:
     """Read a session file; :class:`UnitscopeError` names the file and what is wrong."""
+    from engine.files.reading import read_json
+
     path = Path(path)
+    data = read_json(path, "Session")  # a regular file (never a FIFO) of bounded size
     try:
-        return SavedSession.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise UnitscopeError(f"Session '{path.name}' could not be read: {exc.strerror or exc}.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UnitscopeError(f"Session '{path.name}' is not valid JSON: {exc}.") from None
+        return SavedSession.from_dict(data)
     except UnitscopeError as exc:
         raise UnitscopeError(f"Session '{path.name}': {exc}") from None

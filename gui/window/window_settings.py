@@ -15,7 +15,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 from engine.files.hashing import sha256_of
-from engine.session.values import DEFAULT_SEED, Stimulus
+from engine.session.values import DEFAULT_SEED, ModelSpec, Stimulus
+from gui.dialogs import code_trust
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ class StartupChoices:
     seed: int = DEFAULT_SEED  # random weights are drawn from it
     session: str | None = None  # a saved session to open instead
     notice: str | None = None  # why the remembered model was not opened (shown in the banner)
+    trust_code: bool = False  # --trust-code: a session's or the remembered model's code may run unasked
+    ask: bool = True  # a person is there to be asked (not --screenshot)
+    remembered: bool = False  # the model is the remembered last one (code in it is asked about)
 
 
 def _factory_file(spec: str) -> tuple[Path, str] | None:
@@ -95,7 +99,7 @@ def startup_choices(settings: QSettings, choices: StartupChoices):
     kind, value = s.value("last/input_kind", "", type=str), s.value("last/input", "", type=str)
     last_input = Stimulus(kind, value) if kind and value else None
     merged = StartupChoices(model, weights or None, choices.layer, choices.image, choices.device, choices.seed,
-                            choices.session, notice)
+                            choices.session, notice, choices.trust_code, choices.ask, restored)
     return merged, last_layer, last_input
 
 
@@ -255,3 +259,17 @@ def restore_panel_settings(window) -> None:
             window.panel.set_normalization(s.value("display/normalization", type=str))
     except ValueError as exc:  # a name from an older version
         log.info("ignored a remembered display setting: %s", exc)
+
+
+def first_model(window, choices) -> tuple[str, str | None, bool]:
+    """The model the window opens first: ``(spec, weights, trust_pickle)``.
+
+    A remembered model that runs code is asked about; if the person says No, the default
+    model opens instead.
+    """
+    if not getattr(choices, "remembered", False) or code_trust.code_file(choices.model) is None:
+        return choices.model, choices.weights, False
+    model = code_trust.trusted_model(window, ModelSpec(choices.model, choices.weights), "The last model you opened")
+    if model is None:
+        return DEFAULT_MODEL, None, False
+    return model.spec, model.weights, model.trust_pickle

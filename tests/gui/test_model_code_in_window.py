@@ -7,6 +7,7 @@ import hashlib
 import textwrap
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from gui.window.window_settings import DEFAULT_MODEL
 
@@ -60,6 +61,22 @@ def test_model_code_calling_sys_exit_gives_a_banner_and_the_window_goes_on(open_
     qtbot.waitUntil(lambda: not window.worker.isRunning(), timeout=10000)
 
 
+def _answer_run_code(button, seen: list) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.dialogs.code_trust import QUESTION_NAME
+
+    def poll():
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.objectName() == QUESTION_NAME:
+            seen.append(box.text())
+            box.button(button).click()
+        else:
+            QTimer.singleShot(20, poll)
+    QTimer.singleShot(20, poll)
+
+
 NET = "from torch import nn\n\n\ndef net():\n    return nn.Sequential(nn.Conv2d(3, {c}, 3), nn.ReLU())\n"
 STRANGER = ("from pathlib import Path\n\nPath(__file__).with_name('stranger ran').touch()\n\n\n"
             "def net():\n    raise AssertionError('the other folder\\'s file ran')\n")
@@ -80,11 +97,15 @@ def test_a_remembered_factory_runs_only_from_its_own_unchanged_file(open_window,
     assert settings.value("last/model") == f"{lab / 'net.py'}:net"
     assert settings.value("last/model_sha256") == hashlib.sha256((lab / "net.py").read_bytes()).hexdigest()
 
-    # Started later in another folder holding a file of the same name: the remembered one opens.
+    # Started later in another folder holding a file of the same name: the remembered one opens,
+    # once the person has said Yes to running it (tests/gui/test_session_trust.py).
     monkeypatch.chdir(elsewhere)
+    asked = []
+    _answer_run_code(QMessageBox.StandardButton.Yes, asked)
     second = open_window(model=None, wait_for=None)
     _opened(qtbot, second, f"{lab / 'net.py'}:net")
     assert not (elsewhere / "stranger ran").exists()
+    assert len(asked) == 1 and str(lab / "net.py") in asked[0]
     assert not second.message.isVisible()
     second.close()
 

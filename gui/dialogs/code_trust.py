@@ -1,0 +1,84 @@
+"""Asking before a model named in a file runs code (a session, the remembered last model).
+
+A ``FILE.py:FACTORY`` or pickled model that a session file or the remembered last model
+names runs only after the person says Yes to a question that shows the file's absolute
+path and SHA-256 (default No), or when the window was started with ``--trust-code``.
+Without a person to ask (``--screenshot``) it is refused.  Torch-free.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from PySide6.QtWidgets import QMessageBox
+
+from engine.models.trust import code_file, trust_question
+from engine.session.values import ModelSpec
+
+log = logging.getLogger(__name__)
+
+QUESTION_NAME = "run_code_question"
+
+
+def ask(window, text: str) -> bool:
+    """Show the question (modal, default No); True if the person answered Yes."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Run code from a file?", text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, window)
+    box.setObjectName(QUESTION_NAME)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    box.setEscapeButton(QMessageBox.StandardButton.No)
+    answer = box.exec()
+    box.deleteLater()
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def trusted_model(window, model: ModelSpec, source: str) -> ModelSpec | None:
+    """``model`` ready to open (pickle trust granted where the person agreed), or None when
+    it names code the person did not agree to run (the banner then says so).
+
+    ``source`` names where the spec was read from ("The session 's.unitscope.json'").
+    """
+    found = code_file(model.spec)
+    if found is None:
+        return model
+    choices = window._choices
+    if getattr(choices, "trust_code", False):
+        agreed = True
+    elif not getattr(choices, "ask", True):
+        agreed = False
+        problem = (f"{source} names {model.spec}, which runs code from {found.path}; it was not run "
+                   "(start with --trust-code only if you trust that file).")
+    else:
+        agreed = ask(window, trust_question(found, source))
+        problem = f"{source} names {model.spec}, which runs code from {found.path}; you chose not to run it."
+    if not agreed:
+        log.warning("%s", problem)
+        window.show_problem(problem)
+        window.engine_failed.emit(problem)
+        return None
+    return replace(model, trust_pickle=found.kind == "pickle")
+
+
+def trusted_session_model(window, saved, source: str) -> ModelSpec | None:
+    """The session's model ready to open, or None when it, or the model of a cluster job whose
+    results one of its views would show again, runs code the person did not agree to run."""
+    model = trusted_model(window, saved.model, source)
+    if model is None:
+        return None
+    for name, job in saved.jobs.items():
+        job_dir = getattr(job, "job_dir", "")
+        if not job_dir:
+            continue
+        from engine.cluster.results import open_results
+        from engine.errors import UnitscopeError
+
+        try:
+            other = open_results(job_dir).model
+        except (UnitscopeError, OSError, KeyError, ValueError) as exc:  # the job itself will say why
+            log.info("could not read the model of %s: %s", job_dir, exc)
+            continue
+        if other.spec != saved.model.spec and trusted_model(
+                window, other, f"{source}'s {name} results (the cluster job in '{job_dir}')") is None:
+            return None
+    return model
