@@ -44,6 +44,7 @@ BUILT_IN = {
     "visualize": "engine.jobs.visualize",
     "evidence": "engine.jobs.evidence",
     "properties": "engine.jobs.properties",
+    "predict": "engine.jobs.predict",
 }
 #: Job kinds defined outside ``engine/jobs`` (on top of a layer above it), and their module.
 ELSEWHERE = {kind: "engine.cluster.results"
