@@ -200,6 +200,9 @@ def from_result(path: Path, unit: int | None = None) -> FigureData:
     builders = {"record": _record, "tuning": _tuning, "population": _population, "comparison": _comparison,
                 "topk": _topk, "probe": _probe, "receptive_field": _receptive_field,
                 "protocol_responses": _protocol, "rdm": _rdm}
+    from engine.figures.predictivity import sweep_data
+
+    builders["predict"] = sweep_data
     if kind not in builders:
         raise UnitscopeError(f"No figure is drawn from a '{kind}' result; record it with 'unitscope record' "
                              "or draw its view's figure in the window.")
