@@ -62,6 +62,7 @@ class Predict:
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
         """Record every stimulus once for all layers (progress after each batch), then one
         snapshot per finished layer; the last holds every layer."""
+        import time
         from pathlib import Path
 
         import numpy as np
@@ -96,6 +97,7 @@ class Predict:
         shapes: dict[str, tuple] = {}
         feats: dict[str, list] = {name: [] for name in layers}
         units: dict[str, list] = {name: [] for name in layers}
+        started = time.perf_counter()
         for batch in good_batches(ImageSet(paths, session.preprocess), self.batch_size,
                                   lambda path, message: skipped.append((str(path), message)), kept, self.workers):
             if skipped:
@@ -120,7 +122,10 @@ class Predict:
         if skipped:
             raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
                                  f"{skipped[0][1]}")
+        snapshot.seconds["recording"] = time.perf_counter() - started
+        started = time.perf_counter()
         ceiling = noise_ceiling(data.responses, self.splits, self.boots, self.seed)
+        snapshot.seconds["ceiling"] = time.perf_counter() - started
         mean = data.mean()
         snapshot.mean = mean
         snapshot.reliability, snapshot.ceiling, snapshot.ceiling_ci = (ceiling.reliability, ceiling.ceiling,
@@ -131,9 +136,11 @@ class Predict:
         for name in layers:
             if cancelled():
                 raise Cancelled()
+            started = time.perf_counter()
             x = np.concatenate(feats.pop(name))
             u = np.concatenate(units.pop(name))
             fit = fit_layer(name, x, u, mean, ceiling, splits)
+            snapshot.seconds[name] = time.perf_counter() - started
             del x
             flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]
             snapshot.add(fit, flat, shapes[name], u[:, fit.best_unit])
@@ -180,6 +187,8 @@ class PredictSnapshot:
         Features the ridge used (after projection) and units searched for the best one.
     deg_per_image : float
     window_ms : list of float or None
+    seconds : dict of str to float
+        Wall time of the recording, of the noise ceiling and of each layer's fit.
     """
 
     kind: ClassVar[str] = "predict"
@@ -213,6 +222,7 @@ class PredictSnapshot:
     n_units: object = None
     deg_per_image: float = 8.0
     window_ms: list[float] | None = None
+    seconds: dict = field(default_factory=dict)
     done: int = 0
     total: int = 0
 
@@ -220,7 +230,8 @@ class PredictSnapshot:
         """A shallow copy (the arrays are replaced, never changed in place, as layers finish)."""
         import dataclasses
 
-        return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished))
+        return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished),
+                                   seconds=dict(self.seconds))
 
     def add(self, fit, flat_unit, shape: tuple, unit_response) -> None:
         """Append a :class:`engine.analyses.predictivity.LayerFit` as the next row."""
