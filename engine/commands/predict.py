@@ -88,11 +88,17 @@ def existing_outputs(args) -> list[Path]:
     return [p for p in (out, out.with_name(out.name + ".json")) if p.exists()]
 
 
+def scores(result) -> np.ndarray:
+    """Per layer and neuron the score that ranks layers: the normalised r, or r where a
+    neuron has no ceiling (one repeat); -inf where neither is finite."""
+    score = np.where(np.isfinite(result.normalised), result.normalised, result.r)
+    return np.where(np.isfinite(score), score, -np.inf)
+
+
 def rows(result) -> list[list]:
     """One row per neuron and layer of a finished :class:`engine.jobs.predict.PredictSnapshot`."""
     out = []
-    norm = np.where(np.isfinite(result.normalised), result.normalised, -np.inf)
-    best = np.argmax(norm, axis=0) if len(result.finished) else []
+    best = np.argmax(scores(result), axis=0) if len(result.finished) else []
     for n, neuron in enumerate(result.neurons):
         for i, layer in enumerate(result.finished):
             out.append([neuron, layer, result.r[i, n], *result.r_ci[i, n], result.ev[i, n], result.ceiling[n],
@@ -147,9 +153,10 @@ def run(args) -> int:
         text = json.dumps(record, indent=2)
         atomic_write_all({out: csv_writer(out, COLUMNS, rows(result)),
                           side: lambda tmp: tmp.write_text(text, encoding="utf-8")})
-    best = int(np.argmax([_nanmedian(v) if np.isfinite(v).any() else -np.inf for v in result.normalised]))
+    ranked = "normalised r" if np.isfinite(result.normalised).any() else "r (no noise ceiling: one repeat)"
+    best = int(np.argmax([np.median(v) for v in scores(result)]))
     print(f"saved {out}: {len(result.neurons)} neurons x {len(result.finished)} layers; best layer by median "
-          f"normalised r: {result.finished[best]}")
+          f"{ranked}: {result.finished[best]}")
     return 0
 
 

@@ -152,3 +152,39 @@ def test_command_input_problems_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["predict", spec, "--responses", "x.nwb", "--images", "i", "--window", "9:3", "--out", "R.csv"])
     assert "must end after it starts" in capsys.readouterr().err
+
+
+def test_one_repeat_ranks_layers_by_r_and_leaves_the_ceiling_empty(tmp_path, capsys):
+    spec = write_factory(tmp_path, FACTORY)
+    paths = noise_images(tmp_path / "images", 20, size=32)
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "r.npz", responses=rng.normal(size=(20, 2)), stimuli=np.array([p.name for p in paths]))
+    out = tmp_path / "R.csv"
+    assert main(["predict", spec, "--responses", str(tmp_path / "r.npz"), "--images", str(tmp_path / "images"),
+                 "--layers", "1", "3", "--features", "50", "--boots", "5", "--device", "cpu", "--workers", "0",
+                 "--out", str(out)]) == 0
+    assert "best layer by median r (no noise ceiling: one repeat)" in capsys.readouterr().out
+    with out.open(newline="") as f:
+        table = list(csv.DictReader(f))
+    assert all(r["ceiling"] == "" and r["normalised"] == "" for r in table)
+    for neuron in ("0", "1"):
+        mine = [r for r in table if r["neuron"] == neuron]
+        best = max(mine, key=lambda r: float(r["r"]))
+        assert [int(r["best_layer"]) for r in mine] == [int(r is best) for r in mine]
+
+
+def test_a_cancelled_job_stops_between_batches(tmp_path):
+    from engine.recording.recorder import Cancelled
+
+    paths = noise_images(tmp_path / "images", 40)
+    np.savez(tmp_path / "r.npz", responses=np.random.default_rng(0).normal(size=(40, 2, 2)),
+             stimuli=np.array([p.name for p in paths]))
+    session = session_for(planted_net(), 16)
+    asked = []
+    snapshots = session.run(Predict(str(tmp_path / "r.npz"), tuple(map(str, paths)), ("1",), batch_size=8),
+                            lambda: len(asked) > 0)
+    first = next(snapshots)
+    assert first.done == 8 and first.total == 41
+    asked.append(True)
+    with pytest.raises(Cancelled):
+        next(snapshots)
