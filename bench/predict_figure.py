@@ -67,8 +67,8 @@ def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 100
         rec = [r.seconds["recording"] for r in runs]
         fits = [sum(r.seconds[name] for name in layers) for r in runs]
         ratio = float(np.median(rec)) / record.median
-        fig.add("predict: recording (all layers, one pass)", f"{np.median(rec):.2f} s ({min(rec):.2f}–{max(rec):.2f}, "
-                f"n={len(rec)})", f"record-images job {record.s()}", ratio <= 1.1)
+        fig.add("predict: recording (all layers, one pass)",
+                f"{np.median(rec):.2f} s ({min(rec):.2f}–{max(rec):.2f}, n={len(rec)})", f"record-images job {record.s()}", ratio <= 1.1)
         fig.add("recording ratio", f"{ratio:.2f}×", "target ≤ 1.1×", ratio <= 1.1)
         fig.add("predict: fits, all layers (ridge, bootstrap, RSA, CKA, best units)",
                 f"{np.median(fits):.2f} s ({min(fits):.2f}–{max(fits):.2f}, n={len(fits)})", "target ≤ 30 s",
@@ -77,9 +77,10 @@ def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 100
         from engine.analyses.predictivity import Projection
 
         result = session.result(RecordImages(layers, images, 32, 0))
-        feats = {name: Projection(int(np.prod(v.shape[1:])), 1000, 0)(v.numpy().reshape(len(v), -1)
-                                                                       if hasattr(v, "numpy") else v.reshape(len(v), -1))
-                 for name, v in result.outputs.items()}
+        feats = {}
+        for name, v in result.outputs.items():
+            flat = np.asarray(v).reshape(len(v), -1)
+            feats[name] = Projection(flat.shape[1], 1000, 0)(flat)
         del result
         mean = responses.mean(axis=2)
         hand = repeat(lambda: [hand_ridge(f, mean) for f in feats.values()], repeats, warmup=0)

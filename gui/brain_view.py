@@ -363,7 +363,8 @@ class BrainView(QWidget):
         n = self.neuron
         self.chosen_point.setData([ceiling[n]] if ok[n] else [], [r[n]] if ok[n] else [])
         i = self.layer_of(n)
-        self.unit_points.setData(np.asarray(s.unit_response[i, :, n], dtype=float), np.asarray(s.mean[:, n], dtype=float))
+        self.unit_points.setData(np.asarray(s.unit_response[i, :, n], dtype=float),
+                                 np.asarray(s.mean[:, n], dtype=float))
         unit = f"{s.finished[i]}[{s.best_channel[i, n]}]" + (f"({s.best_y[i, n]},{s.best_x[i, n]})"
                                                              if s.best_y[i, n] >= 0 else "")
         self.unit_plot.setLabel("bottom", f"unit {unit}")

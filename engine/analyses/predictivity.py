@@ -7,6 +7,8 @@ Definitions (what the Methods text states)
   reduced by a seeded sparse random projection (:class:`Projection`: every unit is added,
   with a random sign, to one of ``size`` outputs; a CountSketch, which keeps inner products
   in expectation and runs batch by batch, so memory is bounded by the projected features).
+  Optionally the ridge sees only the first ``pca`` principal components of the
+  (projected, z-scored) features, fitted on each training fold alone.
 * **Encoding model.** For each neuron, ridge regression from the features to its
   trial-averaged response, in ``folds``-fold cross-validation over stimuli (seeded
   shuffle).  Inside each training fold the features are z-scored with that fold's means
@@ -232,11 +234,13 @@ def standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nda
     return (train - mean) / sd, (test - mean) / sd
 
 
-def ridge_predictions(features: np.ndarray, y: np.ndarray, splits, alphas=ALPHAS) -> tuple[np.ndarray, np.ndarray]:
+def ridge_predictions(features: np.ndarray, y: np.ndarray, splits, alphas=ALPHAS,
+                      pca: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Held-out ridge predictions ``(S, N)`` and each neuron's alpha (median over folds).
 
-    In every training fold: features z-scored, responses centred, alpha chosen per neuron
-    by ``RidgeCV``'s exact leave-one-out error on that fold alone.
+    In every training fold: features z-scored, optionally reduced to their first ``pca``
+    principal components (fitted on that fold only), responses centred, alpha chosen per
+    neuron by ``RidgeCV``'s exact leave-one-out error on that fold alone.
     """
     from sklearn.linear_model import RidgeCV
 
@@ -246,6 +250,9 @@ def ridge_predictions(features: np.ndarray, y: np.ndarray, splits, alphas=ALPHAS
     chosen = []
     for train, test in splits:
         xtr, xte = standardise(x[train], x[test])
+        if pca is not None and pca < min(xtr.shape):
+            _, _, vt = np.linalg.svd(xtr, full_matrices=False)  # xtr is centred
+            xtr, xte = xtr @ vt[:pca].T, xte @ vt[:pca].T
         mean = y[train].mean(axis=0)
         model = RidgeCV(alphas=alphas, fit_intercept=False, alpha_per_target=True).fit(xtr, y[train] - mean)
         pred[test] = model.predict(xte).reshape(len(test), -1) + mean
@@ -309,10 +316,10 @@ class LayerFit:
 
 
 def fit_layer(layer: str, features: np.ndarray, units: np.ndarray, mean: np.ndarray, ceiling: Ceiling,
-              splits, alphas=ALPHAS) -> LayerFit:
+              splits, alphas=ALPHAS, pca: int | None = None) -> LayerFit:
     """Score one layer: ``features`` ``(S, F)`` for the ridge, RSA and CKA; ``units``
     ``(S, U)`` the raw units searched for each neuron's best; ``mean`` ``(S, N)`` the trial means."""
-    pred, alpha = ridge_predictions(features, mean, splits, alphas)
+    pred, alpha = ridge_predictions(features, mean, splits, alphas, pca)
     r = pearson_columns(pred, mean)
     ev = explained_variance(pred, mean)
     boot_r = np.stack([pearson_columns(pred[rows], mean[rows]) for rows in ceiling.rows])

@@ -73,6 +73,9 @@ def register(sub) -> None:
                         help="visual angle the model's input spans (default 8, as Brain-Score's V1 benchmarks)")
     parser.add_argument("--features", type=positive_int, default=1000, metavar="N",
                         help="wider layers are randomly projected to N features (seeded; default 1000)")
+    parser.add_argument("--pca", type=positive_int, default=None, metavar="K",
+                        help="the ridge sees the first K principal components of the features, fitted in each "
+                             "training fold (default: all features)")
     parser.add_argument("--folds", type=positive_int, default=5, help="cross-validation folds (default 5)")
     parser.add_argument("--boots", type=positive_int, default=200, help="bootstrap resamples (default 200)")
     parser.add_argument("--split-seed", type=int, default=0, metavar="S",
@@ -124,8 +127,8 @@ def run(args) -> int:
     if not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = Predict(str(Path(args.responses).absolute()), tuple(str(p) for p in paths), tuple(args.layers or ()),
-                  args.window, args.deg_per_image, args.features, folds=args.folds, boots=args.boots,
-                  seed=args.split_seed, batch_size=args.batch_size, workers=args.workers)
+                  args.window, args.deg_per_image, args.features, pca=args.pca, folds=args.folds,
+                  boots=args.boots, seed=args.split_seed, batch_size=args.batch_size, workers=args.workers)
     result = run_with_progress(session, job, "predicting", "step")
     provenance = session.provenance(deg_per_image=args.deg_per_image, responses=job.responses)
     out = Path(args.out)
@@ -135,7 +138,8 @@ def run(args) -> int:
         record = {
             "command": "predict",
             "parameters": {"layers": result.finished, "window_ms": result.window_ms,
-                           "deg_per_image": args.deg_per_image, "features": args.features, "folds": args.folds,
+                           "deg_per_image": args.deg_per_image, "features": args.features, "pca": args.pca,
+                           "folds": args.folds,
                            "boots": args.boots, "seed": args.split_seed},
             "layers": [{"layer": layer, "rsa": _cell(result.rsa[i]), "cka": _cell(result.cka[i]),
                         "n_features": int(result.n_features[i]), "n_units": int(result.n_units[i]),

@@ -75,8 +75,9 @@ def neuron_unit_data(result, job: dict, neuron: int | str = 0, layer: str | None
         raise UnitscopeError(f"Layer '{layer}' was not scored (scored: {', '.join(layers)}).")
     mean = np.asarray(_get(result, "mean"), dtype=float)
     unit = np.asarray(_get(result, "unit_response"), dtype=float)[i, :, n]
-    best = (int(_get(result, "best_channel")[i][n]), int(_get(result, "best_y")[i][n]), int(_get(result, "best_x")[i][n]))
-    arrays = {"neuron": mean[:, n], "unit": unit, "r": r[i], "ceiling": np.asarray(_get(result, "ceiling"), dtype=float),
+    best = tuple(int(_get(result, name)[i][n]) for name in ("best_channel", "best_y", "best_x"))
+    arrays = {"neuron": mean[:, n], "unit": unit, "r": r[i],
+              "ceiling": np.asarray(_get(result, "ceiling"), dtype=float),
               "unit_r_all": np.asarray(_get(result, "unit_r"), dtype=float)[i]}
     meta = {"neuron": neurons[n], "neuron_index": n, "layer": layers[i],
             "unit": f"{layers[i]}[{best[0]}]" + (f"({best[1]},{best[2]})" if best[1] >= 0 else ""),
@@ -98,7 +99,10 @@ def methods(job: dict, extra: dict) -> str:
         f"We compared {which} with the recorded neurons' responses to {n_images or 'the'} images, the model's "
         f"input spanning {job.get('deg_per_image', 8.0):g}\u00b0 of visual angle. {counted}"
         f"Layer outputs wider than {features} units were reduced to {features} features by a seeded sparse random "
-        "projection (each unit added with a random sign to one feature). For each neuron, ridge regression from the "
+        "projection (each unit added with a random sign to one feature)"
+        + (f", and the ridge saw their first {job['pca']} principal components, fitted in each training fold"
+           if job.get("pca") else "")
+        + ". For each neuron, ridge regression from the "
         f"features to its trial-averaged response was fitted in {job.get('folds', 5)}-fold cross-validation over "
         "stimuli; inside each training fold the features were z-scored and the penalty chosen per neuron from a "
         "logarithmic grid (10^\u22122 to 10^7) by leave-one-out error on that fold alone (scikit-learn RidgeCV), and "

@@ -33,6 +33,9 @@ class Predict:
         Layers with more units are projected to this many features (seeded).
     max_units : int
         Units searched for each neuron's best single unit (a seeded sample of wider layers).
+    pca : int or None
+        The ridge sees the first ``pca`` principal components of the features, fitted in
+        each training fold (None: all features).
     folds, splits, boots, seed : int
         Cross-validation folds, split halves of the repeats, bootstrap resamples, and the seed
         of all of them and of the projection.
@@ -47,6 +50,7 @@ class Predict:
     deg_per_image: float = 8.0
     features: int = 1000
     max_units: int = 16384
+    pca: int | None = None
     folds: int = 5
     splits: int = 20
     boots: int = 200
@@ -75,8 +79,9 @@ class Predict:
         from engine.recording.recorder import Cancelled
         from engine.stimuli.image_set import ImageSet, good_batches
 
-        if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1:
-            raise UnitscopeError("--features, --max-units, boots and splits must be at least 1.")
+        if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1 or \
+                (self.pca is not None and self.pca < 1):
+            raise UnitscopeError("--features, --pca, max_units, boots and splits must be at least 1.")
         if not self.deg_per_image > 0:
             raise UnitscopeError(f"--deg-per-image must be above 0, got {self.deg_per_image}.")
         data = read_responses(self.responses, tuple(self.window_ms) if self.window_ms else None)
@@ -139,7 +144,7 @@ class Predict:
             started = time.perf_counter()
             x = np.concatenate(feats.pop(name))
             u = np.concatenate(units.pop(name))
-            fit = fit_layer(name, x, u, mean, ceiling, splits)
+            fit = fit_layer(name, x, u, mean, ceiling, splits, pca=self.pca)
             snapshot.seconds[name] = time.perf_counter() - started
             del x
             flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]

@@ -46,7 +46,8 @@ def test_sweep_data_holds_the_medians_over_neurons(run):
     assert data.meta["layers"] == list(LAYERS)
     np.testing.assert_allclose(data.arrays["r"], np.median(result.r, axis=1))
     np.testing.assert_allclose(data.arrays["normalised"], np.median(result.normalised, axis=1))
-    np.testing.assert_allclose(data.arrays["ceiling"], [np.median(result.ceiling), *np.median(result.ceiling_ci, axis=0)])
+    np.testing.assert_allclose(data.arrays["ceiling"],
+                               [np.median(result.ceiling), *np.median(result.ceiling_ci, axis=0)])
     np.testing.assert_allclose(data.arrays["rsa"], result.rsa)
 
 

@@ -134,3 +134,23 @@ def test_projection_is_seeded_and_keeps_inner_products():
     gram, approx = x @ x.T, y.astype(float) @ y.T.astype(float)
     assert np.corrcoef(gram.ravel(), approx.ravel())[0, 1] > 0.98
     np.testing.assert_array_equal(Projection(50, 100)(x[:, :50]), x[:, :50].astype(np.float32))
+
+
+def test_pca_in_the_training_folds_matches_a_scikit_learn_pipeline():
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(50, 30)) @ rng.normal(size=(30, 30))
+    y = x[:, :2] @ rng.normal(size=(2, 3)) + rng.normal(size=(50, 3))
+    splits = folds_of(50, 5, seed=1)
+    pred, _ = ridge_predictions(x, y, splits, pca=6)
+    ref = np.empty_like(y)
+    for train, test in splits:  # the scores are centred: no intercept, the responses centred
+        reduce = make_pipeline(StandardScaler(), PCA(6, svd_solver="full")).fit(x[train])
+        mean = y[train].mean(axis=0)
+        ridge = RidgeCV(alphas=ALPHAS, fit_intercept=False, alpha_per_target=True)
+        ref[test] = ridge.fit(reduce.transform(x[train]), y[train] - mean).predict(reduce.transform(x[test])) + mean
+    np.testing.assert_allclose(pred, ref, rtol=1e-6, atol=1e-8)
