@@ -40,9 +40,10 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     ax2.set_ylabel("similarity")
     for i, a in enumerate((ax, ax2)):
         a.set_xticks(x)
-        a.set_xticklabels(layers, rotation=30 if len(layers) > 3 else 0, ha="right" if len(layers) > 3 else "center")
+        long = len(layers) > 3 or max((len(n) for n in layers), default=0) > 8
+        a.set_xticklabels(layers, rotation=90 if long else 0, ha="center")
         a.set_xlabel("layer")
-        a.legend(loc="best", fontsize=options.font_size * 0.8, frameon=False)
+        a.legend(loc="best", fontsize=options.font_size * 0.8, frameon=True, framealpha=0.85, edgecolor="none")
         panel_letter(a, i, options)
     title = " \u00b7 ".join(t for t in (data.model_label(), f"{data.meta.get('n_neurons')} neurons, "
                                       f"{data.meta.get('n_stimuli')} stimuli",

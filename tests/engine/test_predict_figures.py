@@ -93,3 +93,22 @@ def test_methods_text_states_the_window_and_seed():
     assert "from 50 to 200 ms after each stimulus onset" in text and "4\u00b0" in text and "seed 7" in text
     assert [k for k in ("yamins2014", "schrimpf2018", "kriegeskorte2008", "marques2021") if f"{{{k}," in bibtex(text)] \
         == ["yamins2014", "schrimpf2018", "kriegeskorte2008", "marques2021"]
+
+
+@pytest.mark.parametrize("width", [85.0, 180.0])
+def test_a_long_sweep_with_long_names_lays_out_cleanly(width):
+    import matplotlib
+
+    from engine.figures.data import FigureData
+
+    layers = [f"features.{i}.block.{i % 3}.conv_pw" for i in range(8)]
+    x = np.linspace(0.2, 0.6, 8)
+    data = FigureData("layer_sweep", {"r": x, "r_low": x - 0.1, "r_high": x + 0.1, "normalised": x * 1.3,
+                                      "rsa": x / 2, "cka": x / 3, "ceiling": np.array([0.8, 0.75, 0.85])},
+                      {"layers": layers, "n_neurons": 200, "n_stimuli": 1000, "rdm_ceiling": 0.7,
+                       "deg_per_image": 8.0},
+                      provenance={"model": "efficientnet_v2_l", "weights_file": "/w/efficientnet_v2_l-59c71312.pth",
+                                  "random_seed": -1})
+    options = FigureOptions(width_mm=width, dpi=100)
+    with matplotlib.rc_context(rc_params(options)):
+        assert layout_problems(draw_figure(data, options)) == []
