@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import h5py
 import numpy as np
 import pytest
+from planted_neurons import write_nwb
 from scipy.io import savemat
 
 from engine.errors import UnitscopeError
@@ -22,42 +23,6 @@ def planted_counts(seed=0, stimuli=4, neurons=3, repeats=5):
     counts = np.random.default_rng(seed).integers(0, 6, size=(stimuli, neurons, repeats)).astype(float)
     counts[-1, :, -1] = np.nan
     return counts
-
-
-def write_nwb(path, counts, names, window=(0.05, 0.2), seed=1):
-    """An NWB file whose units fire ``counts[s, n, r]`` spikes inside the window after the
-    r-th presentation of stimulus s (presentations shuffled in time), and more outside it."""
-    from pynwb import NWBHDF5IO, NWBFile
-    from pynwb.epoch import TimeIntervals
-
-    rng = np.random.default_rng(seed)
-    shown = [(s, r) for s in range(counts.shape[0]) for r in range(counts.shape[2]) if not np.isnan(counts[s, 0, r])]
-    order = rng.permutation(len(shown))
-    # repeats must come in time order: sort each stimulus's presentations by their slot
-    slots = {}
-    for slot, i in enumerate(order):
-        slots.setdefault(shown[i][0], []).append(slot)
-    onset = {}
-    for s, slot_list in slots.items():
-        for r, slot in enumerate(sorted(slot_list)):
-            onset[(s, r)] = 1.0 + 0.5 * slot
-    nwb = NWBFile(session_description="planted", identifier="planted-1",
-                  session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
-    for n in range(counts.shape[1]):
-        times = []
-        for (s, r), t in onset.items():
-            k = int(counts[s, n, r])
-            times += list(t + rng.uniform(window[0] + 1e-3, window[1] - 1e-3, size=k))
-            times += [t + 0.01, t + window[1] + 0.02]  # outside the window
-        nwb.add_unit(spike_times=sorted(times))
-    table = TimeIntervals(name="stimulus_presentations", description="images shown")
-    table.add_column(name="image_name", description="the image file shown")
-    for (s, r), t in sorted(onset.items(), key=lambda kv: kv[1]):
-        table.add_interval(start_time=t, stop_time=t + 0.25, image_name=names[s])
-    nwb.add_time_intervals(table)
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
-    return path
 
 
 def test_an_nwb_file_written_with_pynwb_reads_back_to_its_counts(tmp_path):

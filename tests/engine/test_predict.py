@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from planted_neurons import LAYERS, plant, planted_net
+from planted_neurons import LAYERS, plant, planted_net, write_nwb
 from planted_units import one_thread, session_for, write_factory  # noqa: F401
 
 from engine.analyses.predictivity import Projection, fit_layer, folds_of, noise_ceiling
@@ -188,3 +189,19 @@ def test_a_cancelled_job_stops_between_batches(tmp_path):
     asked.append(True)
     with pytest.raises(Cancelled):
         next(snapshots)
+
+
+def test_the_command_counts_nwb_spikes_in_the_window(tmp_path, capsys):
+    spec = write_factory(tmp_path, FACTORY)
+    paths = noise_images(tmp_path / "images", 12, size=32)
+    counts = np.random.default_rng(3).integers(0, 6, size=(12, 2, 3)).astype(float)
+    write_nwb(tmp_path / "s.nwb", counts, [p.name for p in paths])
+    out = tmp_path / "R.npz"
+    assert main(["predict", spec, "--responses", str(tmp_path / "s.nwb"), "--images", str(tmp_path / "images"),
+                 "--window", "50:200", "--layers", "3", "--folds", "3", "--boots", "5", "--deg-per-image", "4",
+                 "--device", "cpu", "--workers", "0", "--out", str(out)]) == 0
+    job, fields, provenance = read_result(out)
+    assert job.job.window_ms == (50.0, 200.0) and provenance["deg_per_image"] == 4.0
+    rows = [[p.name for p in paths].index(s) for s in fields["stimuli"]]
+    np.testing.assert_allclose(fields["mean"], counts[rows].mean(axis=2))
+    assert [Path(p).name for p in fields["image_paths"]] == list(fields["stimuli"])
