@@ -45,6 +45,9 @@ NORM_PEN = pg.mkPen((255, 127, 14), width=2, style=Qt.PenStyle.DashLine)
 CEILING_BRUSH = pg.mkBrush(150, 150, 150, 80)
 POINT_BRUSH = pg.mkBrush(31, 119, 180, 160)
 CHOSEN_PEN = pg.mkPen((214, 39, 40), width=2)
+KEY = ("<span style='color:#1f77b4'>&#9644; ridge r (median, 95% CI)</span> &nbsp; "
+       "<span style='color:#ff7f0e'>- - r / ceiling</span> &nbsp; "
+       "<span style='color:#969696'>&#9608; noise ceiling (95% CI)</span>")
 
 
 def finite_median(values) -> float:
@@ -108,7 +111,7 @@ class BrainView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground("w")
-        self.graphics.setMinimumHeight(220)
+        self.graphics.setMinimumHeight(320)
         self.sweep_plot = self._plot("layer", "held-out r", colspan=2)
         self.ceiling_band = pg.LinearRegionItem((0, 0), orientation="horizontal", movable=False, brush=CEILING_BRUSH,
                                                 pen=pg.mkPen(None))
@@ -117,9 +120,6 @@ class BrainView(QWidget):
         self.sweep_errors = pg.ErrorBarItem(x=np.array([]), y=np.array([]), top=np.array([]), bottom=np.array([]),
                                            beam=0.1, pen=R_PEN)
         self.sweep_plot.addItem(self.sweep_errors)
-        legend = self.sweep_plot.addLegend(offset=(-5, -5), labelTextSize="8pt", verSpacing=-6)
-        legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=0, brush=CEILING_BRUSH, pen=pg.mkPen(None)),
-                       "noise ceiling (95% CI)")
         self.sweep_curve = self.sweep_plot.plot([], [], pen=R_PEN, symbol="o", symbolBrush=R_PEN.color(),
                                                 symbolSize=6, name="ridge r")
         self.normalised_curve = self.sweep_plot.plot([], [], pen=NORM_PEN, symbol="s", symbolSize=5,
@@ -149,6 +149,7 @@ class BrainView(QWidget):
             combo.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             combo.setMinimumWidth(60)
 
+        self.key_label = QLabel(KEY, wordWrap=True)  # a legend inside the plot would hide it in a narrow dock
         self.progress = QProgressBar(self, textVisible=True)
         self.progress.setVisible(False)
         self.summary_label = QLabel(" ", wordWrap=True)
@@ -160,6 +161,7 @@ class BrainView(QWidget):
         layout.addWidget(self.files_label)
         layout.addLayout(form)
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.key_label)
         layout.addLayout(pickers)
         layout.addWidget(self.progress)
         layout.addWidget(self.summary_label)
@@ -181,9 +183,12 @@ class BrainView(QWidget):
         """The view in a dock tabbed with the window's analysis views, its request wired to
         :meth:`gui.main_window.MainWindow.start_job`; pass the pair to ``add_job_view``."""
         from gui.visualize_view import analysis_dock
+        from gui.window_settings import scrolling
 
         view = cls(window)
         dock = analysis_dock(window, view, "Brain", "brain_dock")
+        dock.setWidget(scrolling(view))  # a narrow dock scrolls instead of squeezing the plots
+        view.show()
 
         def run():
             try:
@@ -391,8 +396,9 @@ class BrainView(QWidget):
 
     def _show_files(self) -> None:
         parts = [f"Responses: {Path(self.responses_path).name}" if self.responses_path else "No responses chosen.",
-                 f"Images: {self.images_folder}" if self.images_folder else "no image folder."]
+                 f"Images: {Path(self.images_folder).name}/" if self.images_folder else "no image folder."]
         self.files_label.setText(" · ".join(parts))
+        self.files_label.setToolTip("\n".join(p for p in (self.responses_path, self.images_folder) if p))
         self.window_edit.setEnabled(Path(self.responses_path).suffix.lower() == ".nwb" if self.responses_path
                                     else True)
 

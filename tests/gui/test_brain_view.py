@@ -136,3 +136,47 @@ def test_make_job_from_the_controls(qtbot, predict_run, tmp_path):
     view.window_edit.setText("120:30")
     with pytest.raises(UnitscopeError, match="must end after it starts"):
         view.make_job()
+
+
+FACTORY = '''
+from torch import nn
+
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, stride=4, padding=1), nn.ReLU(),
+                         nn.Conv2d(4, 8, 3, stride=4, padding=1), nn.ReLU(),
+                         nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+'''
+
+
+def test_in_the_window_the_sweep_updates_live_through_the_engine_thread(qtbot, tmp_path):
+    from gui.main_window import MainWindow, StartupChoices
+
+    (tmp_path / "net.py").write_text(FACTORY)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"p{i:02d}.png")
+    np.savez(tmp_path / "r.npz", responses=rng.normal(size=(30, 5, 1)) + rng.normal(size=(30, 5, 3)),
+             stimuli=np.array([f"p{i:02d}" for i in range(30)]))
+    window = MainWindow(StartupChoices(model=f"{tmp_path / 'net.py'}:build", device="cpu", layer="1"))
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.layer_shown, timeout=60000):
+        window.show()
+    view, dock = BrainView.docked(window)
+    window.add_job_view("brain", view, dock)
+    window.resize(1366, 768)
+    view.set_files(tmp_path / "r.npz", folder)
+    drawn = []
+    window.worker.analysis_progress.connect(lambda rid, kind, snap, done, total: drawn.append(len(snap.finished)))
+    with qtbot.waitSignal(window.analysis_shown, timeout=120000, check_params_cb=lambda kind: kind == "predict"):
+        view.run_action.trigger()
+    assert drawn[-2:] == [1, 2] or drawn[-3:-1] == [1, 2]  # a redraw per finished layer, before the result
+    last = view._last
+    assert last.finished == ["1", "3", "5"]  # the factory's main stages: one module per map size
+    np.testing.assert_allclose(view.sweep_curve.getData()[1], medians(last.r))
+    assert view.ceiling_band.isVisible() and "Done: 5 neurons, 3 layers." in view.status_label.text()
+    assert window.state.jobs_run["brain"].responses == str(tmp_path / "r.npz")
+    window.grab().save(str(tmp_path / "window.png"))
+    window.close()
