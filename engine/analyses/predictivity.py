@@ -158,6 +158,33 @@ def _nanmean(r: np.ndarray) -> np.ndarray:
         return np.where(count > 0, np.where(ok, r, 0).sum(axis=-2) / count, np.nan)
 
 
+def _boot_reliability(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """:func:`_reliability_of` for every bootstrap resample ``rows`` ``(boots, S)`` at once:
+    ``(boots, N)``.
+
+    A resample's sums over its stimuli are the counts of each stimulus in it (``W``,
+    ``boots x S``) times the per-stimulus values, so each split takes a few matrix products
+    instead of a pass over resampled copies.
+    """
+    boots, s = rows.shape
+    weights = np.zeros((boots, s))
+    np.add.at(weights, (np.repeat(np.arange(boots), s), rows.ravel()), 1.0)
+    r = np.empty((a.shape[0], boots, a.shape[2]))
+    for k in range(a.shape[0]):
+        ok = ~(np.isnan(a[k]) | np.isnan(b[k]))
+        x, y = np.where(ok, a[k], 0.0), np.where(ok, b[k], 0.0)
+        n = weights @ ok
+        sx, sy = weights @ x, weights @ y
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = weights @ (x * y) - sx * sy / n
+            vx = weights @ (x * x) - sx * sx / n
+            vy = weights @ (y * y) - sy * sy / n
+            good = (vx > 1e-12 * np.maximum(1, weights @ (x * x))) & (vy > 1e-12 * np.maximum(1, weights @ (y * y))) \
+                & (n > 2)
+            r[k] = np.where(good, cov / np.sqrt(np.where(good, vx * vy, 1)), np.nan)
+    return spearman_brown(_nanmean(np.moveaxis(r, 0, -2)))
+
+
 @dataclass
 class Ceiling:
     """The neurons' noise ceilings and the bootstrap resamples every layer shares.
@@ -204,9 +231,7 @@ def noise_ceiling(responses: np.ndarray, splits: int = 20, boots: int = 200, see
                        float("nan"))
     a, b = split_halves(r, splits, seed)
     rho = _reliability_of(a, b)
-    boot = np.empty((boots, n))
-    for i in range(boots):  # the same splits, the resampled stimuli
-        boot[i] = _reliability_of(a[:, rows[i]], b[:, rows[i]])
+    boot = _boot_reliability(a, b, rows)
     boot_ceiling = _sqrt_pos(boot)
     ci = _interval(boot_ceiling)
     rdm_r = []

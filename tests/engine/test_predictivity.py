@@ -154,3 +154,16 @@ def test_pca_in_the_training_folds_matches_a_scikit_learn_pipeline():
         ridge = RidgeCV(alphas=ALPHAS, fit_intercept=False, alpha_per_target=True)
         ref[test] = ridge.fit(reduce.transform(x[train]), y[train] - mean).predict(reduce.transform(x[test])) + mean
     np.testing.assert_allclose(pred, ref, rtol=1e-6, atol=1e-8)
+
+
+def test_bootstrap_reliability_by_weights_equals_resampled_copies():
+    from engine.analyses.predictivity import _boot_reliability
+
+    rng = np.random.default_rng(6)
+    r = rng.normal(size=(60, 4, 1)) + rng.normal(size=(60, 4, 5))
+    r[3, 1, :3] = np.nan  # a half can lose a stimulus
+    r[7, :, 4] = np.nan
+    a, b = split_halves(r, 6, seed=0)
+    rows = rng.integers(0, 60, size=(30, 60))
+    copies = np.stack([_reliability_of(a[:, rw], b[:, rw]) for rw in rows])
+    np.testing.assert_allclose(_boot_reliability(a, b, rows), copies, rtol=1e-10, atol=1e-12)
