@@ -68,7 +68,8 @@ def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 100
         fits = [sum(r.seconds[name] for name in layers) for r in runs]
         ratio = float(np.median(rec)) / record.median
         fig.add("predict: recording (all layers, one pass)",
-                f"{np.median(rec):.2f} s ({min(rec):.2f}–{max(rec):.2f}, n={len(rec)})", f"record-images job {record.s()}", ratio <= 1.1)
+                f"{np.median(rec):.2f} s ({min(rec):.2f}–{max(rec):.2f}, n={len(rec)})",
+                f"record-images job {record.s()}", ratio <= 1.1)
         fig.add("recording ratio", f"{ratio:.2f}×", "target ≤ 1.1×", ratio <= 1.1)
         fig.add("predict: fits, all layers (ridge, bootstrap, RSA, CKA, best units)",
                 f"{np.median(fits):.2f} s ({min(fits):.2f}–{max(fits):.2f}, n={len(fits)})", "target ≤ 30 s",
