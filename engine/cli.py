@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "engine.commands.export",
     "engine.commands.visualize",
     "engine.commands.properties",
+    "engine.commands.predict",
 )
 
 

@@ -519,6 +519,36 @@ BIB = {
   pages = {11976--11986},
   year = {2022}
 }"""),
+    "yamins2014": ("Yamins et al., 2014", """@article{yamins2014,
+  author = {Yamins, Daniel L. K. and Hong, Ha and Cadieu, Charles F. and Solomon, Ethan A. and Seibert, Darren and
+            DiCarlo, James J.},
+  title = {Performance-optimized hierarchical models predict neural responses in higher visual cortex},
+  journal = {Proceedings of the National Academy of Sciences},
+  volume = {111},
+  number = {23},
+  pages = {8619--8624},
+  year = {2014},
+  doi = {10.1073/pnas.1403112111}
+}"""),
+    "schrimpf2018": ("Schrimpf et al., 2018", """@article{schrimpf2018,
+  author = {Schrimpf, Martin and Kubilius, Jonas and Hong, Ha and Majaj, Najib J. and Rajalingham, Rishi and
+            Issa, Elias B. and Kar, Kohitij and Bashivan, Pouya and Prescott-Roy, Jonathan and Geiger, Franziska and
+            Schmidt, Kailyn and Yamins, Daniel L. K. and DiCarlo, James J.},
+  title = {Brain-Score: Which Artificial Neural Network for Object Recognition is most Brain-Like?},
+  journal = {bioRxiv},
+  pages = {407007},
+  year = {2018},
+  doi = {10.1101/407007}
+}"""),
+    "marques2021": ("Marques et al., 2021", """@article{marques2021,
+  author = {Marques, Tiago and Schrimpf, Martin and DiCarlo, James J.},
+  title = {Multi-scale hierarchical neural network models that bridge from single neurons in the primate primary
+           visual cortex to object recognition behavior},
+  journal = {bioRxiv},
+  pages = {2021.03.01.433495},
+  year = {2021},
+  doi = {10.1101/2021.03.01.433495}
+}"""),
 }
 
 #: torchvision model families and the paper of each.

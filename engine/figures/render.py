@@ -29,6 +29,8 @@ KINDS = {
     "topk": "engine.figures.topk",
     "probe": "engine.figures.probe",
     "unit_card": "engine.figures.unit_card",
+    "layer_sweep": "engine.figures.layer_sweep",
+    "neuron_unit": "engine.figures.neuron_unit",
 }
 
 

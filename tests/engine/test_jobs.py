@@ -107,6 +107,7 @@ def built_in_examples():
     from engine.jobs.comparison import Compare
     from engine.jobs.evidence import EvidenceMaps
     from engine.jobs.population import Population
+    from engine.jobs.predict import Predict
     from engine.jobs.probe import ProbePlay
     from engine.jobs.properties import Properties
     from engine.jobs.protocol_responses import ProtocolResponses
@@ -136,7 +137,8 @@ def built_in_examples():
             EvidenceMaps("layer2", 3, 1, 2, ("image", "/a ü.png"), ("gradient", "guided_backprop")),
             Properties("layer1", 16, 8, (1.0, 2.0), 4, 2, 8, 4),
             Summaries(("conv1", "layer2"), ("/i/1.png",), summaries=("mean", "project:8"), k=3, seed=2,
-                      batch_size=4, start=4, stop=8)]
+                      batch_size=4, start=4, stop=8),
+            Predict("/d/r.nwb", ("/i/1.png", "/i/2 ü.png"), ("layer1", "layer2"), (50.0, 200.0), 4.5, 500, 100)]
 
 
 def test_every_built_in_job_kind_round_trips_through_json():

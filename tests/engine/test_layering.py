@@ -133,7 +133,7 @@ def test_jobs_values_and_sessions_load_without_torch():
 
 
 #: engine's subpackages from the bottom up: each imports only those before it.
-ENGINE_LAYERS = ["errors", "files", "models", "anatomy", "recording", "stimuli", "analyses", "session",
+ENGINE_LAYERS = ["errors", "files", "models", "anatomy", "recording", "stimuli", "neural", "analyses", "session",
                  "jobs", "cluster", "figures", "cli", "commands", "doctor", "__main__"]
 
 

@@ -1,0 +1,275 @@
+"""The predict job: how well each chosen layer predicts a lab's recorded neurons
+(:mod:`engine.analyses.predictivity`), what ``unitscope predict`` and the Brain view run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from engine.session.analysis import Analysis, register
+from engine.session.job import job_kind
+
+
+@job_kind("predict")
+@dataclass(frozen=True)
+class Predict:
+    """Encoding models, noise ceilings, RSA, CKA and best units of ``layers`` for the
+    neurons in ``responses``.
+
+    Parameters
+    ----------
+    responses : str
+        The responses file (:func:`engine.neural.readers.read_responses`).
+    images : tuple of str
+        Image files; every stimulus row of the responses must match one by name.
+    layers : tuple of str
+        Layers to score (empty: the model's main stages, :func:`engine.analyses.stages.main_stages`).
+    window_ms : (float, float) or None
+        For NWB responses: spikes counted from ``start`` to ``end`` ms after each onset
+        (None: 50 to 200 ms).
+    deg_per_image : float
+        Visual angle the model's input spans (recorded in provenance and Methods).
+    features : int
+        Layers with more units are projected to this many features (seeded).
+    max_units : int
+        Units searched for each neuron's best single unit (a seeded sample of wider layers).
+    pca : int or None
+        The ridge sees the first ``pca`` principal components of the features, fitted in
+        each training fold (None: all features).
+    folds, splits, boots, seed : int
+        Cross-validation folds, split halves of the repeats, bootstrap resamples, and the seed
+        of all of them and of the projection.
+    batch_size, workers : int
+        How images are recorded and decoded.
+    """
+
+    responses: str
+    images: tuple[str, ...]
+    layers: tuple[str, ...] = ()
+    window_ms: tuple[float, float] | None = None
+    deg_per_image: float = 8.0
+    features: int = 1000
+    max_units: int = 16384
+    pca: int | None = None
+    folds: int = 5
+    splits: int = 20
+    boots: int = 200
+    seed: int = 0
+    batch_size: int = 32
+    workers: int | None = 0
+
+    def describe(self) -> str:
+        """What the status bar says while it runs."""
+        which = ", ".join(self.layers) if self.layers else "the main stages"
+        return f"Predicting neurons from {which}…"
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
+        """Record every stimulus once for all layers (progress after each batch), then one
+        snapshot per finished layer; the last holds every layer."""
+        import time
+        from pathlib import Path
+
+        import numpy as np
+
+        from engine.analyses.predictivity import Projection, fit_layer, folds_of, noise_ceiling
+        from engine.analyses.stages import main_stages
+        from engine.errors import UnitscopeError
+        from engine.neural.readers import read_responses
+        from engine.neural.responses import match_images
+        from engine.recording.recorder import Cancelled
+        from engine.stimuli.image_set import ImageSet, good_batches
+
+        if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1 or \
+                (self.pca is not None and self.pca < 1):
+            raise UnitscopeError("--features, --pca, max_units, boots and splits must be at least 1.")
+        if not self.deg_per_image > 0:
+            raise UnitscopeError(f"--deg-per-image must be above 0, got {self.deg_per_image}.")
+        data = read_responses(self.responses, tuple(self.window_ms) if self.window_ms else None)
+        paths = match_images(data, self.images)
+        splits = folds_of(data.n_stimuli, self.folds, self.seed)  # checks there are stimuli enough
+        layers = list(self.layers) or main_stages(session.anatomy)
+        if not layers:
+            raise UnitscopeError("The model has no layers to sweep; name some with --layers.")
+        session.recorder.resolve(layers)
+        s, total = data.n_stimuli, data.n_stimuli + len(layers)
+        snapshot = PredictSnapshot(list(data.neurons), list(data.stimuli), [str(p) for p in paths], list(layers),
+                                   deg_per_image=float(self.deg_per_image),
+                                   window_ms=list(self.window_ms) if self.window_ms else None, total=total)
+        skipped: list[tuple[str, str]] = []
+        kept: list = []
+        projections: dict[str, Projection] = {}
+        samples: dict[str, np.ndarray | None] = {}
+        shapes: dict[str, tuple] = {}
+        feats: dict[str, list] = {name: [] for name in layers}
+        units: dict[str, list] = {name: [] for name in layers}
+        started = time.perf_counter()
+        for batch in good_batches(ImageSet(paths, session.preprocess), self.batch_size,
+                                  lambda path, message: skipped.append((str(path), message)), kept, self.workers):
+            if skipped:
+                raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
+                                     f"{skipped[0][1]}")
+            if cancelled():
+                raise Cancelled()
+            outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
+            for name in layers:
+                x = outputs[name].numpy().reshape(batch.shape[0], -1)
+                if name not in projections:
+                    shapes[name] = tuple(outputs[name].shape[1:])
+                    projections[name] = Projection(x.shape[1], self.features, self.seed)
+                    rng = np.random.default_rng([self.seed, 2, x.shape[1]])
+                    samples[name] = (None if x.shape[1] <= self.max_units
+                                     else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
+                feats[name].append(projections[name](x))
+                units[name].append(x if samples[name] is None else x[:, samples[name]])
+            snapshot.done = len(kept)
+            if snapshot.done < s:
+                yield snapshot.copy()
+        if skipped:
+            raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
+                                 f"{skipped[0][1]}")
+        snapshot.seconds["recording"] = time.perf_counter() - started
+        started = time.perf_counter()
+        ceiling = noise_ceiling(data.responses, self.splits, self.boots, self.seed)
+        snapshot.seconds["ceiling"] = time.perf_counter() - started
+        mean = data.mean()
+        snapshot.mean = mean
+        snapshot.reliability, snapshot.ceiling, snapshot.ceiling_ci = (ceiling.reliability, ceiling.ceiling,
+                                                                       ceiling.ceiling_ci)
+        snapshot.rdm_ceiling = ceiling.rdm_ceiling
+        snapshot.done = s
+        yield snapshot.copy()
+        for name in layers:
+            if cancelled():
+                raise Cancelled()
+            started = time.perf_counter()
+            x = np.concatenate(feats.pop(name))
+            u = np.concatenate(units.pop(name))
+            fit = fit_layer(name, x, u, mean, ceiling, splits, pca=self.pca)
+            snapshot.seconds[name] = time.perf_counter() - started
+            del x
+            flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]
+            snapshot.add(fit, flat, shapes[name], u[:, fit.best_unit])
+            del u
+            snapshot.done += 1
+            yield snapshot.copy()
+
+
+#: Per-layer fields of a :class:`PredictSnapshot`, one row per finished layer.
+LAYER_FIELDS = ("r", "ev", "alpha", "normalised", "normalised_ev", "r_ci", "normalised_ci", "best_unit",
+                "best_channel", "best_y", "best_x", "unit_r", "unit_response", "rsa", "cka", "n_features",
+                "n_units")
+
+
+@dataclass
+class PredictSnapshot:
+    """The layers scored so far.
+
+    Attributes
+    ----------
+    neurons, stimuli, image_paths : list of str
+        The neurons, the stimulus of each row, and the image file it matched.
+    layers : list of str
+        Every layer chosen; ``finished`` those scored (the first rows of the per-layer arrays).
+    mean : ndarray (S, N)
+        Trial-averaged responses.
+    reliability, ceiling : ndarray (N,)
+        Split-half reliability (Spearman-Brown) and the ceiling of r, ``sqrt(reliability)``.
+    ceiling_ci : ndarray (N, 2)
+    rdm_ceiling : float
+        Ceiling of the RSA score.
+    r, ev, alpha, normalised, normalised_ev, unit_r : ndarray (layers, N)
+        Held-out Pearson r and explained variance, ridge penalty, ceiling-normalised r and
+        explained variance, the best single unit's held-out r.
+    r_ci, normalised_ci : ndarray (layers, N, 2)
+        Bootstrap 95% intervals.
+    best_unit, best_channel, best_y, best_x : ndarray (layers, N), int
+        The best unit as a flat index into the layer's output and as channel and position
+        (-1 where the output has no grid).
+    unit_response : ndarray (layers, S, N)
+        That unit's response to every stimulus.
+    rsa, cka : ndarray (layers,)
+    n_features, n_units : ndarray (layers,), int
+        Features the ridge used (after projection) and units searched for the best one.
+    deg_per_image : float
+    window_ms : list of float or None
+    seconds : dict of str to float
+        Wall time of the recording, of the noise ceiling and of each layer's fit.
+    """
+
+    kind: ClassVar[str] = "predict"
+
+    neurons: list[str] = field(default_factory=list)
+    stimuli: list[str] = field(default_factory=list)
+    image_paths: list[str] = field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    mean: object = None
+    reliability: object = None
+    ceiling: object = None
+    ceiling_ci: object = None
+    rdm_ceiling: float = float("nan")
+    r: object = None
+    ev: object = None
+    alpha: object = None
+    normalised: object = None
+    normalised_ev: object = None
+    r_ci: object = None
+    normalised_ci: object = None
+    best_unit: object = None
+    best_channel: object = None
+    best_y: object = None
+    best_x: object = None
+    unit_r: object = None
+    unit_response: object = None
+    rsa: object = None
+    cka: object = None
+    n_features: object = None
+    n_units: object = None
+    deg_per_image: float = 8.0
+    window_ms: list[float] | None = None
+    seconds: dict = field(default_factory=dict)
+    done: int = 0
+    total: int = 0
+
+    def copy(self) -> PredictSnapshot:
+        """A shallow copy (the arrays are replaced, never changed in place, as layers finish)."""
+        import dataclasses
+
+        return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished),
+                                   seconds=dict(self.seconds))
+
+    def add(self, fit, flat_unit, shape: tuple, unit_response) -> None:
+        """Append a :class:`engine.analyses.predictivity.LayerFit` as the next row."""
+        import numpy as np
+
+        flat_unit = np.asarray(flat_unit, dtype=np.int64)
+        if len(shape) == 3:
+            channel, y, x = np.unravel_index(flat_unit, shape)
+        else:
+            channel = flat_unit if len(shape) == 1 else np.unravel_index(flat_unit, shape)[0]
+            y = x = np.full_like(flat_unit, -1)
+        row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
+               "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
+               "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
+               "unit_response": unit_response, "rsa": fit.rsa, "cka": fit.cka, "n_features": fit.n_features,
+               "n_units": fit.n_units}
+        for name in LAYER_FIELDS:
+            value = np.asarray(row[name])[None]
+            old = getattr(self, name)
+            setattr(self, name, value if old is None else np.concatenate([old, value]))
+        self.finished.append(fit.layer)
+
+
+register(Analysis(
+    "predict",
+    "Brain",
+    jobs=(Predict,),
+    snapshots=(PredictSnapshot,),
+    needs=frozenset({"model"}),
+    view="gui.analyses.brain_view:BrainView",
+    shortcut="Ctrl+Shift+N",
+    figure="engine.figures.predictivity:sweep_data",
+    methods="engine.figures.predictivity:methods",
+    command="predict",
+    order=65))
