@@ -45,6 +45,8 @@ class AppState:
     running : RunningJob or None
     jobs_run : dict
         View name -> the last job started from it.
+    results : dict
+        View name -> the final snapshot of its last job (what its figure is drawn from).
     seed : int
         Random weights of the models opened are drawn from it.
     replay, pins, display
@@ -63,6 +65,7 @@ class AppState:
     unit_layer: str | None = None
     running: RunningJob | None = None
     jobs_run: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     replay: list[tuple[str, Any]] = field(default_factory=list)
     pins: list[Any] = field(default_factory=list)
@@ -77,4 +80,4 @@ class AppState:
         self.opening, self.info, self.recording = False, info, None
         self.unit_channel = self.unit_layer = None
         self.running = None  # the engine dropped it with the old model
-        self.jobs_run = {}
+        self.jobs_run, self.results = {}, {}

@@ -33,9 +33,10 @@ def figure_views(window) -> list[tuple[str, str, str]]:
     for analysis in analyses():
         view = window.views.get(analysis.name)
         if view is not None:
-            why = "" if hasattr(view, "figure_data") else (analysis.no_figure or "this view draws no figure")
-            rows.append((analysis.title, analysis.name, why))
+            drawn = hasattr(view, "figure_data") or analysis.figure is not None
+            rows.append((analysis.title, analysis.name, "" if drawn else analysis.no_figure))
     return rows
+
 #: The window's colour maps and the matplotlib maps that draw them on paper.
 CMAPS = {"CET-D1": "RdBu_r", "CET-D3": "RdBu_r", "gray": "gray"}
 
@@ -107,11 +108,16 @@ def figure_data(window, name: str):
         data.jobs, data.provenance = [job] if job else [], provenance
         return data
     view = window.job_views[name][0]
+    job = _job_file(window, window.state.jobs_run.get(name))
     if not hasattr(view, "figure_data"):
-        raise UnitscopeError(next(why for _l, n, why in figure_views(window) if n == name))
+        # The analysis's own figure builder (the registry's), from the last result the view showed.
+        why = next(why for _l, n, why in figure_views(window) if n == name)
+        if why:
+            raise UnitscopeError(why)
+        snapshot = window.state.results.get(name)
+        return None if snapshot is None else from_snapshot(snapshot, job, provenance)
     data = view.figure_data()
     if data is not None:
-        job = _job_file(window, window.state.jobs_run.get(name))
         data.jobs, data.provenance = [job] if job else [], provenance
     return data
 

@@ -494,6 +494,9 @@ class MainWindow(QMainWindow):
             view = self.state.running.view
             if final:
                 view.finish(snapshot)
+                name = self.view_name(view)
+                if name is not None:
+                    self.state.results[name] = snapshot
                 self.analysis_shown.emit(self.state.running.job.kind)
             else:
                 view.show_snapshot(snapshot)

@@ -178,5 +178,11 @@ def test_in_the_window_the_sweep_updates_live_through_the_engine_thread(qtbot, t
     np.testing.assert_allclose(view.sweep_curve.getData()[1], medians(last.r))
     assert view.ceiling_band.isVisible() and "Done: 5 neurons, 3 layers." in view.status_label.text()
     assert window.state.jobs_run["predict"].responses == str(tmp_path / "r.npz")
+    # Figure of ▸ Brain draws the layer sweep from the result through the registry's builder.
+    from engine.figures.style import FigureOptions
+    from gui.window import figure_menu
+
+    out = figure_menu.save_figure(window, "predict", str(tmp_path / "sweep.pdf"), FigureOptions(width_mm=89))
+    assert out is not None and out.read_bytes().startswith(b"%PDF")
     window.grab().save(str(tmp_path / "window.png"))
     window.close()
