@@ -191,10 +191,14 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         bar = colorbar(fig, points, ax_pca, "orientation \u03b8 (\u00b0)", options, shrink=0.8, aspect=20, pad=0.03)
         bar.set_ticks([0, 45, 90, 135, 180], labels=["0", "45", "90", "135", "180"])
         if grid is not None and len(set(sfs)) > 1:
-            legend = ax_pca.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(4, len(set(sfs))),
-                                   handletextpad=0.1, columnspacing=0.6, borderaxespad=0)
-            for handle in legend.legend_handles:
-                handle.set_color("0.3")
+            from matplotlib.lines import Line2D
+
+            values = sorted(set(sfs))
+            handles = [Line2D([], [], ls="none", marker=MARKERS[k % len(MARKERS)], color="0.3", markersize=3)
+                       for k in range(len(values))]
+            fig.legend(handles, [f"{fmt(sf)} c/img" for sf in values], loc="outside lower center",
+                       ncol=min(4, len(values)), handletextpad=0.1, columnspacing=0.8, title="spatial frequency",
+                       title_fontsize=options.small)
     else:
         from engine.figures.style import LINE_COLORS
 

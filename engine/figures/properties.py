@@ -21,15 +21,15 @@ from engine.figures.style import LINE_COLORS, FigureOptions, fmt, panel_letter
 
 #: Axis label and log scale of each property of :data:`engine.analyses.properties.PROPERTIES`.
 LABELS = {
-    "preferred_orientation_deg": ("preferred orientation \u03b8 (\u00b0)", False),
+    "preferred_orientation_deg": ("preferred \u03b8 (\u00b0)", False),
     "circular_variance": ("circular variance", False),
-    "orientation_bandwidth_deg": ("orientation bandwidth (\u00b0)", False),
-    "orthogonal_preferred_ratio": ("orthogonal / preferred", False),
-    "peak_sf": ("peak SF (cycles / RF)", True),
-    "sf_bandwidth_octaves": ("SF bandwidth (octaves)", False),
-    "surround_suppression_index": ("surround suppression index", False),
-    "modulation_ratio": ("modulation ratio F1/F0", False),
-    "response_magnitude": ("peak response (a.u.)", False),
+    "orientation_bandwidth_deg": ("orientation\nbandwidth (\u00b0)", False),
+    "orthogonal_preferred_ratio": ("orthogonal /\npreferred", False),
+    "peak_sf": ("peak SF\n(cycles / RF)", True),
+    "sf_bandwidth_octaves": ("SF bandwidth\n(octaves)", False),
+    "surround_suppression_index": ("surround\nsuppression index", False),
+    "modulation_ratio": ("modulation\nratio F1/F0", False),
+    "response_magnitude": ("peak response\n(a.u.)", False),
 }
 
 
@@ -106,8 +106,11 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
                      f"n = {model.size}")
         panel_letter(ax, i, options)
     if any(f"reference.{n}" in data.arrays for n in names):
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=2, handlelength=1.5)
+        found: dict = {}
+        for ax in axes.flat:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                found.setdefault(label, handle)
+        fig.legend(list(found.values()), list(found), loc="outside lower center", ncol=2, handlelength=1.5)
 
 
 def caption(data: FigureData, options: FigureOptions) -> str:

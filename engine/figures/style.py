@@ -265,8 +265,12 @@ def place_panel_letters(fig, options: FigureOptions) -> None:
         for ax in row:
             x = max((boxes[ax].x0 - page.x0) / page.width, 0.0)
             y = min(max(top_px, top * page.height) / page.height, 1.0)
-            fig.text(x, y, PANEL_LETTERS[ax._unitscope_panel % 26], ha="left", va="top", fontweight="bold",
-                     fontsize=options.font_size)
+            letter = fig.text(x, y, PANEL_LETTERS[ax._unitscope_panel % 26], ha="left", va="top",
+                              fontweight="bold", fontsize=options.font_size)
+            title = ax.title.get_window_extent(renderer) if ax.get_title().strip() else None
+            box = letter.get_window_extent(renderer)
+            if title is not None and box.overlaps(title):  # a title wider than its panel: the letter left of it
+                letter.set_x(max((title.x0 - box.width - 2 - page.x0) / page.width, 0.0))
 
 
 def fmt(value: float) -> str:

@@ -36,7 +36,7 @@ from engine.figures.style import (
     scale_bar,
 )
 
-TITLES = ("feature visualisation", "evidence", "receptive field", "tuning", "top images")
+TITLES = ("visualisation", "evidence", "receptive field", "tuning", "top images")
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
