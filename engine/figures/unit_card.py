@@ -55,8 +55,8 @@ def _montage(images: np.ndarray, gap: int = 2) -> np.ndarray:
     """The top images side by side, two rows, white gaps."""
     images = [as_rgb8(i) for i in images]
     h, w = images[0].shape[:2]
-    cols = max(1, (len(images) + 1) // 2)
     rows = 1 if len(images) <= 2 else 2
+    cols = max(1, -(-len(images) // rows))
     out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), 255, np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
