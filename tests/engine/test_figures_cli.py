@@ -84,15 +84,20 @@ def test_figure_of_a_tuning_table_states_its_metrics_and_the_orientation_convent
 def test_methods_text_and_bibtex_describe_the_jobs_run(outputs, tmp_path):
     record = methods_text(collect(outputs / "acts.h5"))
     assert "seed 7" in record and "layer1" in record and "resnet18" in record
-    assert "centre-cropped to 224" in record and "contiguous" in record
+    assert "centre-cropped to 224" in record and "contiguous" in record  # photographs: their preprocessing
     assert "Ringach" not in record  # no tuning was run for this file
+    assert "1 photograph (cat)" in record and "SHA-256" not in record  # by name and count, not hash
     import hashlib
 
     one = hashlib.sha256(Path(SAMPLE).read_bytes()).hexdigest()
-    assert f"1 image (image set SHA-256 {hashlib.sha256(one.encode()).hexdigest()[:12]}" in record
+    supplement = tmp_path / "supp.txt"
+    assert main(["methods", str(outputs / "acts.h5"), "--supplement", str(supplement)]) == 0
+    assert hashlib.sha256(one.encode()).hexdigest() in supplement.read_text()
     tuning = methods_text(collect(outputs / "tuning.csv"))
-    assert "channel 5 of layer layer1" in tuning and "4 phases" in tuning
-    assert "orientation from 0 to 157.5 in 8 steps of 22.5" in tuning
+    assert "channel 5 of layer1" in tuning and "4 phases" in tuning
+    assert "sine gratings (orientation \u03b8 from 0 to 157.5\u00b0 in 8 steps of 22.5\u00b0" in tuning
+    assert "Photographs were" not in tuning and "centre-cropped" not in tuning  # generated stimuli only
+    assert "0\u00b0: vertical bars" in tuning
     bib = tmp_path / "refs.bib"
     assert main(["methods", str(outputs / "tuning.csv"), "--bib", str(bib)]) == 0
     keys = [line.split("{")[1].rstrip(",") for line in bib.read_text().splitlines() if line.startswith("@")]
@@ -109,6 +114,7 @@ def test_methods_of_a_comparison_cite_rsa_and_cka():
 
     text = methods_text([MethodsEntry(job)])
     assert "alexnet-owt-7be5be79.pth (SHA-256 7be5be790000" in text and "random" not in text
+    assert "12 orientations \u00d7 4 spatial frequencies" in text  # the grating set named by its grid
     assert "Kornblith" in text and "Kriegeskorte" in text and "Krizhevsky" in text
     assert "kornblith2019" in bibtex(text) and "ringach2002" not in bibtex(text)
 
