@@ -451,8 +451,9 @@ def summaries_methods(job: dict, extra: dict) -> str:
     layers = list(job.get("layers") or [])
     what = (_image_names(job.get("images")) if job.get("images") else
             f"a {job.get('protocol')} protocol ({_params_text(job.get('params', [])) or 'its default parameters'})")
-    return (f"Responses of {_list(layers)} to {what} were summarised per unit ({_list(job.get('summaries') or ['mean'])}"
-            f"; top {job.get('k', 9)} stimuli) in shards that were merged exactly.")
+    summaries = _list(job.get("summaries") or ["mean"])
+    return (f"Responses of {_list(layers)} to {what} were summarised per unit ({summaries}; top {job.get('k', 9)} "
+            "stimuli) in shards that were merged exactly.")
 
 
 #: The Methods text of each job kind (the lead's analysis registry will hold these).

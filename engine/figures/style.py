@@ -313,7 +313,8 @@ def round_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
         return [float(lo)]
     ticks = MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
     span = hi - lo
-    return [0.0 if abs(t) < span * 1e-9 else round(float(t), 12) for t in ticks if lo - span * 1e-9 <= t <= hi + span * 1e-9]
+    inside = [t for t in ticks if lo - span * 1e-9 <= t <= hi + span * 1e-9]
+    return [0.0 if abs(t) < span * 1e-9 else round(float(t), 12) for t in inside]
 
 
 def colorbar(fig, mappable, ax, label: str, options: FigureOptions, **kwargs):

@@ -128,7 +128,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     where = f" at ({position[0]}, {position[1]})" if position is not None else ""
     unit = f"channel {data.meta.get('channel', '')} of {data.meta.get('layer', '')}{where}"
     vis = data.array("visualisation")
-    text = f"Unit card of {unit} in {data.model_label()}. a, Feature visualisation ({vis.shape[0]} \u00d7 {vis.shape[1]} pixels"
+    text = (f"Unit card of {unit} in {data.model_label()}. a, Feature visualisation "
+            f"({vis.shape[0]} \u00d7 {vis.shape[1]} pixels")
     if data.meta.get("activation") is not None:
         text += f"; final activation {fmt(data.meta['activation'])}"
     text += ("). b, Evidence on an input: gradient \u00d7 input, coloured by sign (diverging map centred on 0) and "

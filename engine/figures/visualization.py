@@ -66,8 +66,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     which = ("the mean of the channel's map" if m.get("y") is None else f"the unit at ({m.get('y')}, {m.get('x')})")
     text = (f"Feature visualisation of {objective} ({which}) in {data.model_label()}: "
             + ("the image" if n == 1 else f"{n} images optimised together") + f" of {h} \u00d7 {w} pixels that "
-            f"maximise{'s' if n == 1 else ''} it, from {m.get('steps', '?')} steps of Adam (learning rate {m.get('lr', '?')}, seed "
-            f"{m.get('seed', '?')})")
+            f"maximise{'s' if n == 1 else ''} it, from {m.get('steps', '?')} steps of Adam (learning rate "
+            f"{m.get('lr', '?')}, seed {m.get('seed', '?')})")
     if n > 1:
         text += f", with a diversity term of weight {fmt(m.get('diversity') or 0)} between the images"
     text += "; the image is a decorrelated Fourier parameterisation, jittered, scaled and rotated at every step."

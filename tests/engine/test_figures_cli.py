@@ -38,7 +38,8 @@ def outputs(tmp_path_factory):
     (folder / "ev.job.json").write_text(json.dumps(job))
     assert main(["run", str(folder / "ev.job.json"), "--out", str(folder / "ev.npz")]) == 0
     samples = sorted(str(p) for p in Path(SAMPLE).parent.glob("*.jpg"))
-    assert main(["topk", *model, "--channel", "5", "--images", *samples, "--k", "2", "--out", str(folder / "topk")]) == 0
+    assert main(["topk", *model, "--channel", "5", "--images", *samples, "--k", "2",
+                 "--out", str(folder / "topk")]) == 0
     return folder
 
 
