@@ -138,10 +138,10 @@ def draw_rdm(fig, data: FigureData, options: FigureOptions) -> None:
 def caption(data: FigureData, options: FigureOptions) -> str:
     rdm = data.array("rdm")
     n = rdm.shape[0]
-    measure = data.meta.get("measure") or "1 \u2212 Pearson r"
+    measure = (data.meta.get("measure") or "1 \u2212 Pearson r").replace("1 - ", "1 \u2212 ")
     view = _view(data)
-    text = (f"Representational dissimilarity matrix (RDM, {measure}) of {data.meta.get('layer', '')} in "
-            f"{data.model_label()}" + (f" ({view})" if view else "") + f" over {stimuli_text(data, n)}.")
+    text = (f"Representational dissimilarity matrix (RDM, {measure}) of {data.meta.get('layer', '')}"
+            + (f" ({view})" if view else "") + f" in {data.model_label()} over {stimuli_text(data, n)}.")
     if data.kind == "population":
         explained = data.array("explained") if "explained" in data.arrays else np.zeros(0)
         text += (" b, The stimuli on the first two principal components of the population responses"
@@ -185,7 +185,8 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         for k, sf in enumerate(sorted(set(sfs))):
             mine = np.array([s == sf for s in sfs])
             points = ax_pca.scatter(scores[mine, 0], scores[mine, 1], c=groups[mine] % 180,
-                                    cmap=colormaps["twilight"], vmin=0, vmax=180, s=9, linewidths=0,
+                                    cmap=colormaps["twilight"], vmin=0, vmax=180, s=10, linewidths=0.3,
+                                    edgecolors="0.35",  # the cyclic map is near white at 0 and 180 degrees
                                     marker=MARKERS[k % len(MARKERS)],
                                     label=f"{fmt(sf)} c/img" if grid is not None else None)
         bar = colorbar(fig, points, ax_pca, "orientation \u03b8 (\u00b0)", options, shrink=0.8, aspect=20, pad=0.03)

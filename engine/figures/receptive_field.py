@@ -33,7 +33,7 @@ def add_box(ax, box, color: str, style: str, label: str) -> None:
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
-    return options.width_in / 3 + 0.85
+    return options.width_in / 3 + 0.6
 
 
 def bar_spacer(fig, ax) -> None:
@@ -83,11 +83,10 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
 
 
 def caption(data: FigureData, options: FigureOptions) -> str:
-    text = (f"Receptive field of {data.meta.get('unit', 'the unit')} in {data.model_label()}. a, An input with the "
-            "unit's theoretical receptive field (dashed; from the network's kernels, strides and padding, Araujo "
-            "et al. 2019) and the box the gradient bounds (solid)")
-    if data.meta.get("shown"):
-        text += f" ({label_of(data.meta['shown'])})"
+    shown = f" ({label_of(data.meta['shown'])})" if data.meta.get("shown") else ""
+    text = (f"Receptive field of {data.meta.get('unit', 'the unit')} in {data.model_label()}. a, An input{shown} "
+            "with the unit's theoretical receptive field (dashed; from the network's kernels, strides and padding, "
+            "Araujo et al. 2019) and the box the gradient bounds (solid)")
     threshold = data.meta.get("rel_threshold")
     text += (". b, Mean absolute gradient of the unit's response with respect to the input pixels"
              + (f" over {data.meta.get('n_images')} inputs" if data.meta.get("n_images") else "")

@@ -33,8 +33,9 @@ def _kernel_image(weights: np.ndarray) -> tuple[np.ndarray, str]:
     w = np.asarray(weights, dtype=np.float64)
     if w.shape[0] == 3:
         a = np.abs(w).max() or 1.0
-        return np.transpose(w / (2 * a) + 0.5, (1, 2, 0)), "RGB, 0.5 grey = 0"
-    return w.mean(axis=0), f"mean over {w.shape[0]} input channels"
+        rgb = "its three input channels as red, green and blue, mid-grey = 0"
+        return np.transpose(w / (2 * a) + 0.5, (1, 2, 0)), rgb
+    return w.mean(axis=0), f"the mean over its {w.shape[0]} input channels, on a diverging map centred on 0"
 
 
 def _stride(data: FigureData) -> float | None:
@@ -121,6 +122,6 @@ def caption(data: FigureData, options: FigureOptions) -> str:
             + ". c, Histogram of the map's values" + (" (line: the unit)" if position is not None else "") + ".")
     if "weights" in data.arrays:
         _picture, what = _kernel_image(data.array("weights"))
-        text += f" d, The channel's kernel ({what}; diverging colours centred on 0 otherwise)."
+        text += f" d, The channel's kernel: {what}."
     text += " Scale bars in input pixels."
     return text

@@ -70,7 +70,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
             f"{m.get('lr', '?')}, seed {m.get('seed', '?')})")
     if n > 1:
         text += f", with a diversity term of weight {fmt(m.get('diversity') or 0)} between the images"
-    text += "; the image is a decorrelated Fourier parameterisation, jittered, scaled and rotated at every step."
+    text += ("; each image is parameterised by a decorrelated Fourier spectrum and jittered, scaled and rotated at "
+             "every step (Olah et al. 2017).")
     activation = [a for a in (m.get("activation") or []) if a is not None]
     if activation:
         text += " Final activation " + ", ".join(fmt(a) for a in activation)
