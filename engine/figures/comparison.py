@@ -43,7 +43,7 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     view = _view(data)
     text = (f"Representational dissimilarity matrices (1 \u2212 Pearson r) of a, {data.meta.get('layer', '')} and "
             f"b, {data.meta.get('layer_b', '')}" + (f" ({view})" if view else "") + f" in {data.model_label()}"
-            + " over {stimuli_text(data, n)}; both on one colour scale (0 to {_shared_max(data):.3g}).")
+            + f" over {stimuli_text(data, n)}; both on one colour scale (0 to {_shared_max(data):.3g}).")
     numbers = []
     rsa, cka = data.meta.get("rsa"), data.meta.get("cka")
     if rsa is not None:

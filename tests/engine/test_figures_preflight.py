@@ -101,8 +101,15 @@ def all_kinds() -> dict:
     }
 
 
-def test_every_figure_kind_is_covered():
+def test_every_figure_kind_is_covered_and_captioned():
+    from engine.figures.render import caption_text
+
     assert set(KINDS) == set(all_kinds())
+    for kind, data in all_kinds().items():
+        data.provenance = PROV
+        caption = caption_text(data, FigureOptions())
+        assert "resnet50 (resnet50-0676ba61.pth)" in caption, kind  # the model in every caption
+        assert "{" not in caption and "}" not in caption, (kind, caption)  # no unformatted field
 
 
 def pdf_problems(content: bytes, width_mm: float, family: str) -> list[str]:
