@@ -55,8 +55,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     n = 1 if responses.ndim == 1 else responses.shape[1]
     stimuli = list(data.meta.get("stimulus_labels", [])) or [str(i) for i in range(responses.shape[0])]
     units = list(data.meta.get("labels", []))
-    text = (f"Responses of {n} unit{'s' if n != 1 else ''} of {data.model_label()}"
-            + (f" ({', '.join(units)})" if units else "") + f" to {len(stimuli)} stimuli"
+    text = (f"Responses of {n} unit{'s' if n != 1 else ''}" + (f" ({', '.join(units)})" if units else "")
+            + f" of {data.model_label()} to {len(stimuli)} stimuli"
             + ("" if data.meta.get("sequence") == "orientations" else
                " (" + ", ".join(label_of(s) for s in stimuli[:12]) + (", \u2026" if len(stimuli) > 12 else "") + ")")
             + "; one marker per stimulus.")

@@ -117,8 +117,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     names = properties_of(data)
     m = data.meta
     n_units = m.get("n_units") or (len(data.array(f"model.{names[0]}")) if names else 0)
-    text = (f"V1 properties of {n_units} units of {m.get('layer', '')} in {data.model_label()} (units at the centre "
-            "of the feature map, one per channel): the distribution of each property over units (filled), as a "
+    text = (f"V1 properties of {n_units} units of {m.get('layer', '')} (one per channel, at the centre of its "
+            f"feature map) in {data.model_label()}: the distribution of each property over units (filled), as a "
             "fraction of the units where it is defined")
     has_reference = any(f"reference.{n}" in data.arrays for n in names)
     if has_reference:

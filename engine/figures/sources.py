@@ -344,7 +344,7 @@ def from_result(path: Path, unit: int | None = None) -> FigureData:
         return data
     builders = {"record": _record, "tuning": _tuning, "population": _population, "comparison": _comparison,
                 "topk": _topk, "probe": _probe, "receptive_field": _receptive_field,
-                "protocol_responses": _protocol, "rdm": _rdm}
+                "protocol_responses": _protocol, "rdm": _rdm, "visualize": _visualize, "properties": _properties}
     if kind not in builders:
         raise UnitscopeError(f"No figure is drawn from a '{kind}' result; record it with 'unitscope record' "
                              "or draw its view's figure in the window.")
@@ -417,6 +417,25 @@ def _protocol(r, job) -> FigureData:
     return tuning_from_table(list(r["columns"]), np.asarray(r["rows"], float), record, {}, [])
 
 
+def _visualize(r, job) -> FigureData:
+    """A visualisation job's result or snapshot (the window's Visualise view)."""
+    record = {"objective": r.get("label", ""), "activation": r.get("activation"), "best_input": r.get(
+        "best_input_label"), "best_input_activation": r.get("best_input"), "parameters": dict(job)}
+    return visualization_data(np.asarray(r["images"]), record, {})
+
+
+def _properties(r, job) -> FigureData:
+    """A properties job's result or snapshot (the window's Properties view): no reference."""
+    from engine.analyses.properties import PROPERTIES
+
+    columns = list(r["columns"])
+    rows = [row for row in r["rows"]]
+    arrays = {f"model.{name}": np.array([float("nan") if row[columns.index(name)] is None
+                                         else float(row[columns.index(name)]) for row in rows])
+              for name in PROPERTIES if name in columns}
+    return FigureData("properties", arrays, {"layer": r.get("layer", ""), "n_units": len(rows)})
+
+
 def _rdm(r, job) -> FigureData:
     return FigureData("rdm", {"rdm": np.asarray(r["rdm"], float)},
                       {"layer": r.get("layer", ""), "labels": _names(r.get("image_paths")),
@@ -473,7 +492,8 @@ def _command_of(path: Path) -> str:
 
 _SNAPSHOTS = {"Recording": _record, "TuningSnapshot": _tuning, "PopulationSnapshot": _population,
               "ComparisonSnapshot": _comparison, "TopImagesSnapshot": _topk, "ProbeSnapshot": _probe,
-              "ReceptiveFieldSnapshot": _receptive_field, "ProtocolSnapshot": _protocol, "RDMSnapshot": _rdm}
+              "ReceptiveFieldSnapshot": _receptive_field, "ProtocolSnapshot": _protocol, "RDMSnapshot": _rdm,
+              "VisualizationSnapshot": _visualize, "PropertiesSnapshot": _properties}
 
 
 def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None) -> FigureData:
