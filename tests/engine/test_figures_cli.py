@@ -229,3 +229,33 @@ def test_unit_card_from_a_units_outputs_at_any_width_redraws_from_its_sidecar(ou
     assert {j["job"]["kind"] for j in side["jobs"]} >= {"visualize", "evidence"}
     _redraws_byte_for_byte(outputs / "card183.pdf")
     assert main(["figure", sources[0], sources[2], "--out", str(outputs / "x.pdf")]) == 2  # one line, no traceback
+
+
+def test_the_visualise_and_properties_views_give_their_figures(tmp_path):
+    """What the window's Visualise and Properties views show (their snapshots) draws as those figures."""
+    from engine.analyses.properties import COLUMNS
+    from engine.figures.render import write_figure
+    from engine.figures.sources import from_snapshot
+    from engine.figures.style import FigureOptions
+    from engine.jobs.properties import PropertiesSnapshot
+    from engine.jobs.visualize import VisualizationSnapshot
+
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    job = {"format": "unitscope-job/1", "model": {"spec": "resnet18", "seed": 2},
+           "job": {"kind": "visualize", "layer": "layer1", "channel": 4, "steps": 16, "lr": 0.1, "seed": 5,
+                   "images": 2, "diversity": 1.0}}
+    vis = from_snapshot(VisualizationSnapshot("layer1[4]", images, -1.0, 16, 16, [1.5, 1.25]), job)
+    assert vis.kind == "visualization" and np.array_equal(vis.array("images"), images)
+    write_figure(vis, FigureOptions(width_mm=89), tmp_path / "vis.pdf")
+    caption = (tmp_path / "vis.pdf.caption.txt").read_text()
+    assert "layer1[4]" in caption and "16 steps of Adam (learning rate 0.1, seed 5)" in caption
+    assert "Final activation 1.5, 1.25" in caption and "resnet18 (random weights, seed 2)" in caption
+    rows = [["layer1", c, 28, 28] + [float(c)] * (len(COLUMNS) - 4) for c in range(5)]
+    rows[2][COLUMNS.index("peak_sf")] = None  # undefined for this unit
+    props = from_snapshot(PropertiesSnapshot("layer1", list(COLUMNS), rows, 10, 10, 5))
+    assert props.kind == "properties"
+    assert np.array_equal(props.array("model.circular_variance"), np.arange(5.0))
+    assert np.isnan(props.array("model.peak_sf")[2])
+    write_figure(props, FigureOptions(width_mm=183), tmp_path / "props.pdf")
+    assert "5 units of layer1" in (tmp_path / "props.pdf.caption.txt").read_text()
