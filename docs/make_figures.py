@@ -1,11 +1,14 @@
 """Make the README's figure gallery (``make figures``): one figure per view, drawn from data.
 
 Every figure is made the way a user would make it: a job (saved under ``docs/figures/jobs/``)
-or a command writes a result, and ``unitscope figure`` draws it.  The commands are printed,
-and the README shows each under its figure.  ResNet-18 with random weights (seed 0): no
-pretrained file is needed, and the figures are the same on every machine.  The exception is
-the unit card (:func:`unit_card`, ``python docs/make_figures.py unit_card`` makes it alone): one
-ResNet-50 unit (random weights, seed 0) whose jobs run here and whose data the figure layer draws.
+or a command writes a result, and ``unitscope figure`` draws it (its caption next to it,
+``docs/figures/NAME.png.caption.txt``).  The commands are printed, and the README shows each
+under its figure.  ResNet-18 with random weights (seed 0): no pretrained file is needed, and
+the figures are the same on every machine.  The unit card is drawn from four outputs of one
+unit (its visualisation, evidence, tuning and top images).  The property figure's reference is
+the same layer of ResNet-18 with random weights seed 1 (an illustration of the overlay, not
+primate data).  ``python docs/make_figures.py --pdf DIR`` also writes every figure as PDF to
+DIR, to be looked at as a journal would (``pdftoppm -r 300``).
 """
 
 from __future__ import annotations
@@ -38,67 +41,21 @@ def _jobs() -> dict:
     }
 
 
-CARD = {"layer": "layer2.0", "channel": 7, "steps": 48, "size": 96}
-CARD_COMMAND = "python docs/make_figures.py unit_card"
+#: The unit of the card, the visualisation and the evidence job.
+CARD = {"layer": "layer2", "channel": 7}
 
 
-def unit_card(out: Path = OUT / "unit_card.png") -> Path:
-    """One ResNet-50 unit's card (random weights, seed 0): its jobs run here, the figure layer draws it."""
-    import numpy as np
-    from PIL import Image
-
-    from engine.analyses.properties import curve
-    from engine.figures.data import FigureData
-    from engine.figures.render import write_figure
-    from engine.figures.style import FigureOptions
-    from engine.jobs.evidence import EvidenceMaps
-    from engine.jobs.protocol_responses import ProtocolResponses
-    from engine.jobs.topk import TopImages
-    from engine.jobs.visualize import Visualize
-    from engine.session.session import Session
-    from engine.session.values import ModelSpec
-
-    layer, channel = CARD["layer"], CARD["channel"]
-    session = Session.open(ModelSpec("resnet50", device="cpu", seed=0))
-    last = lambda job: list(job.run(session, lambda: False))[-1]  # noqa: E731 - each job's final snapshot
-    vis = last(Visualize(layer, channel, steps=CARD["steps"], size=CARD["size"], seed=0, every=CARD["steps"]))
-    ev = last(EvidenceMaps(layer, channel, stimulus=("image", SAMPLES[1])))
-    tuning = last(ProtocolResponses(layer, channel, protocol="gratings",
-                                    params=(("orientation", tuple(np.arange(0, 180, 15.0))), ("sf_rf", (2.0,))),
-                                    phases=4))
-    top = last(TopImages(layer, channel, paths=tuple(SAMPLES), k=4))
-    x, f0, _ = curve(tuning.columns, tuning.rows, "orientation", "f0")
-    _x, f1, _ = curve(tuning.columns, tuning.rows, "orientation", "f1")
-    ori = tuning.metrics["f0"].get("orientation", {})
-    crops = [np.asarray(Image.fromarray((np.clip(c, 0, 1) * 255).astype(np.uint8) if c.dtype != np.uint8 else c)
-                        .convert("RGB").resize((64, 64), Image.NEAREST)) for c in top.top_crops]
-    image = np.asarray(ev.input_image, dtype=np.float64)
-    image = image / 255.0 if image.max() > 1.0 else image
-    data = FigureData("unit_card", {
-        "visualisation": np.asarray(vis.images)[0], "input_image": image,
-        "evidence": np.asarray(ev.maps["gradient_x_input"]).sum(axis=-1),
-        "rf": np.abs(np.asarray(ev.maps["gradient"])).sum(axis=-1),
-        "tuning_x": x, "tuning_f0": f0, "tuning_f1": f1, "top_images": np.stack(crops)},
-        {"layer": layer, "channel": channel, "position": tuning.unit.get("y"), "rf_box": ev.rf_box,
-         "tuning_label": "orientation (deg), 2 cycles/RF",
-         "tuning_metric": f"preferred {ori.get('preferred_deg', float('nan')):.0f}\u00b0, OSI {ori.get('osi', float('nan')):.2f}",
-         "activation": (vis.activation or [None])[0],
-         "top_values": [float(v) for v in np.asarray(top.top_values)]},
-        provenance={"model": "resnet50", "random_seed": 0})
-    data.meta["position"] = (tuning.unit["y"], tuning.unit["x"]) if tuning.unit.get("y") is not None else None
-    write_figure(data, FigureOptions(width_mm=180), out, sidecar=False)  # as the gallery's others
-    print(f"{CARD_COMMAND}  ->  {out.relative_to(ROOT)}", flush=True)
-    return out
+def _card_jobs() -> dict:
+    return {"evidence": {"kind": "evidence", "layer": CARD["layer"], "channel": CARD["channel"],
+                         "stimulus": ["image", SAMPLES[1]]}}
 
 
 def main() -> int:
     import json
 
-    if sys.argv[1:] == ["unit_card"]:  # only the unit card (ResNet-50; about a minute here)
-        unit_card()
-        return 0
-
     from engine.cli import main as unitscope
+
+    pdf_dir = Path(sys.argv[sys.argv.index("--pdf") + 1]).resolve() if "--pdf" in sys.argv else None
 
     OUT.mkdir(parents=True, exist_ok=True)
     JOBS.mkdir(exist_ok=True)
@@ -111,6 +68,12 @@ def main() -> int:
                 print("unitscope " + " ".join(shlex.quote(a) for a in argv), flush=True)
                 if unitscope(argv) != 0:
                     raise SystemExit(f"failed: {argv}")
+                if argv[0] == "figure" and pdf_dir is not None:
+                    pdf_dir.mkdir(parents=True, exist_ok=True)
+                    out = argv.index("--out") + 1
+                    as_pdf = argv[:out] + [str(pdf_dir / (Path(argv[out]).stem + ".pdf"))] + argv[out + 1:]
+                    if unitscope(as_pdf) != 0:
+                        raise SystemExit(f"failed: {as_pdf}")
 
         run("mosaic", ["record", "resnet18", "--layer", "layer1", "--images", SAMPLES[1], "--out", "$TMP/acts.h5",
                        "--memory-format", "contiguous"],
@@ -129,12 +92,26 @@ def main() -> int:
             run(name, ["run", rel, "--out", f"$TMP/{name}.npz"],
                 ["figure", f"$TMP/{name}.npz", "--out", f"docs/figures/{name}.png",
                  "--width-mm", widths.get(name, "120"), *extra])
-    unit_card()
+        model = ["resnet18", "--layer", CARD["layer"], "--channel", str(CARD["channel"])]
+        run("visualization", ["visualize", *model, "--steps", "128", "--size", "96", "--images", "3",
+                              "--diversity", "0.5", "--seed", "0", "--out", "$TMP/vis.npy"],
+            ["figure", "$TMP/vis.npy", "--out", "docs/figures/visualization.png", "--width-mm", "120"])
+        battery = ["properties", "resnet18", "--layer", "layer1", "--orientations", "12", "--phases", "4"]
+        run("properties", [*battery, "--seed", "1", "--out", "$TMP/reference.csv"],
+            [*battery, "--reference", "$TMP/reference.csv", "--out", "$TMP/props.csv"],
+            ["figure", "$TMP/props.csv", "--out", "docs/figures/properties.png", "--width-mm", "180"])
+        for name, job in _card_jobs().items():
+            (JOBS / f"{name}.job.json").write_text(json.dumps({"format": "unitscope-job/1", "model": MODEL,
+                                                               "job": job}, indent=2) + "\n")
+        run("unit_card", ["run", "docs/figures/jobs/evidence.job.json", "--out", "$TMP/evidence.npz"],
+            ["tuning", *model, "--param", "orientation=0:180:12", "--phases", "4", "--out", "$TMP/card_tuning.csv"],
+            ["topk", *model, "--images", *SAMPLES, "--k", "4", "--out", "$TMP/card_topk"],
+            ["figure", "$TMP/vis.npy", "$TMP/evidence.npz", "$TMP/card_tuning.csv", "$TMP/card_topk",
+             "--out", "docs/figures/unit_card.png", "--width-mm", "180"])
     lines = []
     for name, steps in commands.items():
         shown = "\n".join("unitscope " + " ".join(a.replace("$TMP/", "") for a in argv) for argv in steps)
         lines.append(f"{name}:\n{shown}\n")
-    lines.append(f"unit_card:\n{CARD_COMMAND}\n")
     (OUT / "COMMANDS.txt").write_text("\n".join(lines))
     return 0
 

@@ -1,8 +1,11 @@
 """``unitscope figure SOURCE --out fig.pdf``: a figure for a paper, drawn from data.
 
-SOURCE is any file Unitscope writes (activations, a tuning table, a topk folder, an RDM, a
-job's result) or a figure's sidecar (``fig.pdf.json``), which draws that figure again with
-its saved options (options given here override them).
+SOURCE is any file Unitscope writes (activations, a tuning or properties table, a
+visualisation, a topk folder, an RDM, a job's result) or a figure's sidecar (``fig.pdf.json``),
+which draws that figure again with its saved options (options given here override them).
+Several SOURCES of one unit (a visualisation, an evidence result, a tuning table and a topk
+folder) make its unit card.  The caption (provenance and numbers) is written next to the
+figure as ``fig.pdf.caption.txt``.
 """
 
 from __future__ import annotations
@@ -99,12 +102,15 @@ def register(sub) -> None:
 
     parser = sub.add_parser("figure", help="a figure for a paper (PDF, SVG, PNG, TIFF) from a result file "
                                            "or a figure's sidecar")
-    parser.add_argument("source", metavar="SOURCE", help="activations (.npy .npz .h5 .mat), tuning .csv, topk "
-                        "folder, rdm .npy, a 'unitscope run' result, or FIGURE.json (a sidecar)")
+    parser.add_argument("source", metavar="SOURCE", nargs="+", help="activations (.npy .npz .h5 .mat), tuning or "
+                        "properties .csv, visualisation (.npy .png), topk folder, rdm .npy, a 'unitscope run' result, "
+                        "or FIGURE.json (a sidecar); several of one unit (visualisation, evidence result, tuning "
+                        ".csv, topk folder) make its unit card")
     parser.add_argument("--out", required=True, metavar="FILE", help="fig.pdf, fig.svg, fig.png or fig.tif")
     parser.add_argument("--width-mm", type=_number, metavar="MM", help="width: 85 (one column), 120, 180 (two)")
     parser.add_argument("--font-size", type=_number, metavar="PT", help="text size in points (default 7)")
-    parser.add_argument("--font", metavar="FAMILY", help="font family (default DejaVu Sans)")
+    parser.add_argument("--font", metavar="FAMILY", help="font family, installed as TrueType (default: Arial, "
+                        "else Liberation Sans, else Nimbus Sans, else DejaVu Sans)")
     parser.add_argument("--dpi", type=positive_int, help="pixels per inch of PNG and TIFF (default 300)")
     parser.add_argument("--channels", type=_channels, metavar="LIST", help="mosaic: channels drawn, e.g. 0-15,32")
     parser.add_argument("--top", type=positive_int, metavar="N", help="mosaic: the N channels with the "
@@ -118,6 +124,8 @@ def register(sub) -> None:
     parser.add_argument("--channel", type=non_negative_int, metavar="C", help="topk folder: the channel drawn")
     parser.add_argument("--unit", type=non_negative_int, metavar="C", help="a recording's result: the unit "
                         "figure of channel C (map over the input, histogram, kernels) instead of the mosaic")
+    parser.add_argument("--reference", metavar="CSV", help="properties table: reference distributions overlaid "
+                        "(one column per property; default: the one 'unitscope properties' was given)")
     parser.add_argument("--no-sidecar", action="store_true", help="write the figure only, no FIGURE.json")
     parser.set_defaults(run=run)
 
@@ -127,26 +135,32 @@ def existing_outputs(args) -> list:
     from pathlib import Path
 
     out = Path(args.out)
-    files = [out] if args.no_sidecar else [out, out.with_name(out.name + ".json"),
-                                           out.with_name(out.name + ".data.npz")]
+    files = [out, out.with_name(out.name + ".caption.txt")]
+    if not args.no_sidecar:
+        files += [out.with_name(out.name + ".json"), out.with_name(out.name + ".data.npz")]
     return [path for path in files if path.exists()]
 
 
 def run(args) -> int:
     import dataclasses
 
-    from engine.figures.render import write_figure
+    from engine.figures.render import caption_path, write_figure
     from engine.figures.sidecar import is_sidecar, read_sidecar, sidecar_path
-    from engine.figures.sources import figure_data
+    from engine.figures.sources import figure_data, unit_card_data
     from engine.figures.style import FigureOptions, figure_format
 
     figure_format(args.out)
-    _readable(args.source)
-    if is_sidecar(args.source):
-        data, options = read_guarded("Figure sidecar", args.source, lambda: read_sidecar(args.source))
+    sources = args.source if isinstance(args.source, list) else [args.source]
+    for source in sources:
+        _readable(source)
+    if len(sources) > 1:
+        data = read_guarded("Source", sources[0], lambda: unit_card_data(sources, args.channel))
+        options = FigureOptions()
+    elif is_sidecar(sources[0]):
+        data, options = read_guarded("Figure sidecar", sources[0], lambda: read_sidecar(sources[0]))
     else:
-        data = read_guarded("Source", args.source,
-                            lambda: figure_data(args.source, args.layer, args.image, args.channel, args.unit))
+        data = read_guarded("Source", sources[0], lambda: figure_data(sources[0], args.layer, args.image,
+                                                                      args.channel, args.unit, args.reference))
         options = FigureOptions()
     given = {"width_mm": args.width_mm, "font_size": args.font_size, "font_family": args.font, "dpi": args.dpi,
              "channels": args.channels, "top_n": args.top, "scale": args.scale, "cmap": args.cmap}
@@ -160,6 +174,10 @@ def run(args) -> int:
     options = FigureOptions.from_dict({**dataclasses.asdict(options), **changes})
     check_channels(data, options)
     out = write_figure(data, options, args.out, sidecar=not args.no_sidecar)
-    print(f"saved {out} ({options.width_mm:g} mm wide, {data.kind})"
+    print(f"saved {out} ({options.width_mm:g} mm wide, {data.kind}) and its caption {caption_path(out).name}"
           + ("" if args.no_sidecar else f"; redraw with: unitscope figure {sidecar_path(out)} --out {out}"))
+    if data.kind in ("tuning", "properties", "unit_card") or data.meta.get("sequence") == "orientations":
+        from engine.figures.tuning import ORIENTATION_CONVENTION
+
+        print(ORIENTATION_CONVENTION)
     return 0

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import UnitscopeError
 
 
@@ -148,8 +150,8 @@ def _preprocessing_sentence(prov: dict) -> str:
         parts.append(f"normalised per colour channel with mean ({mean.group(1)}) and standard deviation "
                      f"({std.group(1)})")
     if not parts:
-        return f"Inputs were preprocessed as {text}."
-    return "Images were " + ", ".join(parts) + " (the model's own preprocessing)."
+        return f"Photographs were preprocessed as {text}."
+    return "Photographs were " + ", ".join(parts) + " (the model's own preprocessing)."
 
 
 def _device_sentence(prov: dict) -> str:
@@ -157,38 +159,67 @@ def _device_sentence(prov: dict) -> str:
         return ""
     layout = prov.get("memory_format", "contiguous")
     return (f"The forward passes ran on {prov['device']} in float32 ({layout} memory layout), with forward "
-            "hooks reading the layers' outputs.")
+            "hooks reading the outputs of the modules analysed.")
 
 
 def _list(values) -> str:
     values = [str(v) for v in values]
+    if not values:
+        return ""
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+#: Units of protocol parameters (:mod:`engine.stimuli.protocols`).
+PARAM_UNITS = {"orientation": ("orientation \u03b8", "\u00b0"), "sf": ("spatial frequency", " cycles per image"),
+               "sf_rf": ("spatial frequency", " cycles per receptive field"), "phase": ("phase", "\u00b0"),
+               "contrast": ("Michelson contrast", ""), "aperture": ("aperture radius", " pixels"),
+               "radius": ("aperture radius", " pixels"), "length": ("bar length", " pixels"),
+               "width": ("bar width", " pixels"), "hue": ("hue", "\u00b0"), "sigma": ("envelope s.d.", " pixels"),
+               "offset": ("offset", " pixels")}
+
+
+#: What each protocol of :mod:`engine.stimuli.protocols` shows.
+PROTOCOL_NAMES = {"gratings": "sine gratings", "gabors": "Gabor patches", "gabor": "Gabor patches",
+                  "bars": "bars", "size": "sine gratings in circular apertures around the receptive-field centre",
+                  "contrast": "sine gratings at several Michelson contrasts", "hue": "discs of one hue on mean grey",
+                  "bar_length": "bars of several lengths", "sparse_noise": "sparse noise"}
 
 
 def _params_text(params) -> str:
     out = []
     for name, values in params:
-        values = list(values)
-        if len(values) > 3:
-            step = values[1] - values[0]
-            out.append(f"{name} from {values[0]:g} to {values[-1]:g} in {len(values)} steps of {step:g}")
+        values = [float(v) for v in values]
+        what, unit = PARAM_UNITS.get(name, (name, ""))
+        if len(values) > 3 and np.allclose(np.diff(values), values[1] - values[0]):
+            out.append(f"{what} from {values[0]:g} to {values[-1]:g}{unit} in {len(values)} steps of "
+                       f"{values[1] - values[0]:g}{unit}")
         else:
-            out.append(f"{name} {', '.join(f'{v:g}' for v in values)}")
+            out.append(f"{what} {', '.join(f'{v:g}' for v in values)}{unit}")
     return "; ".join(out)
 
 
+ORIENTATION_CONVENTION = ("Orientation \u03b8 is the direction along which luminance varies (0\u00b0: vertical bars; "
+                          "the image's y axis points down, so \u03b8 increases clockwise on screen); a bar's own "
+                          "orientation is \u03b8 + 90\u00b0.")
+
 TUNING_DEFINITIONS = (
     "F0 is the mean response over the phases of a condition and F1 the amplitude of its first harmonic "
-    "over phase (2|\u03a3 r_k e^{-i\u03c6_k}|/n). Responses were rectified at 0 for the orientation metrics: "
+    "over phase, 2|\u03a3_k r_k e^{\u2212i\u03c6_k}|/n. Responses were rectified at 0 for the orientation metrics: "
     "the preferred orientation is the sampled peak refined by a parabola through its neighbours; the "
     "orientation selectivity index is OSI = (R_pref \u2212 R_orth)/(R_pref + R_orth); circular variance is "
-    "1 \u2212 |\u03a3 r e^{2i\u03b8}|/\u03a3 r (Ringach et al., 2002); bandwidth is the half width of the peak at "
+    "CV = 1 \u2212 |\u03a3 r e^{2i\u03b8}|/\u03a3 r (Ringach et al., 2002); bandwidth is the half width of the peak at "
     "1/\u221a2 of its height (Ringach et al., 2002).")
+
+GRATING_SET = (12, (4.0, 8.0, 16.0, 32.0))  # engine.session.stimulus_sets: orientations, cycles per image
 
 
 def image_set_hash(paths) -> str | None:
     """SHA-256 over the SHA-256 of every file in order (None when a file is missing): names one
-    image set exactly, whatever the files are called."""
+    image set exactly, whatever the files are called (for the supplement, not the sentence)."""
     import hashlib
 
     from engine.files.hashing import sha256_of
@@ -199,145 +230,230 @@ def image_set_hash(paths) -> str | None:
     return hashlib.sha256("".join(sha256_of(f) for f in files).encode()).hexdigest()
 
 
-def _images(job: dict, extra: dict) -> str:
-    n_paths = len(job.get("paths") or []) or extra.get("n_images", 0)
-    images = f"{n_paths} image{'' if n_paths == 1 else 's'}" if n_paths else "the images"
-    digest = image_set_hash(job.get("paths"))
-    if digest:
-        images += f" (image set SHA-256 {digest[:12]}\u2026, over the files' SHA-256 in order)"
-    return images
+def _image_names(paths, n: int = 0) -> str:
+    """``4 photographs (astronaut, cat, coffee and rocket)``: by name and count, never by hash."""
+    names = [re.sub(r"\.\w+$", "", Path(str(p)).name) for p in paths or []]
+    n = len(names) or n
+    if not n:
+        return "the photographs"
+    if not names:
+        return _plural(n, "photograph")
+    shown = names if len(names) <= 8 else names[:6] + [f"{len(names) - 6} more"]
+    return f"{_plural(n, 'photograph')} ({_list(shown)})"
+
+
+def _stimulus(value) -> tuple[str, str]:
+    """(kind, value) of a stimulus written as a dict or a pair."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "")), str(value.get("value", ""))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    return "", str(value or "")
+
+
+def _stimulus_list(stimuli) -> str:
+    pairs = [_stimulus(s) for s in stimuli or []]
+    images = [v for k, v in pairs if k == "image"]
+    generated = [v for k, v in pairs if k != "image"]
+    parts = ([_image_names(images)] if images else []) + (
+        [f"the generated stimuli {_list(sorted(set(generated)))}"] if generated else [])
+    return _list(parts) or "the inputs"
+
+
+def uses_photographs(job: dict) -> bool:
+    """Whether the job feeds photographs (files) to the model, so that their preprocessing matters."""
+    if job.get("paths") or job.get("images") and isinstance(job.get("images"), (list, tuple)):
+        return True
+    kind, _value = _stimulus(job.get("stimulus"))
+    if kind == "image":
+        return True
+    return any(_stimulus(s)[0] == "image" for s in job.get("stimuli") or [] if not isinstance(s, str))
+
+
+def _unit(job: dict) -> str:
+    where = (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None
+             else " at the centre of its feature map")
+    return f"channel {job['channel']} of {job['layer']}{where}"
+
+
+# --- one function per job kind: (job, extra) -> str --------------------------------------------
 
 
 def record_methods(job: dict, extra: dict) -> str:
-    """Recording a layer for one stimulus (``record``) or a set of images (``record_images``)."""
-    layers = job.get("layers") or [job.get("layer", "")]
-    if "stimulus" in job:
-        stim = Path(str(job.get("stimulus", {}).get("value", ""))).name
-    else:
-        stim = _images(job, extra)
-    return f"We recorded the output of layer(s) {_list(layers)} for {stim}."
-
-
-def _unit_text(job: dict) -> str:
-    unit = f"channel {job['channel']} of layer {job['layer']}"
-    return unit + (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None
-                   else " at the centre of the feature map")
-
-
-def _tuning_text(job: dict, what: str) -> str:
-    return (f"We measured the tuning of {_unit_text(job)} to {what}, with {job.get('phases', 8)} phases per "
-            "condition; stimuli were centred on the unit's theoretical receptive field (Araujo et al., 2019). "
-            + TUNING_DEFINITIONS)
+    if job.get("kind") == "record_images":
+        layers = list(job.get("layers") or [])
+        return (f"We recorded the output of {_list(layers)} ({_plural(len(layers), 'module')}) for "
+                f"{_image_names(job.get('paths'), extra.get('n_images', 0))}.")
+    kind, value = _stimulus(job.get("stimulus"))
+    what = _image_names([value]) if kind == "image" else f"the generated stimulus {value}"
+    return f"We recorded the output of {job.get('layer', '')} for {what}."
 
 
 def tuning_methods(job: dict, extra: dict) -> str:
-    """An orientation or spatial-frequency sweep of one unit."""
-    swept = (f"{job.get('orientations')} orientations from 0 to 180\u00b0" if job.get("param") == "orientation"
-             else f"spatial frequencies {', '.join(f'{v:g}' for v in job.get('sf', []))} cycles per RF")
-    return _tuning_text(job, f"{job.get('stimulus', 'gratings')} at {swept}")
+    phases = int(job.get("phases", 8))
+    if job.get("kind") == "protocol_responses":
+        protocol = job.get("protocol", "gratings")
+        what = (f"{PROTOCOL_NAMES.get(protocol, f'the {protocol} protocol')} ("
+                f"{_params_text(job.get('params', [])) or 'the protocol defaults'}; parameters not listed at the "
+                "protocol's defaults)")
+    elif job.get("param", "orientation") == "orientation":
+        n = int(job.get("orientations", 12))
+        sfs = ", ".join(f"{v:g}" for v in job.get("sf", [2.0]))
+        what = (f"full-field sine gratings of Michelson contrast 1 at {n} orientations from 0 to "
+                f"{180 * (n - 1) / n:g}\u00b0 in steps of {180 / n:g}\u00b0, spatial frequency {sfs} cycles per "
+                "receptive field")
+    else:
+        sfs = ", ".join(f"{v:g}" for v in job.get("sf", []))
+        what = (f"full-field sine gratings of Michelson contrast 1 at spatial frequencies {sfs} cycles per "
+                f"receptive field, orientation {float(job.get('orientation', 0)):g}\u00b0")
+    return (f"We measured the tuning of {_unit(job)} to {what}, with {_plural(phases, 'phase')} per condition "
+            f"evenly spaced over 360\u00b0; stimuli were centred on the unit's theoretical receptive field "
+            f"(Araujo et al., 2019). " + TUNING_DEFINITIONS)
 
 
-def protocol_methods(job: dict, extra: dict) -> str:
-    """One unit's responses to a parametric protocol."""
-    return _tuning_text(job, f"a {job.get('protocol', 'gratings')} protocol "
-                             f"({_params_text(job.get('params', [])) or 'defaults'})")
+def _view(job: dict) -> str:
+    return {"flat": "all units of the layer", "channels": "the spatial mean of each channel",
+            "centre": "every channel at the centre of the map"}.get(job.get("view", "flat"), job.get("view", ""))
 
 
-def _rdm_text(job: dict, extra: dict) -> str:
-    view = {"flat": "all units of the layer", "channels": "the spatial mean of each channel",
-            "centre": "every channel at the centre of the map"}.get(job.get("view", "flat"), job.get("view"))
-    stim = "a set of gratings" if job.get("stimuli") == "gratings" else _images(job, extra)
-    return (f"Population vectors of layer {job['layer']} ({view}) over {stim} gave a representational "
-            "dissimilarity matrix (RDM) of 1 \u2212 Pearson r between stimuli (Kriegeskorte et al., 2008)")
+def _population_stimuli(job: dict, extra: dict) -> str:
+    if job.get("stimuli") == "gratings":
+        n, sfs = GRATING_SET
+        return (f"a grating set of {n} orientations \u00d7 {len(sfs)} spatial frequencies ({n * len(sfs)} "
+                f"full-field sine gratings: \u03b8 from 0 to {180 * (n - 1) / n:g}\u00b0 in steps of {180 / n:g}\u00b0; "
+                f"{_list([f'{v:g}' for v in sfs])} cycles per image; phase 0\u00b0; Michelson contrast 1)")
+    return _image_names(job.get("paths"), extra.get("n_images", 0))
 
 
-def rdm_methods(job: dict, extra: dict) -> str:
-    """The RDM of a layer over a set of stimuli."""
-    return _rdm_text(job, extra) + "."
+def _rdm_sentence(job: dict, extra: dict, layers: str) -> str:
+    return (f"The population vectors of {layers} ({_view(job)}) over {_population_stimuli(job, extra)} gave a "
+            "representational dissimilarity matrix (RDM) of 1 \u2212 Pearson r between stimuli (Kriegeskorte et al., "
+            "2008)")
 
 
 def population_methods(job: dict, extra: dict) -> str:
-    """The RDM of a layer with its dimensionality and sparseness."""
-    return (_rdm_text(job, extra) + "; the participation ratio (\u03a3\u03bb)\u00b2/\u03a3\u03bb\u00b2 of the "
-            "covariance eigenvalues measured dimensionality, and Treves\u2013Rolls sparseness (Treves and Rolls, "
-            "1991) of responses rectified at 0, per unit over stimuli (lifetime) and per stimulus over units "
-            "(population), measured sparseness.")
-
-
-def comparison_methods(job: dict, extra: dict) -> str:
-    """Two layers' RDMs compared by RSA and linear CKA."""
-    text = _rdm_text(job, extra)
-    return (text.replace(f"layer {job['layer']}", f"layers {job['layer']} and {job['layer_b']}") +
-            ". The layers were compared by RSA, the Spearman correlation of the two RDMs' upper "
-            "triangles (Kriegeskorte et al., 2008), and by linear centred kernel alignment, "
-            "CKA = \u2016X_c\u1d40Y_c\u2016\u00b2_F/(\u2016X_c\u1d40X_c\u2016_F \u2016Y_c\u1d40Y_c\u2016_F) "
-            "(Kornblith et al., 2019).")
-
-
-def topk_methods(job: dict, extra: dict) -> str:
-    """Images ranked by a unit's response."""
-    channels = job.get("channels") or ([job["channel"]] if "channel" in job else [])
-    which = f"channel(s) {_list(channels)}" if channels else "every channel"
-    return (f"We ranked {_images(job, extra)} by the response of {which} of layer {job['layer']} at the centre "
-            f"of the map and kept the {job.get('k', 9)} highest and lowest (Zeiler and Fergus, 2014), shown as "
-            "crops of the unit's theoretical receptive field (Araujo et al., 2019).")
-
-
-def receptive_field_methods(job: dict, extra: dict) -> str:
-    """A unit's receptive field mapped three ways."""
-    return (f"The receptive field of channel {job['channel']} of layer {job['layer']} was mapped three ways: "
-            "the theoretical receptive field from the network's anatomy (Araujo et al., 2019); the mean "
-            f"absolute input gradient over {len(job.get('stimuli', []))} inputs (Simonyan et al., 2014), "
-            f"bounded where it exceeded {job.get('rel_threshold', 0.01):g} of its peak; and reverse correlation "
-            f"with {job.get('noise_frames')} frames of sparse noise ({job.get('grid')} \u00d7 {job.get('grid')} "
-            f"cells, {job.get('n_on')} lit per frame, seed {job.get('seed')}) (Jones and Palmer, 1987).")
-
-
-def probe_methods(job: dict, extra: dict) -> str:
-    """Pinned units' responses to a stimulus sequence."""
-    units = [f"{u.get('layer')}[{u.get('channel')}]" for u in job.get("units", [])]
-    seq = (f"full-field gratings at {job.get('orientations')} orientations" if job.get("sequence") == "orientations"
-           else f"{len(job.get('stimuli', []))} stimuli")
-    return f"We recorded the responses of units {_list(units)} to {seq}."
-
-
-def visualize_methods(job: dict, extra: dict) -> str:
-    """Feature visualisation by gradient ascent."""
-    target = (f"channel {job.get('channel')} of layer {job.get('layer')}"
-              + (f" at position ({job['y']}, {job['x']})" if job.get("y") is not None else " (its mean over the map)"))
-    text = (f"We visualised {target} by gradient ascent on an image parameterised in a decorrelated Fourier "
-            f"basis under random shifts, scales and rotations (Olah et al., 2017), {job.get('steps', 256)} steps "
-            f"of Adam with learning rate {job.get('lr', 0.05):g}, seed {job.get('seed', 0)}")
-    if job.get("images", 1) > 1:
-        text += f"; {job['images']} images were made together with a diversity weight of {job.get('diversity', 0):g}"
+    text = _rdm_sentence(job, extra, job.get("layer", ""))
+    if job.get("kind") == "population":
+        text += (". Dimensionality was measured by the participation ratio (\u03a3\u03bb)\u00b2/\u03a3\u03bb\u00b2 of the "
+                 "covariance eigenvalues \u03bb, and sparseness by the Treves\u2013Rolls measure (Treves and Rolls, "
+                 "1991) normalised to [0, 1], S = (1 \u2212 (\u03a3r/n)\u00b2/(\u03a3r\u00b2/n))/(1 \u2212 1/n) "
+                 "(Vinje and Gallant, 2000), of responses r rectified at 0: per unit over the n stimuli (lifetime "
+                 "sparseness) and per stimulus over the n units (population sparseness); the first two principal "
+                 "components of the responses are shown")
     return text + "."
 
 
+def comparison_methods(job: dict, extra: dict) -> str:
+    return (_rdm_sentence(job, extra, f"{job.get('layer', '')} and {job.get('layer_b', '')}")
+            + ". The two were compared by RSA, the Spearman correlation of the two RDMs' upper triangles "
+            "(Kriegeskorte et al., 2008), and by linear centred kernel alignment, "
+            "CKA = \u2016X_c\u1d40Y_c\u2016\u00b2_F/(\u2016X_c\u1d40X_c\u2016_F \u2016Y_c\u1d40Y_c\u2016_F), with X_c and "
+            "Y_c the column-centred responses (Kornblith et al., 2019).")
+
+
+def topk_methods(job: dict, extra: dict) -> str:
+    if job.get("kind") == "topk_ranking":
+        channels = list(job.get("channels") or [])
+        which = ("every channel" if not channels else f"channel {channels[0]}" if len(channels) == 1
+                 else f"channels {_list(channels)}")
+    else:
+        which = f"channel {job.get('channel')}"
+    where = (f"at position ({job['y']}, {job['x']})" if job.get("y") is not None else "at the centre of the map")
+    return (f"We ranked {_image_names(job.get('paths'), extra.get('n_images', 0))} by the response of {which} of "
+            f"{job.get('layer', '')} {where} and kept the {job.get('k', 9)} highest and lowest (Zeiler and Fergus, "
+            "2014), shown as crops of the unit's theoretical receptive field (Araujo et al., 2019).")
+
+
+def receptive_field_methods(job: dict, extra: dict) -> str:
+    grid = job.get("grid", 16)
+    return (f"The receptive field of {_unit(job)} was mapped three ways: the theoretical receptive field from "
+            "the network's kernels, strides and padding (Araujo et al., 2019); the mean absolute gradient of the "
+            f"unit's response with respect to the input pixels over {_stimulus_list(job.get('stimuli'))} (Simonyan "
+            f"et al., 2014), bounded where it exceeded {job.get('rel_threshold', 0.01):g} of its peak; and reverse "
+            f"correlation with {job.get('noise_frames', 300)} frames of sparse noise ({grid} \u00d7 {grid} cells on "
+            f"mean grey, {job.get('n_on', 8)} cells per frame each bright or dark, seed {job.get('seed', 0)}), the "
+            "mean response to a bright (ON) minus a dark (OFF) cell at each place (Jones and Palmer, 1987).")
+
+
+def probe_methods(job: dict, extra: dict) -> str:
+    units = [f"channel {u.get('channel')} of {u.get('layer')}" for u in job.get("units", [])]
+    if job.get("sequence") == "orientations":
+        n = int(job.get("orientations", 36))
+        seq = (f"full-field sine gratings at {n} orientations from 0 to {180 * (n - 1) / n:g}\u00b0 in steps of "
+               f"{180 / n:g}\u00b0")
+    else:
+        seq = _stimulus_list(job.get("stimuli"))
+    return f"We recorded the responses of {_list(units)} (each at the centre of its map) to {seq}."
+
+
+def visualize_methods(job: dict, extra: dict) -> str:
+    n = int(job.get("images", 1))
+    unit = (f"the mean over the feature map of channel {job.get('channel')} of {job.get('layer', '')}"
+            if job.get("y") is None else f"channel {job.get('channel')} of {job.get('layer', '')} at position "
+            f"({job['y']}, {job['x']})")
+    if job.get("direction") is not None:
+        unit = f"the mean projection of the outputs of {job.get('layer', '')} on a direction in channel space"
+    size = f"{job['size']} \u00d7 {job['size']} pixels" if job.get("size") else "the model's input size"
+    text = (f"Feature visualisation (Olah et al., 2017) maximised {unit} over "
+            + ("an image" if n == 1 else f"{n} images") + f" of {size}. Each image was parameterised by its "
+            "Fourier spectrum, scaled by 1/max(|f|, 1/N) (|f| in cycles per pixel, N the image side) so that all "
+            "spatial frequencies learn at the same rate, with colours decorrelated by the square root of the "
+            "ImageNet colour covariance and a sigmoid mapping into [0, 1]; the spectrum started as Gaussian noise "
+            "(s.d. 0.01). Before every step the image was jittered by up to 1/28 of its side, scaled by 0.90 to "
+            "1.10 (steps of 0.02) and rotated by \u221210 to 10\u00b0 (steps of 1\u00b0), with mean grey outside "
+            f"it. Adam (learning rate {job.get('lr', 0.05):g}) ran for {job.get('steps', 256)} steps from seed "
+            f"{job.get('seed', 0)}")
+    if n > 1 and job.get("diversity"):
+        text += (f", with a diversity term of weight {job['diversity']:g}: minus the summed cosine similarity of "
+                 "the images' Gram matrices at the layer")
+    return text + "."
+
+
+EVIDENCE_METHODS = {
+    "gradient": "the gradient of the unit's response with respect to the input pixels (Simonyan et al., 2014)",
+    "gradient_x_input": "the gradient multiplied element-wise by the input, gradient \u00d7 input (Shrikumar et al., "
+                        "2016)",
+    "guided_backprop": "guided backpropagation, which passes back through each ReLU only positive gradients "
+                       "where the forward input was positive (Springenberg et al., 2015)",
+}
+
+
 def evidence_methods(job: dict, extra: dict) -> str:
-    """Gradient, gradient x input and guided backpropagation of a unit on an input."""
-    return (f"The evidence for channel {job.get('channel')} of layer {job.get('layer')} on the input was shown as "
-            "the input gradient of its response (Simonyan et al., 2014), the gradient times the input, and "
-            "guided backpropagation (Springenberg et al., 2015).")
+    methods = [EVIDENCE_METHODS.get(m, m) for m in job.get("methods") or EVIDENCE_METHODS]
+    kind, value = _stimulus(job.get("stimulus"))
+    what = _image_names([value]) if kind == "image" else f"the generated stimulus {value}"
+    return (f"The evidence for the response of {_unit(job)} on {what} was mapped as {_list(methods)}; maps are "
+            "summed over colour channels for display.")
 
 
 def properties_methods(job: dict, extra: dict) -> str:
-    """The V1 property battery over a layer's units."""
     units = job.get("units")
-    which = f"{units} units" if units else "every unit"
-    return (f"We measured {which} of layer {job.get('layer')} at the centre of the map with a V1 property battery "
-            f"(Marques et al., 2021): orientation tuning over {job.get('orientations', 12)} orientations with "
-            f"{job.get('phases', 8)} phases (preferred orientation, circular variance, bandwidth and "
-            "orthogonal-to-preferred ratio; Ringach et al., 2002), spatial-frequency tuning (peak and bandwidth; "
-            "De Valois et al., 1982), surround suppression from a size sweep (Cavanaugh et al., 2002) and the "
-            "modulation ratio F1/F0 (De Valois et al., 1982).")
+    n = int(job.get("orientations", 12))
+    sfs = _list([f"{v:g}" for v in job.get("sfs", (0.5, 1.0, 2.0, 4.0, 8.0))])
+    which = "every channel" if units is None else f"{units} channels spread evenly over the layer"
+    return (
+        f"V1 properties were measured for {which} of {job.get('layer', '')}, for the unit at the centre of each "
+        "channel's feature map, following Marques et al. (2021). A grid of full-field sine gratings (Michelson "
+        f"contrast 1; {n} orientations from 0 to {180 * (n - 1) / n:g}\u00b0 \u00d7 spatial frequencies {sfs} cycles "
+        f"per receptive field \u00d7 {job.get('phases', 8)} phases) gave, from F0 rectified at 0: the preferred "
+        "orientation, circular variance and orientation bandwidth (half width at 1/\u221a2 of the peak) of the "
+        "orientation curve at the preferred spatial frequency (Ringach et al., 2002), and the orthogonal-to-"
+        "preferred response ratio R_orth/R_pref; the peak spatial frequency and the spatial-frequency bandwidth, "
+        "the full width at half height in octaves (De Valois et al., 1982); the modulation ratio F1/F0 at the "
+        "condition with the largest F0, above 1 for simple and below 1 for complex cells (De Valois et al., 1982); "
+        "and the peak response. Gratings in circular apertures (radii from 1/16 of the receptive field's side to "
+        f"the side, at every orientation, {job.get('size_phases', 4)} phases, at the median preferred spatial "
+        "frequency of the channels measured together) gave the surround suppression index "
+        "SSI = (R_peak \u2212 R_largest)/R_peak (Cavanaugh et al., 2002). " + ORIENTATION_CONVENTION)
 
 
 def summaries_methods(job: dict, extra: dict) -> str:
-    """A sharded job's streaming summaries."""
-    layers = job.get("layers") or []
-    summaries = job.get("summaries") or []
-    return (f"Responses of layer(s) {_list(layers)} were summarised over {_images(job, extra)} in shards "
-            f"({_list(summaries)}), merged exactly across shards.")
+    layers = list(job.get("layers") or [])
+    what = (_image_names(job.get("images")) if job.get("images") else
+            f"a {job.get('protocol')} protocol ({_params_text(job.get('params', [])) or 'its default parameters'})")
+    summaries = _list(job.get("summaries") or ["mean"])
+    return (f"Responses of {_list(layers)} to {what} were summarised per unit ({summaries}; top {job.get('k', 9)} "
+            "stimuli) in shards that were merged exactly.")
 
 
 def _analysis(job: dict, extra: dict) -> str:
@@ -350,15 +466,43 @@ def _analysis(job: dict, extra: dict) -> str:
         analysis = analysis_of_job(job_class(kind))
     except UnitscopeError:
         analysis = None
-    text = analysis.methods_text() if analysis is not None else None
-    if text is None:
-        why = analysis.no_methods if analysis is not None else "it is not a known analysis"
-        return f"A {kind} job was run ({why})."
-    return text(job, extra)
+    describe = analysis.methods_text() if analysis is not None else None
+    if describe is None:
+        why = analysis.no_methods if analysis is not None else "not an analysis this version knows"
+        return f"A {kind.replace('_', ' ')} job was run ({why})."
+    text = describe(job, extra)
+    if ("orientation" in json.dumps(job) or kind in ("tuning", "protocol_responses")) \
+            and ORIENTATION_CONVENTION not in text:
+        text += " " + ORIENTATION_CONVENTION
+    return text
+
+
+def _statistics(entries: list[MethodsEntry]) -> list[str]:
+    kinds = {e.job.get("job", {}).get("kind") for e in entries}
+    out = []
+    if "comparison" in kinds:
+        out.append("RSA is Spearman's rank correlation over the n(n \u2212 1)/2 off-diagonal pairs of stimuli.")
+    if "properties" in kinds:
+        out.append("Where a reference was given, a property's distribution was compared with it by the KS similarity "
+                   "1 \u2212 D, D the two-sample Kolmogorov\u2013Smirnov statistic, units where the property is "
+                   "undefined left out (Marques et al., 2021).")
+    out.append("Every number is a deterministic function of the model, its weights (or seed) and the stimuli; "
+               "responses were not resampled, and no test of significance was applied"
+               + (" beyond those named here." if len(out) else "."))
+    return out
+
+
+def _dedupe(sentences) -> list[str]:
+    seen, out = set(), []
+    for s in sentences:
+        if s and s not in seen:
+            seen.add(s)
+            out.append(s)
+    return out
 
 
 def methods_text(entries: list[MethodsEntry]) -> str:
-    """The Methods paragraph for ``entries`` (see the module docstring)."""
+    """One Methods section for ``entries``: Model, Stimuli and analyses, Statistics and Software paragraphs."""
     if not entries:
         raise UnitscopeError("No jobs to describe: the file holds no Unitscope job.")
     first = entries[0]
@@ -366,14 +510,37 @@ def methods_text(entries: list[MethodsEntry]) -> str:
     spec = first.job.get("model", {}).get("spec", "")
     if _model_key(spec):
         model = model.replace(" network", f" network ({_citation_text(_model_key(spec))})", 1)
-    sentences = [model, _preprocessing_sentence(first.provenance), _device_sentence(first.provenance)]
-    for entry in entries:
-        sentences.append(_analysis(entry.job.get("job", {}), entry.extra))
+    others = _dedupe(_model_sentence(e.job, e.provenance) for e in entries[1:])
+    photographs = any(uses_photographs(e.job.get("job", {})) for e in entries)
+    prov = next((e.provenance for e in entries if e.provenance.get("preprocessing")), first.provenance)
+    model_part = _dedupe([model] + [o for o in others if o != _model_sentence(first.job, first.provenance)]
+                         + [_preprocessing_sentence(prov) if photographs else "", _device_sentence(prov)])
+    analyses = _dedupe(_analysis(e.job.get("job", {}), e.extra) for e in entries)
+    for shared in (TUNING_DEFINITIONS, ORIENTATION_CONVENTION):  # definitions said once, where first needed
+        holders = [i for i, a in enumerate(analyses) if shared in a]
+        for i in holders[1:]:
+            analyses[i] = analyses[i].replace(" " + shared, "").replace(shared, "")
     sw = _software(entries)
-    sentences.append(f"Analyses were run with Unitscope {sw['unitscope']} on PyTorch {sw['torch']} (Paszke et al., "
-                     f"2019) and torchvision {sw['torchvision']} (Marcel and Rodriguez, 2010), Python {sw['python']}; "
-                     "each analysis is saved as a job file that reproduces it ('unitscope run').")
-    return " ".join(s for s in sentences if s)
+    software = (f"Analyses were run with Unitscope {sw['unitscope']} on PyTorch {sw['torch']} (Paszke et al., "
+                f"2019) and torchvision {sw['torchvision']} (Marcel and Rodriguez, 2010), Python {sw['python']}; "
+                "each analysis is saved as a job file that reproduces it ('unitscope run').")
+    paragraphs = [("Model", model_part), ("Stimuli and analyses", analyses), ("Statistics", _statistics(entries)),
+                  ("Software", [software])]
+    return "\n\n".join(f"{name}. " + " ".join(s for s in body if s) for name, body in paragraphs if any(body))
+
+
+def supplement_text(entries: list[MethodsEntry]) -> str:
+    """The image sets' hashes (SHA-256 over the files' SHA-256 in order), for the supplement."""
+    lines = []
+    for entry in entries:
+        job = entry.job.get("job", {})
+        paths = list(job.get("paths") or [])
+        digest = image_set_hash(paths)
+        if digest:
+            names = ", ".join(Path(str(p)).name for p in paths)
+            lines.append(f"{job.get('kind')}: {len(paths)} images ({names}); image set SHA-256 {digest} "
+                         "(over the files' SHA-256 in order)")
+    return "\n".join(_dedupe(lines))
 
 
 # --- citations ---------------------------------------------------------------------------------
@@ -435,7 +602,7 @@ BIB = {
     "simonyan2014": ("Simonyan et al., 2014", """@inproceedings{simonyan2014,
   author = {Simonyan, Karen and Vedaldi, Andrea and Zisserman, Andrew},
   title = {Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency Maps},
-  booktitle = {ICLR Workshop},
+  booktitle = {International Conference on Learning Representations (ICLR), Workshop Track},
   year = {2014},
   eprint = {1312.6034},
   archivePrefix = {arXiv}
@@ -451,11 +618,101 @@ BIB = {
   doi = {10.1152/jn.1987.58.6.1187}
 }"""),
     "paszke2019": ("Paszke et al., 2019", """@inproceedings{paszke2019,
-  author = {Paszke, Adam and others},
+  author = {Paszke, Adam and Gross, Sam and Massa, Francisco and Lerer, Adam and Bradbury, James and
+            Chanan, Gregory and Killeen, Trevor and Lin, Zeming and Gimelshein, Natalia and Antiga, Luca and
+            Desmaison, Alban and K{\\"o}pf, Andreas and Yang, Edward and DeVito, Zachary and Raison, Martin and
+            Tejani, Alykhan and Chilamkurthy, Sasank and Steiner, Benoit and Fang, Lu and Bai, Junjie and
+            Chintala, Soumith},
   title = {{PyTorch}: An Imperative Style, High-Performance Deep Learning Library},
-  booktitle = {Advances in Neural Information Processing Systems 32},
+  booktitle = {Advances in Neural Information Processing Systems 32 (NeurIPS 2019)},
   pages = {8024--8035},
   year = {2019}
+}"""),
+    "yamins2014": ("Yamins et al., 2014", """@article{yamins2014,
+  author = {Yamins, Daniel L. K. and Hong, Ha and Cadieu, Charles F. and Solomon, Ethan A. and Seibert, Darren and
+            DiCarlo, James J.},
+  title = {Performance-optimized hierarchical models predict neural responses in higher visual cortex},
+  journal = {Proceedings of the National Academy of Sciences},
+  volume = {111},
+  number = {23},
+  pages = {8619--8624},
+  year = {2014},
+  doi = {10.1073/pnas.1403112111}
+}"""),
+    "schrimpf2018": ("Schrimpf et al., 2018", """@article{schrimpf2018,
+  author = {Schrimpf, Martin and Kubilius, Jonas and Hong, Ha and Majaj, Najib J. and Rajalingham, Rishi and
+            Issa, Elias B. and Kar, Kohitij and Bashivan, Pouya and Prescott-Roy, Jonathan and Geiger, Franziska and
+            Schmidt, Kailyn and Yamins, Daniel L. K. and DiCarlo, James J.},
+  title = {Brain-Score: Which Artificial Neural Network for Object Recognition is most Brain-Like?},
+  journal = {bioRxiv},
+  pages = {407007},
+  year = {2018},
+  doi = {10.1101/407007}
+}"""),
+    "marques2021": ("Marques et al., 2021", """@article{marques2021,
+  author = {Marques, Tiago and Schrimpf, Martin and DiCarlo, James J.},
+  title = {Multi-scale hierarchical neural network models that bridge from single neurons in the primate
+           primary visual cortex to object recognition behavior},
+  journal = {bioRxiv},
+  year = {2021},
+  doi = {10.1101/2021.03.01.433495}
+}"""),
+    "devalois1982": ("De Valois et al., 1982", """@article{devalois1982,
+  author = {De Valois, Russell L. and Albrecht, Duane G. and Thorell, Lisa G.},
+  title = {Spatial frequency selectivity of cells in macaque visual cortex},
+  journal = {Vision Research},
+  volume = {22},
+  number = {5},
+  pages = {545--559},
+  year = {1982},
+  doi = {10.1016/0042-6989(82)90113-4}
+}"""),
+    "cavanaugh2002": ("Cavanaugh et al., 2002", """@article{cavanaugh2002,
+  author = {Cavanaugh, James R. and Bair, Wyeth and Movshon, J. Anthony},
+  title = {Nature and interaction of signals from the receptive field center and surround in macaque {V1}
+           neurons},
+  journal = {Journal of Neurophysiology},
+  volume = {88},
+  number = {5},
+  pages = {2530--2546},
+  year = {2002},
+  doi = {10.1152/jn.00692.2001}
+}"""),
+    "olah2017": ("Olah et al., 2017", """@article{olah2017,
+  author = {Olah, Chris and Mordvintsev, Alexander and Schubert, Ludwig},
+  title = {Feature Visualization},
+  journal = {Distill},
+  volume = {2},
+  number = {11},
+  pages = {e7},
+  year = {2017},
+  doi = {10.23915/distill.00007}
+}"""),
+    "springenberg2015": ("Springenberg et al., 2015", """@inproceedings{springenberg2015,
+  author = {Springenberg, Jost Tobias and Dosovitskiy, Alexey and Brox, Thomas and Riedmiller, Martin},
+  title = {Striving for Simplicity: The All Convolutional Net},
+  booktitle = {International Conference on Learning Representations (ICLR), Workshop Track},
+  year = {2015},
+  eprint = {1412.6806},
+  archivePrefix = {arXiv}
+}"""),
+    "shrikumar2016": ("Shrikumar et al., 2016", """@article{shrikumar2016,
+  author = {Shrikumar, Avanti and Greenside, Peyton and Shcherbina, Anna and Kundaje, Anshul},
+  title = {Not Just a Black Box: Learning Important Features Through Propagating Activation Differences},
+  journal = {arXiv preprint},
+  year = {2016},
+  eprint = {1605.01713},
+  archivePrefix = {arXiv}
+}"""),
+    "vinje2000": ("Vinje and Gallant, 2000", """@article{vinje2000,
+  author = {Vinje, William E. and Gallant, Jack L.},
+  title = {Sparse coding and decorrelation in primary visual cortex during natural vision},
+  journal = {Science},
+  volume = {287},
+  number = {5456},
+  pages = {1273--1276},
+  year = {2000},
+  doi = {10.1126/science.287.5456.1273}
 }"""),
     "marcel2010": ("Marcel and Rodriguez, 2010", """@inproceedings{marcel2010,
   author = {Marcel, S{\\'e}bastien and Rodriguez, Yann},
@@ -506,7 +763,9 @@ BIB = {
   doi = {10.1109/CVPR.2015.7298594}
 }"""),
     "dosovitskiy2021": ("Dosovitskiy et al., 2021", """@inproceedings{dosovitskiy2021,
-  author = {Dosovitskiy, Alexey and others},
+  author = {Dosovitskiy, Alexey and Beyer, Lucas and Kolesnikov, Alexander and Weissenborn, Dirk and
+            Zhai, Xiaohua and Unterthiner, Thomas and Dehghani, Mostafa and Minderer, Matthias and
+            Heigold, Georg and Gelly, Sylvain and Uszkoreit, Jakob and Houlsby, Neil},
   title = {An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale},
   booktitle = {International Conference on Learning Representations (ICLR)},
   year = {2021}
@@ -518,36 +777,6 @@ BIB = {
   booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   pages = {11976--11986},
   year = {2022}
-}"""),
-    "yamins2014": ("Yamins et al., 2014", """@article{yamins2014,
-  author = {Yamins, Daniel L. K. and Hong, Ha and Cadieu, Charles F. and Solomon, Ethan A. and Seibert, Darren and
-            DiCarlo, James J.},
-  title = {Performance-optimized hierarchical models predict neural responses in higher visual cortex},
-  journal = {Proceedings of the National Academy of Sciences},
-  volume = {111},
-  number = {23},
-  pages = {8619--8624},
-  year = {2014},
-  doi = {10.1073/pnas.1403112111}
-}"""),
-    "schrimpf2018": ("Schrimpf et al., 2018", """@article{schrimpf2018,
-  author = {Schrimpf, Martin and Kubilius, Jonas and Hong, Ha and Majaj, Najib J. and Rajalingham, Rishi and
-            Issa, Elias B. and Kar, Kohitij and Bashivan, Pouya and Prescott-Roy, Jonathan and Geiger, Franziska and
-            Schmidt, Kailyn and Yamins, Daniel L. K. and DiCarlo, James J.},
-  title = {Brain-Score: Which Artificial Neural Network for Object Recognition is most Brain-Like?},
-  journal = {bioRxiv},
-  pages = {407007},
-  year = {2018},
-  doi = {10.1101/407007}
-}"""),
-    "marques2021": ("Marques et al., 2021", """@article{marques2021,
-  author = {Marques, Tiago and Schrimpf, Martin and DiCarlo, James J.},
-  title = {Multi-scale hierarchical neural network models that bridge from single neurons in the primate primary
-           visual cortex to object recognition behavior},
-  journal = {bioRxiv},
-  pages = {2021.03.01.433495},
-  year = {2021},
-  doi = {10.1101/2021.03.01.433495}
 }"""),
 }
 

@@ -1,7 +1,8 @@
 """The feature-map mosaic: every (or a chosen) channel of a layer, numbered, with a colour bar.
 
-The maps are tiled into one RGB image, one image pixel per unit, and embedded without
-resampling; white gaps between tiles leave room for the channel numbers.  Values map to
+The maps are tiled into one RGB image, one image pixel per unit (repeated nearest-neighbour
+to 300 pixels per inch when printed; the sidecar keeps the native values); white gaps
+between tiles leave room for the channel numbers.  Values map to
 0..255 as in the window (:mod:`engine.recording.mosaic`): ``floor((v - lo) * 255 / (hi - lo)
 + 0.5)``, NaN as 0, with ``lo, hi`` the channel's range (``scale="channel"``) or the range
 of all channels drawn (``"shared"``); diverging colour maps use ``[-a, a]``.
@@ -16,9 +17,7 @@ import numpy as np
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
-from engine.figures.style import FigureOptions, fmt, wrap
-
-DIVERGING = ("RdBu_r", "coolwarm", "bwr", "seismic", "PiYG", "PRGn", "BrBG", "RdBu")
+from engine.figures.style import DIVERGING, FigureOptions, colorbar, fmt, label_of
 GAP_COLOR = (255, 255, 255)
 
 
@@ -153,12 +152,12 @@ def _layout(options: FigureOptions, n: int, h: int, w: int) -> tuple[int, int, f
     even = [c for c in range(max(1, base - 1), base + 3) if n % c == 0]  # no half-empty last row
     cols = max(1, min(n, min(even, key=lambda c: abs(c - base)) if even else base))
     tile_in = width_in / cols
-    label_in = (options.font_size - 1.5) / 72 * 1.35
-    per_tile = tile_in >= (options.font_size - 1.5) / 72 * 2.6  # room for a 3-digit number
+    label_in = options.small / 72 * 1.35
+    per_tile = tile_in >= options.small / 72 * 2.2  # room for a 3-digit number
     px = tile_in / (w + 1)
     gap_y = max(1, math.ceil(label_in / px)) if per_tile else 1
     rows = math.ceil(n / cols)
-    height = (rows * (h + gap_y) + gap_y) * px + 0.5
+    height = (rows * (h + gap_y) + gap_y) * px + 0.3
     return cols, gap_y if per_tile else 1, min(height, 9.5), per_tile
 
 
@@ -184,7 +183,7 @@ def draw(fig, data: FigureData, options: FigureOptions) -> Tiles:
     if per_tile:
         for i, label in enumerate(labels):
             y0, x0 = tiles.origin(i)
-            ax.text(x0 - 0.5, y0 - 0.5 - gap_y * 0.1, str(label), fontsize=options.font_size - 1.5,
+            ax.text(x0 - 0.5, y0 - 0.5 - gap_y * 0.1, str(label), fontsize=options.small,
                     ha="left", va="bottom")
     else:
         for row in range(tiles.rows):
@@ -194,33 +193,53 @@ def draw(fig, data: FigureData, options: FigureOptions) -> Tiles:
             text = str(labels[first]) if first == last else f"{labels[first]}\u2013{labels[last]}"
             if labels[first:last + 1] != list(range(labels[first], labels[first] + last - first + 1)):
                 text = str(labels[first])
-            ax.text(-1.5, y0 + h / 2, text, fontsize=options.font_size - 1.5, ha="right", va="center")
+            ax.text(-1.5, y0 + h / 2, text, fontsize=options.small, ha="right", va="center")
     lo_all, hi_all = float(np.min(tiles.lo)), float(np.max(tiles.hi))
+    quantity = data.meta.get("units") or "activation (a.u.)"
     if options.scale == "shared":
         mappable = ScalarMappable(Normalize(lo_all, hi_all), colormaps[options.cmap])
-        bar = fig.colorbar(mappable, ax=ax, shrink=0.6, aspect=25, pad=0.02)
-        ticks = [lo_all, 0.0, hi_all] if lo_all < 0 < hi_all else [lo_all, (lo_all + hi_all) / 2, hi_all]
-        bar.set_ticks(ticks, labels=[fmt(t) for t in ticks])
-        bar.set_label(data.meta.get("units") or "activation (a.u.)")
+        colorbar(fig, mappable, ax, quantity, options, shrink=0.6, aspect=25, pad=0.02)
     else:
         mappable = ScalarMappable(Normalize(0, 1), colormaps[options.cmap])
-        bar = fig.colorbar(mappable, ax=ax, shrink=0.6, aspect=25, pad=0.02)
+        bar = colorbar(fig, mappable, ax, f"{quantity}, each channel's range", options, shrink=0.6, aspect=25,
+                       pad=0.02)
         bar.set_ticks([0, 1], labels=["\u2212max|x|", "+max|x|"] if symmetric else ["min", "max"])
-        bar.set_label("each channel scaled to its own range")
-    bar.outline.set_linewidth(0.5)
-    bar.ax.tick_params(length=2, width=0.5)
+    return tiles
+
+
+def _stride(data: FigureData, h: int, w: int) -> str:
+    """The map's stride in input pixels, when the input size is known."""
+    import re
+
+    size = data.meta.get("input_size")
+    if not size:
+        crop = re.search(r"crop_size=\[(\d+)\]", str(data.provenance.get("preprocessing", "")))
+        size = [int(crop.group(1))] * 2 if crop else None
+    if not size or h > size[0]:
+        return ""
+    sy, sx = size[0] / h, size[1] / w
+    stride = fmt(sy) if abs(sy - sx) < 1e-9 else f"{fmt(sy)} \u00d7 {fmt(sx)}"
+    return f"; a map pixel is {stride} input pixels apart (stride {stride}, {size[0]} \u00d7 {size[1]} input)"
+
+
+def caption(data: FigureData, options: FigureOptions) -> str:
+    values = maps_of(data)
+    ids = data.meta.get("channel_ids") or list(range(values.shape[0]))
+    channels = choose_channels(values, options.channels, options.top_n, ids)
+    n, h, w = len(channels), values.shape[1], values.shape[2]
     raw = values[channels].astype(np.float64)
     raw = raw[np.isfinite(raw)]
-    value_range = (float(raw.min()), float(raw.max())) if raw.size else (0.0, 0.0)
-    scale_text = "shared scale" if options.scale == "shared" else "per-channel scale"
-    shown = (f"top {n} of {values.shape[0]} channels by mean" if options.top_n and not options.channels
-             else f"{n} of {values.shape[0]} channels")
-    title = " \u00b7 ".join(t for t in (data.model_label(), data.meta.get("layer", ""),
-                                          data.meta.get("stimulus", "")) if t)
-    ax.set_title(wrap(f"{title}\n{shown}, {h}\u00d7{w}; {scale_text}; values "
-                      f"{fmt(value_range[0])} to {fmt(value_range[1])}", options, 0.8),
-                 fontsize=options.font_size, loc="left")
-    return tiles
+    lo, hi = (float(raw.min()), float(raw.max())) if raw.size else (0.0, 0.0)
+    shown = (f"the {n} of {values.shape[0]} channels with the largest mean response" if options.top_n
+             and not options.channels else f"{n} of {values.shape[0]} channels")
+    layer = data.meta.get("layer", "")
+    stimulus = label_of(data.meta.get("stimulus", ""))
+    scale = ("one colour scale for all channels drawn" if options.scale == "shared"
+             else "each channel stretched to its own range")
+    centred = "; the colour map is centred on 0" if options.cmap in DIVERGING else ""
+    return (f"Feature maps of {layer} in {data.model_label()}" + (f" for the image {stimulus}" if stimulus else "")
+            + f": {shown}, each {h} \u00d7 {w} units, numbered by channel{_stride(data, h, w)}. "
+            f"Values {fmt(lo)} to {fmt(hi)}; {scale}{centred}.")
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:

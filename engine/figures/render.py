@@ -1,10 +1,13 @@
 """Draw a :class:`~engine.figures.data.FigureData` and write it as PDF, SVG, PNG or TIFF.
 
-Every figure kind is a module with ``draw(fig, data, options)`` and
-``figure_height(data, options)`` (inches).  The figure is exactly ``options.width_mm``
+Every figure kind is a module with ``draw(fig, data, options)``,
+``figure_height(data, options)`` (inches) and ``caption(data, options)`` (the figure's
+provenance and numbers as plain text, written next to it as ``FIGURE.caption.txt``: the
+drawing holds at most short panel titles).  The figure is exactly ``options.width_mm``
 wide (constrained layout keeps every label inside it; no tight bounding box that would
-change the size) and is written with fixed metadata, so the same data and options give
-the same bytes.
+change the size), its images are repeated nearest-neighbour to at least 300 pixels per
+inch at their printed size, and it is written with fixed metadata, so the same data and
+options give the same bytes.  TIFF files are RGB without alpha.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from pathlib import Path
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
-from engine.figures.style import METADATA, FigureOptions, figure_format, rc_params
+from engine.figures.style import (
+    METADATA,
+    MIN_PPI,
+    FigureOptions,
+    figure_format,
+    place_panel_letters,
+    rc_params,
+    resolved,
+)
 
 #: Figure kinds and the module that draws each.
 KINDS = {
@@ -31,6 +42,8 @@ KINDS = {
     "unit_card": "engine.figures.unit_card",
     "layer_sweep": "engine.figures.layer_sweep",
     "neuron_unit": "engine.figures.neuron_unit",
+    "visualization": "engine.figures.visualization",
+    "properties": "engine.figures.properties",
 }
 
 
@@ -73,6 +86,27 @@ def layout_problems(fig) -> list[str]:
                   if box_a.shrunk(0.9, 0.9).overlaps(box_b.shrunk(0.9, 0.9))]
 
 
+def upsample_images(fig, min_ppi: float = MIN_PPI) -> None:
+    """Repeat every image's pixels (nearest neighbour, a whole factor per axis) until it has at least
+    ``min_ppi`` pixels per inch at the size it is printed; its place on the page does not change."""
+    import numpy as np
+    from matplotlib.image import AxesImage
+
+    for image in fig.findobj(AxesImage):
+        array = image.get_array()
+        if array is None or array.ndim < 2:
+            continue
+        box = image.get_window_extent()
+        width_in, height_in = abs(box.width) / fig.dpi, abs(box.height) / fig.dpi
+        fy = max(1, int(np.ceil(min_ppi * height_in / array.shape[0] - 1e-9)))
+        fx = max(1, int(np.ceil(min_ppi * width_in / array.shape[1] - 1e-9)))
+        if fy == 1 and fx == 1:
+            continue
+        image.set_extent(image.get_extent())  # fixed, so the larger array fills the same place
+        big = np.repeat(np.repeat(array, fy, axis=0), fx, axis=1)
+        image.set_data(big)
+
+
 def draw_figure(data: FigureData, options: FigureOptions):
     """The matplotlib ``Figure`` of ``data``; call it inside ``matplotlib.rc_context(rc_params(options))``
     (saving too, as :func:`render_bytes` does).
@@ -80,41 +114,70 @@ def draw_figure(data: FigureData, options: FigureOptions):
     The width is fixed; when text would be cut or overlap, the figure is drawn again up to
     three times, each 25% taller.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     module = _module(data.kind)
     height = module.figure_height(data, options)
     for _attempt in range(4):
         fig = Figure(figsize=(options.width_in, height), dpi=options.dpi, layout="constrained")
+        FigureCanvasAgg(fig)
         (module.draw_rdm if data.kind == "rdm" else module.draw)(fig, data, options)
+        fig.canvas.draw()  # the layout, so that the letters and images know where their panels are
+        place_panel_letters(fig, options)
         if not layout_problems(fig):
             break
         height *= 1.25
+    fig.set_layout_engine("none")  # the layout is final: the upsampled images keep their places
+    upsample_images(fig)
     return fig
+
+
+def caption_text(data: FigureData, options: FigureOptions) -> str:
+    """The caption of ``data``'s figure: provenance and numbers the drawing leaves out."""
+    return _module(data.kind).caption(data, options).strip()
+
+
+def caption_path(figure: str | Path) -> Path:
+    figure = Path(figure)
+    return figure.with_name(figure.name + ".caption.txt")
 
 
 def render_bytes(data: FigureData, options: FigureOptions, fmt: str) -> bytes:
     """The figure of ``data`` as a file of format ``fmt`` (pdf, svg, png, tiff), in memory."""
     import matplotlib
 
+    options = resolved(options)
     with matplotlib.rc_context(rc_params(options)):
         fig = draw_figure(data, options)
         buffer = io.BytesIO()
-        extra = {"pil_kwargs": {"compression": "tiff_lzw"}} if fmt == "tiff" else {"metadata": METADATA[fmt]}
-        fig.savefig(buffer, format=fmt, dpi=options.dpi, **extra)
+        if fmt == "tiff":  # RGB without alpha: print shops and journals refuse transparent TIFFs
+            from PIL import Image
+
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=options.dpi, metadata=METADATA["png"])
+            with Image.open(png) as image:
+                rgb = image.convert("RGB")
+            rgb.save(buffer, format="TIFF", compression="tiff_lzw", dpi=(options.dpi, options.dpi))
+        else:
+            fig.savefig(buffer, format=fmt, dpi=options.dpi, metadata=METADATA[fmt])
     return buffer.getvalue()
 
 
 def write_figure(data: FigureData, options: FigureOptions, path: str | Path, sidecar: bool = True) -> Path:
-    """Write the figure of ``data`` to ``path`` (its suffix picks the format) and, with
-    ``sidecar``, the data and options next to it (:func:`engine.figures.sidecar.write_sidecar`)."""
-    from engine.files.atomic import atomic_write
+    """Write the figure of ``data`` to ``path`` (its suffix picks the format), its caption next to it
+    (``FIGURE.caption.txt``) and, with ``sidecar``, the data, options (the font named) and caption
+    (:func:`engine.figures.sidecar.write_sidecar`)."""
+    from engine.files.atomic import atomic_write, atomic_write_text
 
     path = Path(path)
+    options = resolved(options)
     content = render_bytes(data, options, figure_format(path))
+    caption = caption_text(data, options)
     atomic_write(path, lambda tmp: tmp.write_bytes(content))
+    atomic_write_text(caption_path(path), caption + "\n")
     if sidecar:
         from engine.figures.sidecar import write_sidecar
 
-        write_sidecar(path, data, options)
+        write_sidecar(path, data, options, caption)
     return path

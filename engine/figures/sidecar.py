@@ -4,7 +4,7 @@
 
     {"format": "unitscope-figure/1", "figure": "fig.pdf", "kind": "mosaic",
      "options": {...}, "meta": {...}, "jobs": [job files], "provenance": {...},
-     "data": "fig.pdf.data.npz"}
+     "data": "fig.pdf.data.npz", "caption": "..."}
 
 and ``fig.pdf.data.npz`` with the arrays drawn (no pickle).  ``jobs`` are the job files
 that made the data: ``unitscope run`` reproduces the numbers, ``unitscope methods``
@@ -44,8 +44,8 @@ def _plain(value):
     return value
 
 
-def write_sidecar(figure: str | Path, data: FigureData, options: FigureOptions) -> Path:
-    """Write ``figure``'s sidecar JSON and its data file; return the JSON's path."""
+def write_sidecar(figure: str | Path, data: FigureData, options: FigureOptions, caption: str = "") -> Path:
+    """Write ``figure``'s sidecar JSON (with its caption) and its data file; return the JSON's path."""
     from engine.files.atomic import atomic_write, atomic_write_text
 
     figure = Path(figure)
@@ -61,7 +61,7 @@ def write_sidecar(figure: str | Path, data: FigureData, options: FigureOptions) 
     atomic_write(data_file, write)
     record = {"format": FORMAT, "figure": figure.name, "kind": data.kind, "options": options.to_dict(),
               "meta": _plain(data.meta), "jobs": _plain(data.jobs), "provenance": _plain(data.provenance),
-              "data": data_file.name}
+              "data": data_file.name, "caption": caption}
     return atomic_write_text(side, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 

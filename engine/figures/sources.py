@@ -6,7 +6,13 @@
 - a tuning table (``tuning``: ``.csv`` with its ``.csv.json``): the tuning curve;
 - a top-k folder (``topk``: ``topk.json``, ``topk.csv``, ``crops/``): the crops and responses;
 - a job's result (``unitscope run``: ``.npz`` or ``.json`` with the job embedded): the figure of
-  the job's view.
+  the job's view;
+- a feature visualisation (``visualize``: ``.npy`` with its ``.npy.json``, or ``.png`` with its
+  ``.png.json``): the image(s) with the objective and optimisation;
+- a property table (``properties``: ``.csv`` with its ``.csv.json``): one distribution per
+  property, a reference's overlaid;
+- a unit card (:func:`unit_card_data`): a visualisation, an evidence result, a tuning table
+  and a top-k folder of one unit, drawn together.
 
 This module reads the files itself (NumPy, h5py, SciPy, Pillow) so that drawing a
 figure never loads torch.
@@ -95,8 +101,147 @@ def _names(paths) -> list[str]:
     return [Path(str(p)).name for p in paths or []]
 
 
+def visualization_data(images: np.ndarray, record: dict, provenance: dict) -> FigureData:
+    """A visualisation figure from the images and the record ``unitscope visualize`` wrote."""
+    params = record.get("parameters") or {}
+    job = record.get("job")
+    meta = {"objective": record.get("objective", ""), "activation": record.get("activation"),
+            "best_input": record.get("best_input"), "best_input_activation": record.get("best_input_activation"),
+            **{k: params.get(k) for k in ("layer", "channel", "y", "x", "steps", "lr", "seed", "size", "diversity")}}
+    return FigureData("visualization", {"images": np.asarray(images)}, meta,
+                      [job] if isinstance(job, dict) else [], provenance)
+
+
+def from_visualization_png(path: Path) -> FigureData:
+    """The visualisation of a ``.png`` that ``unitscope visualize`` wrote (its record in ``.png.json``
+    or in the PNG's ``unitscope`` text chunk)."""
+    from PIL import Image
+
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+            chunk = im.info.get("unitscope") if hasattr(im, "info") else None
+        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else _json(chunk or "")
+    except OSError as exc:
+        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    if record.get("command") != "visualize":
+        raise UnitscopeError(f"'{path.name}' is not a 'unitscope visualize' image (no record of one in "
+                             f"{sidecar.name} or the PNG).")
+    return visualization_data(pixels[None], record, record.get("provenance", {}))
+
+
+def from_properties_csv(path: Path, reference: str | Path | None = None) -> FigureData:
+    """The property figure of a ``unitscope properties`` table; ``reference`` (a CSV, one column per
+    property) is overlaid, else the reference the command was given, when it still exists."""
+    from engine.analyses.properties import PROPERTIES, read_reference, similarity_to_reference
+
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    except OSError as exc:
+        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    header, body = rows[0], rows[1:]
+    columns = {name: i for i, name in enumerate(header)}
+
+    def number(text: str) -> float:
+        try:
+            return float(text) if text.strip() else float("nan")
+        except ValueError:
+            return float("nan")
+
+    arrays = {f"model.{name}": np.array([number(r[columns[name]]) for r in body if len(r) == len(header)])
+              for name in PROPERTIES if name in columns}
+    if reference is None:
+        given = (record.get("parameters") or {}).get("reference")
+        reference = given if given and Path(given).is_file() else None
+    meta = {"layer": (record.get("parameters") or {}).get("layer") or (body[0][0] if body else ""),
+            "n_units": len(body)}
+    if reference is not None:
+        ref = read_reference(reference)
+        arrays.update({f"reference.{name}": values for name, values in ref.items() if f"model.{name}" in arrays})
+        full = [[0, 0, 0, 0] + [number(r[columns[n]]) if n in columns else float("nan") for n in PROPERTIES]
+                for r in body if len(r) == len(header)]
+        scores = similarity_to_reference(full, {k: v for k, v in ref.items() if f"model.{k}" in arrays})
+        meta.update(reference=Path(reference).name, mean_similarity=scores["mean"],
+                    similarity={k: v["similarity"] for k, v in scores["properties"].items()})
+    job = record.get("job")
+    return FigureData("properties", arrays, meta, [job] if isinstance(job, dict) else [],
+                      record.get("provenance", {}))
+
+
+def unit_card_data(paths, channel: int | None = None) -> FigureData:
+    """A unit card from one unit's outputs: a visualisation (``visualize`` .npy or .png), an evidence result
+    (``unitscope run`` of an evidence job), a tuning table (``tuning`` .csv) and a top-k folder."""
+    parts: dict[str, FigureData] = {}
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UnitscopeError(f"'{path}' does not exist.")
+        if path.is_dir() or path.name in ("topk.json", "topk.csv"):
+            parts["topk"] = from_topk_folder(path, channel)
+        elif path.suffix.lower() == ".npz" and _result_kind(path) == "evidence":
+            parts["evidence"] = _evidence_of(path)
+        else:
+            data = figure_data(path)
+            parts[data.kind] = data
+    needed = {"visualization": "a visualisation (unitscope visualize)", "evidence": "an evidence result "
+              "(unitscope run of an evidence job)", "tuning": "a tuning table (unitscope tuning)",
+              "topk": "a top-k folder (unitscope topk)"}
+    missing = [why for kind, why in needed.items() if kind not in parts]
+    if missing:
+        raise UnitscopeError("A unit card needs " + ", ".join(missing) + ".")
+    vis, ev, tuning, top = (parts[k] for k in needed)
+    image = ev.array("input_image").astype(np.float64)
+    image = image / 255.0 if image.max() > 1.0 else image
+    crops = [ar for name, ar in sorted(top.arrays.items(), key=lambda kv: kv[0]) if name.startswith("top_crop.")]
+    side = max(max(c.shape[0] for c in crops), 64)
+    crops = [np.repeat(np.repeat(c, -(-side // c.shape[0]), 0), -(-side // c.shape[1]), 1)[:side, :side]
+             for c in crops]
+    arrays = {"visualisation": vis.array("images")[0], "input_image": image, "evidence": ev.array("evidence"),
+              "rf": ev.array("rf"), "tuning_x": tuning.array("x"), "tuning_f0": tuning.array("f0"),
+              "tuning_f1": tuning.array("f1"), "top_images": np.stack(crops)}
+    metrics = (tuning.meta.get("metrics") or {}).get("f0") or {}
+    metric = (f"preferred θ {metrics['preferred_deg']:.0f}°, OSI {metrics['osi']:.2f}"
+              if metrics.get("preferred_deg") is not None else "")
+    from engine.figures.tuning import AXIS_LABELS
+
+    meta = {"layer": vis.meta.get("layer") or tuning.meta.get("layer", ""), "channel": vis.meta.get("channel"),
+            "position": ev.meta.get("position"), "rf_box": ev.meta.get("rf_box"),
+            "tuning_label": AXIS_LABELS.get(tuning.meta.get("param", "orientation"), tuning.meta.get("param")),
+            "tuning_metric": metric, "activation": (vis.meta.get("activation") or [None])[0],
+            "top_values": [float(v) for v in top.array("top_values")], "parts": {k: v.meta for k, v in parts.items()}}
+    jobs = [j for part in parts.values() for j in part.jobs]
+    return FigureData("unit_card", arrays, meta, jobs, vis.provenance or ev.provenance)
+
+
+def _result_kind(path: Path) -> str:
+    from engine.session.results import read_result
+
+    with np.load(path, allow_pickle=False) as npz:
+        if "__job__" not in npz.files:
+            return ""
+    return read_result(path)[0].job.kind
+
+
+def _evidence_of(path: Path) -> FigureData:
+    from engine.session.results import read_result
+
+    job_file, result, prov = read_result(path)
+    maps = result["maps"]
+    y, x = job_file.job.y, job_file.job.x
+    return FigureData("evidence", {"input_image": np.asarray(result["input_image"]),
+                                   "evidence": np.asarray(maps["gradient_x_input"], float).sum(axis=-1),
+                                   "rf": np.abs(np.asarray(maps["gradient"], float)).sum(axis=-1)},
+                      {"rf_box": result.get("rf_box"), "position": [y, x] if y is not None else None,
+                       "activation": result.get("activation")}, [job_file.to_dict()], prov)
+
+
 def from_activations(path: Path, layer: str | None = None, image: int = 0) -> FigureData:
     arrays, prov = read_arrays(path)
+    if prov.get("command") == "visualize":
+        return visualization_data(next(iter(arrays.values())), prov, prov)
     if prov.get("command") == "rdm":
         return FigureData("rdm", {"rdm": np.asarray(next(iter(arrays.values())), dtype=np.float64)},
                           {"layer": prov.get("layer", ""), "labels": _names(prov.get("image_paths")),
@@ -275,12 +420,32 @@ def receptive_field_figure(r, job) -> FigureData:
                       {"unit": r["unit_label"], "layer": job.get("layer", ""),
                        "theoretical_box": r.get("theoretical_box"), "empirical_box": r.get("empirical_box"),
                        "n_images": r.get("n_images"), "n_frames": r.get("n_frames"),
-                       "rel_threshold": r.get("rel_threshold")})
+                       "rel_threshold": r.get("rel_threshold"),
+                       "shown": (job.get("shown") or [None, ""])[1]})
 
 
 def protocol_figure(r, job) -> FigureData:
     record = {"unit": r.get("unit", {}), "metrics": r.get("metrics", {}), "protocol": r.get("protocol", {})}
     return tuning_from_table(list(r["columns"]), np.asarray(r["rows"], float), record, {}, [])
+
+
+def visualize_figure(r, job) -> FigureData:
+    """A visualisation job's result or snapshot (the window's Visualise view)."""
+    record = {"objective": r.get("label", ""), "activation": r.get("activation"), "best_input": r.get(
+        "best_input_label"), "best_input_activation": r.get("best_input"), "parameters": dict(job)}
+    return visualization_data(np.asarray(r["images"]), record, {})
+
+
+def properties_figure(r, job) -> FigureData:
+    """A properties job's result or snapshot (the window's Properties view): no reference."""
+    from engine.analyses.properties import PROPERTIES
+
+    columns = list(r["columns"])
+    rows = [row for row in r["rows"]]
+    arrays = {f"model.{name}": np.array([float("nan") if row[columns.index(name)] is None
+                                         else float(row[columns.index(name)]) for row in rows])
+              for name in PROPERTIES if name in columns}
+    return FigureData("properties", arrays, {"layer": r.get("layer", ""), "n_units": len(rows)})
 
 
 def rdm_figure(r, job) -> FigureData:
@@ -290,7 +455,7 @@ def rdm_figure(r, job) -> FigureData:
 
 
 def figure_data(path: str | Path, layer: str | None = None, image: int = 0, channel: int | None = None,
-                unit: int | None = None) -> FigureData:
+                unit: int | None = None, reference: str | Path | None = None) -> FigureData:
     """The figure data of any file Unitscope writes (see the module docstring)."""
     path = Path(path)
     if not path.exists():
@@ -299,7 +464,11 @@ def figure_data(path: str | Path, layer: str | None = None, image: int = 0, chan
     if path.is_dir() or path.name == "topk.json" or path.name == "topk.csv":
         return from_topk_folder(path, channel)
     if suffix == ".csv":
+        if _command_of(path) == "properties":
+            return from_properties_csv(path, reference)
         return from_tuning_csv(path)
+    if suffix == ".png":
+        return from_visualization_png(path)
     if suffix == ".npz":
         with np.load(path, allow_pickle=False) as npz:
             is_result = "__job__" in npz.files
@@ -314,7 +483,23 @@ def figure_data(path: str | Path, layer: str | None = None, image: int = 0, chan
             raise UnitscopeError(f"'{path.name}' holds the RSA and CKA values but not the RDMs; run "
                                  f"'unitscope run {path.name} --out cmp.npz' and draw cmp.npz.")
     raise UnitscopeError(f"No figure can be drawn from '{path.name}': expected activations (.npy .npz .h5 "
-                         ".mat), a tuning .csv, a topk folder, a result of 'unitscope run' or a figure sidecar.")
+                         ".mat), a tuning or properties .csv, a visualisation (.npy .png), a topk folder, a result "
+                         "of 'unitscope run' or a figure sidecar.")
+
+
+def _command_of(path: Path) -> str:
+    """The command that wrote a ``.csv`` (from its ``.csv.json``; a properties table by its header)."""
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        if sidecar.is_file():
+            command = _json(sidecar.read_text(encoding="utf-8")).get("command")
+            if command:
+                return str(command)
+        with open(path, encoding="utf-8") as fh:
+            head = fh.readline()
+    except OSError:
+        return ""
+    return "properties" if head.startswith("layer,channel,y,x,") else ""
 
 
 def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None) -> FigureData:

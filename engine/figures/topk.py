@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from engine.figures.data import FigureData
-from engine.figures.style import FigureOptions, fmt, wrap
+from engine.figures.style import FigureOptions, fmt, image_axes, label_of
 
 
 def _crops(data: FigureData, end: str) -> list:
@@ -19,7 +19,7 @@ def _cols(data: FigureData) -> int:
 def figure_height(data: FigureData, options: FigureOptions) -> float:
     cols = _cols(data)
     rows = sum(math.ceil(len(data.array(f"{e}_values")) / cols) for e in ("top", "bottom"))
-    return rows * (options.width_in / cols + 0.22) + 0.35
+    return rows * (options.width_in / cols + 0.25) + 0.3
 
 
 def draw(fig, data: FigureData, options: FigureOptions) -> None:
@@ -36,14 +36,21 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
             if i >= len(values):
                 continue
             ax.imshow(crops[i], interpolation="none", resample=False)
-            name = names[i] if i < len(names) else ""
-            room = max(6, int(options.width_in / cols * 72 / ((options.font_size - 1.5) * 0.62)))
+            image_axes(ax)
+            ax.set_axis_on()
+            name = label_of(names[i]) if i < len(names) else ""
+            room = max(6, int(options.width_in / cols * 72 / (options.small * 0.6)))
             name = name if len(name) <= room else name[:room - 1] + "\u2026"
-            ax.set_title(f"{fmt(values[i])}\n{name}", fontsize=options.font_size - 1.5, pad=1.5)
+            ax.set_title(f"{fmt(values[i])}\n{name}", fontsize=options.small, pad=1.5)
         sub.suptitle(f"{'highest' if end == 'top' else 'lowest'} responses", fontsize=options.font_size,
-                     x=0.01, ha="left", fontweight="bold")
+                     x=0.01, ha="left")
+
+
+def caption(data: FigureData, options: FigureOptions) -> str:
     n_images = data.meta.get("n_images")
-    title = " \u00b7 ".join(t for t in (data.model_label(), data.meta.get("unit", ""),
-                                          f"of {n_images} images" if n_images else "") if t)
-    fig.suptitle(wrap(title + "\nreceptive-field crops; the response of the unit above each", options),
-                 fontsize=options.font_size, x=0.01, ha="left")
+    crop = data.arrays.get("top_crop.0")
+    size = f" ({crop.shape[0]} \u00d7 {crop.shape[1]} pixels)" if crop is not None else ""
+    return (f"The images that drive {data.meta.get('unit', 'the unit')} of {data.model_label()} most (top rows) and "
+            f"least (bottom rows)" + (f", out of {n_images} images" if n_images else "")
+            + f": crops of the unit's theoretical receptive field{size}, each with the unit's response above it "
+            "and the image's name.")

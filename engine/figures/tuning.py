@@ -3,7 +3,10 @@
 F0 is the mean response over the phases of each condition and F1 the amplitude of its first
 harmonic over phase; the band shows the minimum to maximum over phases when the data
 holds them.  The caption gives the preferred orientation, OSI, circular variance and
-half-width bandwidth of F0 (:mod:`engine.analyses.tuning` defines them).
+half-width bandwidth of F0 (:mod:`engine.analyses.tuning` defines them), and the orientation
+convention of the stimuli: theta is the direction along which luminance varies (0 deg = vertical
+bars; y points down, so theta turns clockwise on screen).  The polar panel is drawn in that
+sense (0 deg to the right, angles clockwise), as the grating would appear.
 """
 
 from __future__ import annotations
@@ -11,18 +14,44 @@ from __future__ import annotations
 import numpy as np
 
 from engine.figures.data import FigureData
-from engine.figures.style import ACCENT, LINE_COLORS, FigureOptions, fmt, panel_letter, wrap
+from engine.figures.style import ACCENT, LINE_COLORS, FigureOptions, fmt, panel_letter
 
-AXIS_LABELS = {"orientation": "orientation (\u00b0)", "sf_rf": "spatial frequency (cycles / RF)",
+#: How the stimuli define orientation; said in the caption, the command line's output and Methods.
+ORIENTATION_CONVENTION = ("Orientation \u03b8 is the direction along which luminance varies (0\u00b0: vertical "
+                          "bars; y points down, so \u03b8 increases clockwise on screen); the bars' own "
+                          "orientation is \u03b8 + 90\u00b0.")
+
+AXIS_LABELS = {"orientation": "orientation \u03b8 (\u00b0)", "sf_rf": "spatial frequency (cycles / RF)",
                "sf": "spatial frequency (cycles / image)", "contrast": "contrast", "phase": "phase (\u00b0)",
                "aperture": "aperture"}
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
-    return min(options.width_in * (0.5 if data.meta.get("param") == "orientation" else 0.62), 4.0) + 0.6
+    return min(options.width_in * (0.5 if data.meta.get("param") == "orientation" else 0.62), 4.0) + 0.45
 
 
-def caption(data: FigureData) -> str:
+def caption(data: FigureData, options: FigureOptions | None = None) -> str:
+    """Unit, model, protocol, the metrics of F0 and, for orientation, the convention."""
+    param = data.meta.get("param", "orientation")
+    unit = data.meta.get("unit", "")
+    n_phases = int(data.meta.get("n_phases", 1))
+    what = {"orientation": "orientation", "sf_rf": "spatial frequency", "sf": "spatial frequency"}.get(param, param)
+    text = (f"Tuning of {unit} in {data.model_label()} to {what} ({data.meta.get('protocol') or 'gratings'}, "
+            f"{n_phases} phase{'s' if n_phases != 1 else ''} per condition). F0: mean response over phase; "
+            "F1: amplitude of its first harmonic over phase")
+    if "lo" in data.arrays and n_phases > 1:
+        text += "; band: minimum to maximum over phases"
+    text += "."
+    metrics = metrics_text(data)
+    if metrics:
+        text += f" {metrics}."
+    if param == "orientation":
+        text += (" " + ORIENTATION_CONVENTION + " The polar panel draws \u03b8 as on screen (0\u00b0 to the right, "
+                 "clockwise), with responses repeated every 180\u00b0.")
+    return text
+
+
+def metrics_text(data: FigureData) -> str:
     """The metrics of F0 in one line (empty when the data has none)."""
     m = (data.meta.get("metrics") or {}).get("f0") or {}
     if m.get("preferred") is not None and np.isfinite(m["preferred"]):  # a spatial-frequency sweep
@@ -33,7 +62,7 @@ def caption(data: FigureData) -> str:
         return f"F0: preferred {fmt(m['preferred'])} cycles/{unit}{width}"
     if not m or "preferred_deg" not in m:
         return ""
-    parts = [f"preferred {fmt(m['preferred_deg'])}\u00b0", f"OSI {m['osi']:.2f}",
+    parts = [f"preferred \u03b8 {fmt(m['preferred_deg'])}\u00b0", f"OSI {m['osi']:.2f}",
              f"circular variance {m['circular_variance']:.2f}"]
     bandwidth = m.get("bandwidth_deg")
     if bandwidth is not None and np.isfinite(bandwidth):
@@ -55,13 +84,14 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         ax, polar = fig.add_subplot(), None
     n_phases = int(data.meta.get("n_phases", 1))
     if "lo" in data.arrays and n_phases > 1:
-        ax.fill_between(x, data.array("lo"), data.array("hi"), color=LINE_COLORS[0], alpha=0.15, lw=0,
+        ax.fill_between(x, data.array("lo"), data.array("hi"), color="#C6DBEF", lw=0,
                         label=f"min\u2013max over {n_phases} phases")
     ax.plot(x, f0, "-o", color=LINE_COLORS[0], label="F0 (mean over phase)")
     ax.plot(x, f1, "-s", color=LINE_COLORS[1], label="F1 (first harmonic)")
     pref = ((data.meta.get("metrics") or {}).get("f0") or {}).get("preferred_deg")
     if orientation and pref is not None:
         ax.axvline(pref, color=ACCENT, lw=0.8, ls="--", label=f"preferred {fmt(pref)}\u00b0")
+    ax.set_ylim(bottom=min(0.0, float(np.nanmin(np.concatenate([f0, f1])))))
     if orientation:
         ax.set_xticks(np.arange(0, 181, 45))
         ax.set_xlim(-5, 185)
@@ -83,16 +113,14 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
             polar.plot(theta, np.concatenate([values, values, values[:1]]), color=color)
         if pref is not None:
             polar.plot([np.deg2rad(pref)] * 2, [0, max(np.nanmax(f0), np.nanmax(f1))], color=ACCENT, lw=0.8, ls="--")
-        polar.set_thetagrids([0, 90, 180, 270])
+        polar.set_theta_zero_location("E")
+        polar.set_theta_direction(-1)  # clockwise, as theta turns a grating on screen (y down)
+        polar.set_thetagrids([0, 90, 180, 270], ["0\u00b0", "90\u00b0", "180\u00b0", "270\u00b0"])
         from matplotlib.ticker import MaxNLocator
 
         polar.yaxis.set_major_locator(MaxNLocator(3))
-        polar.set_rlabel_position(112.5)
-        polar.tick_params(axis="y", labelsize=options.font_size - 2)
+        polar.set_rlabel_position(22.5)
+        polar.tick_params(axis="y", labelsize=options.small)
         polar.tick_params(axis="x", pad=-1)
+        polar.set_title("on screen")
         panel_letter(polar, 1, options)
-    unit = data.meta.get("unit", "")
-    title = " \u00b7 ".join(t for t in (data.model_label(), unit, data.meta.get("protocol", "")) if t)
-    text = caption(data)
-    fig.suptitle(wrap(title + (f"\n{text}" if text else ""), options), fontsize=options.font_size, x=0.01,
-                 ha="left")

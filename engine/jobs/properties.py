@@ -99,7 +99,7 @@ register(Analysis(
     needs=frozenset({"layer"}),
     view='gui.analyses.properties_view:PropertiesView',
     shortcut='Ctrl+Shift+B',
-    no_figure="the battery's table is drawn from its CSV ('unitscope properties --out p.csv'); its figure kind is not written yet",
+    figure='engine.figures.sources:properties_figure',
     methods='engine.figures.methods:properties_methods',
     command='properties',
     order=70))

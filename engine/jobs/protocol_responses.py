@@ -117,6 +117,6 @@ register(Analysis(
     snapshots=(ProtocolSnapshot,),
     needs=frozenset({"unit"}),
     figure='engine.figures.sources:protocol_figure',
-    methods='engine.figures.methods:protocol_methods',
+    methods='engine.figures.methods:tuning_methods',
     command='tuning',
     order=91))

@@ -107,6 +107,6 @@ register(Analysis(
     snapshots=(RDMSnapshot,),
     needs=frozenset({"layer", "images"}),
     figure='engine.figures.sources:rdm_figure',
-    methods='engine.figures.methods:rdm_methods',
+    methods='engine.figures.methods:population_methods',
     command='rdm',
     order=93))

@@ -167,7 +167,7 @@ register(Analysis(
     needs=frozenset({"unit"}),
     view='gui.analyses.visualize_view:VisualizeView',
     shortcut='Ctrl+Shift+V',
-    no_figure="a visualisation is saved as an image ('unitscope visualize --out unit.png'); its figure kind is not written yet",
+    figure='engine.figures.sources:visualize_figure',
     methods='engine.figures.methods:visualize_methods',
     command='visualize',
     order=60))

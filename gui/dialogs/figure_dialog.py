@@ -65,7 +65,7 @@ class FigureDialog(QDialog):
         self.font_combo = QComboBox(editable=True)
         self.font_combo.addItems(FONT_FAMILIES)
         self.font_combo.setCurrentText(options.font_family)
-        self.size_spin = QDoubleSpinBox(minimum=4.0, maximum=24.0, decimals=1, singleStep=0.5, suffix=" pt",
+        self.size_spin = QDoubleSpinBox(minimum=5.0, maximum=24.0, decimals=1, singleStep=0.5, suffix=" pt",
                                         value=options.font_size)
         row = QHBoxLayout()
         row.addWidget(self.font_combo, 1)

@@ -28,13 +28,20 @@ def test_unit_card_pdf_names_its_panels_and_embeds_the_visualisation_exactly(tmp
     out = write_figure(data, FigureOptions(width_mm=180), tmp_path / "card.pdf")
     page = PdfReader(out).pages[0]
     text = " ".join(page.extract_text().split())
-    for needed in (*TITLES[:2], *TITLES[2:4], TITLES[4], "resnet50", "layer3.1", "channel 5"):
+    for needed in TITLES:
         assert needed in text, needed
+    caption = (tmp_path / "card.pdf.caption.txt").read_text()
+    for needed in ("resnet50", "layer3.1", "channel 5", "final activation 2.5", "responses 3, 2, 1, 0.5"):
+        assert needed in caption, needed
     images = [x.get_object() for x in page["/Resources"]["/XObject"].values()
               if x.get_object()["/Subtype"] == "/Image"]
+    # repeated nearest-neighbour by a whole factor to 300 ppi in print
     shaped = [np.asarray(x.decode_as_image().convert("RGB")) for x in images
-              if (int(x["/Height"]), int(x["/Width"])) == visualisation.shape[:2]]
+              if int(x["/Height"]) % 24 == 0 and int(x["/Width"]) % 20 == 0
+              and int(x["/Height"]) // 24 == int(x["/Width"]) // 20]
     assert len(shaped) == 1
+    factor = shaped[0].shape[0] // 24
+    assert factor > 1
     # matplotlib stores the rows bottom first (and flips them back when drawing)
-    picture = shaped[0]
-    assert np.array_equal(picture[::-1], visualisation)
+    picture = shaped[0][::-1]
+    assert np.array_equal(picture, np.repeat(np.repeat(visualisation, factor, axis=0), factor, axis=1))

@@ -47,11 +47,13 @@ def test_figure_of_the_feature_maps_is_drawn_from_the_recording(open_window, tmp
     out = save_figure(window, "feature maps", str(tmp_path / "maps.pdf"), FigureOptions(width_mm=89, top_n=8))
     page = PdfReader(out).pages[0]
     assert float(page.mediabox.width) == pytest.approx(89 * PT_PER_MM, abs=1e-3)
-    text = page.extract_text()
-    assert "resnet18 (resnet18_test.pth)" in text and "layer1" in text and "top 8 of 64 channels" in text
+    caption = (tmp_path / "maps.pdf.caption.txt").read_text()  # provenance in the caption, not the drawing
+    assert "resnet18 (resnet18_test.pth)" in caption and "layer1" in caption
+    assert "the 8 of 64 channels with the largest mean response" in caption
     assert (tmp_path / "maps.pdf.json").is_file()
     unit = save_figure(window, "unit", str(tmp_path / "unit.svg"), FigureOptions(width_mm=180))
-    assert "channel" in unit.read_text(encoding="utf-8")
+    assert "feature map" in unit.read_text(encoding="utf-8")
+    assert "Channel " in (tmp_path / "unit.svg.caption.txt").read_text()
 
 
 def test_copy_methods_text_names_the_weights_file_and_layer(open_window):
@@ -76,7 +78,7 @@ def test_an_analysis_view_gives_its_snapshot_as_figure_data(open_window, tmp_pat
     assert np.array_equal(data.arrays["responses"], responses)
     out = save_figure(window, "probe", str(tmp_path / "probe.svg"), FigureOptions())
     svg = out.read_text(encoding="utf-8")
-    assert "layer2[3](14,14)" in svg and "rocket.jpg" in svg
+    assert "layer2[3](14,14)" in svg and ">rocket<" in svg  # file suffixes dropped from labels
 
 
 def test_ctrl_shift_e_opens_the_figure_dialog_for_the_feature_maps(open_window, qtbot):
