@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.figures.data import FigureData
-from engine.figures.style import LINE_COLORS, NARROW_MM, FigureOptions, panel_letter, wrap
+from engine.figures.style import LINE_COLORS, NARROW_MM, FigureOptions, panel_letter
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
@@ -43,9 +43,16 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         long = len(layers) > 3 or max((len(n) for n in layers), default=0) > 8
         a.set_xticklabels(layers, rotation=90 if long else 0, ha="center")
         a.set_xlabel("layer")
-        a.legend(loc="best", fontsize=options.font_size * 0.8, frameon=True, framealpha=0.85, edgecolor="none")
+        a.legend(loc="best", fontsize=options.small, frameon=True, framealpha=0.85, edgecolor="none")
         panel_letter(a, i, options)
-    title = " \u00b7 ".join(t for t in (data.model_label(), f"{data.meta.get('n_neurons')} neurons, "
-                                      f"{data.meta.get('n_stimuli')} stimuli",
-                                      f"{data.meta.get('deg_per_image', 8):g}\u00b0 per image") if t)
-    fig.suptitle(wrap(title, options), fontsize=options.font_size, x=0.01, ha="left")
+
+
+def caption(data: FigureData, options: FigureOptions) -> str:
+    layers = list(data.meta.get("layers", []))
+    return (f"Predictivity of {data.meta.get('n_neurons')} recorded neurons from {len(layers)} layers of "
+            f"{data.model_label()} ({', '.join(layers)}), {data.meta.get('n_stimuli')} stimuli shown at "
+            f"{data.meta.get('deg_per_image', 8):g}\u00b0 per image. (a) Held-out Pearson r of cross-validated ridge "
+            "regression (median over neurons, 95% bootstrap interval over stimuli), the same divided by each "
+            "neuron's noise ceiling, and the ceiling (split-half reliability, Spearman\u2013Brown corrected; band: "
+            "95% interval). (b) RSA (Spearman correlation of the brain and layer RDMs) and linear CKA"
+            + (", with the brain RDM's noise ceiling" if data.meta.get("rdm_ceiling") is not None else "") + ".")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.figures.data import FigureData
-from engine.figures.style import ACCENT, LINE_COLORS, NARROW_MM, FigureOptions, panel_letter, wrap
+from engine.figures.style import ACCENT, LINE_COLORS, NARROW_MM, FigureOptions, panel_letter
 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
@@ -22,7 +22,6 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     ax.scatter(data.array("unit"), data.array("neuron"), s=6, color=LINE_COLORS[0], lw=0)
     ax.set_xlabel(f"unit {data.meta.get('unit', '')} (a.u.)")
     ax.set_ylabel(f"neuron {data.meta.get('neuron', '')} (mean response)")
-    ax.set_title(f"held-out r = {data.meta.get('unit_r', float('nan')):.2f}", fontsize=options.font_size)
     ax2 = axes[1]
     r, ceiling = data.array("r"), data.array("ceiling")
     ok = np.isfinite(ceiling)
@@ -34,8 +33,14 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     ax2.plot([0, top], [0, top], color="0.5", lw=0.8, ls="--", label="r = ceiling")
     ax2.set_xlabel("noise ceiling")
     ax2.set_ylabel(f"ridge r ({data.meta.get('layer', '')})")
-    ax2.legend(loc="upper left", fontsize=options.font_size * 0.8, frameon=False)
+    ax2.legend(loc="upper left", fontsize=options.small, frameon=False)
     for i, a in enumerate(axes):
         panel_letter(a, i, options)
-    title = " \u00b7 ".join(t for t in (data.model_label(), f"neuron {data.meta.get('neuron')} and its best unit") if t)
-    fig.suptitle(wrap(title, options), fontsize=options.font_size, x=0.01, ha="left")
+
+
+def caption(data: FigureData, options: FigureOptions) -> str:
+    return (f"Neuron {data.meta.get('neuron')} and its best single unit of {data.model_label()}, "
+            f"{data.meta.get('unit', '')} of {data.meta.get('layer', '')}. (a) The neuron's mean response against "
+            f"the unit's response, one point per stimulus; held-out r = {data.meta.get('unit_r', float('nan')):.2f}. "
+            "(b) Ridge predictivity (held-out r) of every neuron against its noise ceiling; the circle marks this "
+            "neuron, the dashed line r = ceiling.")

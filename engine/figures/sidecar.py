@@ -104,13 +104,18 @@ SHAPES = {"mosaic": {"values": (1, 2, 3)}, "tuning": {"x": (1,), "f0": (1,), "f1
           "population": {"rdm": (2,), "scores": (2,)}, "unit": {"map": (2,)}, "rdm": {"rdm": (2,)}}
 
 
+#: Kinds whose data mark a missing value as NaN (a unit without that property, a layer not scored).
+MISSING_AS_NAN = {"properties", "layer_sweep", "neuron_unit", "unit_card", "tuning"}
+
+
 def check_arrays(name: str, kind: str, arrays: dict) -> None:
     """Refuse a sidecar's arrays that are not real, finite numbers of the dimensions its kind draws."""
     for key, array in arrays.items():
         if array.dtype.kind not in "biuf":
             raise UnitscopeError(f"Figure sidecar '{name}': array '{key}' holds {array.dtype} values, "
                                  "not real numbers.")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
+        if array.dtype.kind == "f" and not np.isfinite(array).all() and not (
+                kind in MISSING_AS_NAN and not np.isinf(array).any()):
             raise UnitscopeError(f"Figure sidecar '{name}': array '{key}' holds NaN or infinite values.")
     for key, dims in SHAPES.get(kind, {}).items():
         if key in arrays and arrays[key].ndim not in dims:

@@ -96,6 +96,18 @@ def all_kinds() -> dict:
         "visualization": FigureData("visualization", {"images": rng.uniform(0, 1, (3, 48, 48, 3))},
                                     {"objective": "layer2.0[7]", "layer": "layer2.0", "channel": 7, "steps": 64,
                                      "lr": 0.05, "seed": 0, "diversity": 0.5, "activation": [3.1, 2.9, 2.7]}),
+        "layer_sweep": FigureData("layer_sweep", {
+            "r": np.array([0.2, 0.4, 0.55, 0.5, 0.3]), "r_low": np.array([0.15, 0.35, 0.5, 0.45, 0.25]),
+            "r_high": np.array([0.25, 0.45, 0.6, 0.55, 0.35]), "normalised": np.array([0.3, 0.55, 0.8, 0.7, 0.4]),
+            "rsa": np.array([0.1, 0.2, 0.3, 0.25, 0.2]), "cka": np.array([0.3, 0.4, 0.5, 0.45, 0.4]),
+            "ceiling": np.array([0.7, 0.65, 0.75])},
+            {"layers": ["relu", "layer1", "layer2", "layer3", "layer4"], "n_neurons": 200, "n_stimuli": 1000,
+             "rdm_ceiling": 0.6, "deg_per_image": 8.0, "responses": "v1.nwb"}),
+        "neuron_unit": FigureData("neuron_unit", {
+            "neuron": rng.normal(size=40), "unit": rng.normal(size=40), "r": rng.uniform(0, 0.8, 30),
+            "ceiling": rng.uniform(0.2, 0.9, 30), "unit_r_all": rng.uniform(0, 0.6, 30)},
+            {"neuron": "n07", "neuron_index": 7, "layer": "layer2", "unit": "layer2[17](14,14)", "unit_r": 0.52,
+             "ridge_r": 0.61, "ceiling_n": 0.8}),
         "properties": FigureData("properties", props, {"layer": "layer1", "n_units": 40, "reference": "v1.csv",
                                                        "similarity": {"circular_variance": 0.8, "peak_sf": 0.7}}),
     }

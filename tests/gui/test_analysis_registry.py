@@ -28,6 +28,7 @@ from engine.stimuli.procedural import PROCEDURAL
 from gui.window import figure_menu
 from gui.window import file_menu
 from gui.window.session_file import read_session
+from job_examples import built_in_examples
 
 STIMULI = tuple(list(PROCEDURAL)[:2])
 
@@ -212,15 +213,8 @@ def test_a_toy_analysis_registered_in_a_test_runs_everywhere(open_window, qtbot,
 
 def test_every_analysis_writes_methods_with_its_parameters():
     """Each analysis's Methods function describes an example job of its own, with its layer."""
-    import importlib.util
-    import pathlib
-
-    spec = importlib.util.spec_from_file_location(
-        "job_examples", pathlib.Path(__file__).parent.parent / "engine" / "test_jobs.py")
-    examples = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(examples)
     seen = set()
-    for job in examples.built_in_examples():
+    for job in built_in_examples():
         entry = MethodsEntry({"format": "unitscope-job/1", "model": {"spec": "resnet18"},
                               "job": {"kind": job.kind, **to_json(job)}})
         text = methods_text([entry])
