@@ -17,10 +17,13 @@ gives them), on F0 responses rectified at 0:
 
 The battery (:func:`property_battery`) measures, for units at the receptive-field centre
 of a layer's map, the orientation and spatial-frequency properties from one grid of
-full-field gratings (orientation x SF x phase), then surround suppression from gratings
-in apertures (orientation x radius x phase) at the chunk's median preferred SF.  All
-units of a chunk of channels are recorded from the same forward passes, and only one
-chunk's running sums exist at a time: memory does not grow with the number of units.
+full-field gratings (orientation x SF x phase), recorded as two protocols (the orientation
+sweep at the middle SF, then the other SFs), then surround suppression from gratings in
+apertures (orientation x radius x phase) at the units' median preferred SF.  Every stimulus
+is recorded once for all the units (one forward pass per batch, stopped at the layer), and
+a progress report follows every protocol, so the first properties are seen after the
+orientation sweep.  Beside the grid's preferred orientation, SF and bandwidths stand the
+values of a von Mises and a log-Gaussian fit (:data:`FITTED`; :mod:`engine.analyses.tuning`).
 
 KS similarity (:func:`ks_similarity`, as Marques, Schrimpf & DiCarlo 2021 define it) is
 ``1 - D`` with ``D`` the two-sample Kolmogorov-Smirnov statistic between the model's and
@@ -32,7 +35,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +50,12 @@ PROPERTIES = ("preferred_orientation_deg", "circular_variance", "orientation_ban
               "surround_suppression_index", "modulation_ratio", "response_magnitude")
 """The battery's properties, in column order."""
 
-COLUMNS = ("layer", "channel", "y", "x") + PROPERTIES
+FITTED = ("preferred_orientation_fit_deg", "orientation_bandwidth_fit_deg", "peak_sf_fit",
+          "sf_bandwidth_fit_octaves")
+"""The fitted values beside the grid's (:mod:`engine.analyses.tuning`: a von Mises over
+orientation, a log-Gaussian over SF), in column order after :data:`PROPERTIES`."""
+
+COLUMNS = ("layer", "channel", "y", "x") + PROPERTIES + FITTED
 
 #: Spatial frequencies of the battery (cycles per RF, per image without one): 1/2 to 8, octaves.
 BATTERY_SF = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -183,15 +191,39 @@ def protocol_metrics(kind: str, columns: Sequence[str], rows: Sequence[Sequence]
 
 # --- the battery ---------------------------------------------------------------------
 
+ORIENTATION, SPATIAL_FREQUENCY, SIZE = "orientation", "spatial frequency", "size"
+STAGES = (ORIENTATION, SPATIAL_FREQUENCY, SIZE)
+"""The battery's protocols, in the order they are recorded."""
+
 
 @dataclass
 class BatteryProgress:
-    """Rows of the units finished so far (``COLUMNS`` order) and stimuli recorded / to record."""
+    """How far the battery is.
+
+    Attributes
+    ----------
+    rows : list of list
+        Finished units (``COLUMNS`` order): empty until the last protocol is measured, then all.
+    done, total : int
+        Stimuli recorded / to record.
+    rf : dict
+        The RF centre unit's geometry.
+    preview : list of list
+        Every unit's row with the properties of the protocols measured so far, NaN for the
+        others (empty before the first protocol is measured; equal to ``rows`` at the end).
+    stages : list of [str, int, int]
+        Each protocol (:data:`STAGES`) with its stimuli recorded and to record.
+    stage : str
+        The protocol being recorded ("" once all are).
+    """
 
     rows: list[list]
     done: int
     total: int
     rf: dict
+    preview: list[list] = field(default_factory=list)
+    stages: list[list] = field(default_factory=list)
+    stage: str = ""
 
 
 def choose_channels(n_channels: int, units: int | None) -> list[int]:
@@ -203,11 +235,92 @@ def choose_channels(n_channels: int, units: int | None) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, n_channels - 1, units)})
 
 
+class ProtocolStimuli:
+    """Some stimuli of a :class:`engine.stimuli.protocols.Protocol`, in a given order: what
+    :func:`engine.stimuli.protocols.record_stimuli` takes (``batch.start`` counts within them).
+
+    Parameters
+    ----------
+    protocol : Protocol
+    indices : sequence of int
+        Stimulus indices of the protocol (``condition * n_phases + phase``).
+    """
+
+    def __init__(self, protocol, indices: Sequence[int]):
+        self.protocol = protocol
+        self.indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def batches(self, preprocess, batch_size: int = 32):
+        import torch
+
+        from engine.stimuli.protocols import StimulusBatch
+
+        n_phases = len(self.protocol.phases)
+        for start in range(0, len(self), batch_size):
+            chosen = self.indices[start:start + batch_size]
+            made = [self.protocol.stimulus(i) for i in chosen]
+            images = np.stack([image for _, image in made])
+            yield StimulusBatch(start=start, inputs=torch.stack([preprocess.array(image) for image in images]),
+                                params=[p for p, _ in made], condition=chosen // n_phases,
+                                phase=np.asarray(self.protocol.phases, float)[chosen % n_phases], images=images)
+
+
+def aperture_covers_image(protocol, radius: float) -> bool:
+    """Whether a circular aperture of ``radius`` around the protocol's centre holds every pixel
+    (the test :func:`engine.stimuli.procedural.sine_grating` makes), so that the grating in it
+    is the full-field grating."""
+    h, w = protocol.size
+    cy, cx = protocol.center
+    y, x = np.arange(h)[:, None] - cy, np.arange(w)[None, :] - cx
+    return bool(np.all(x**2 + y**2 <= radius**2))
+
+
+def grid_twins(sizes, grid) -> np.ndarray:
+    """For every stimulus of the ``size`` protocol, the index of the full-field ``gratings``
+    stimulus with the same image (the aperture holds every pixel; same orientation, SF,
+    contrast and phase), or -1."""
+    twins = np.full(len(sizes), -1, dtype=np.int64)
+    by_params = {(c["orientation"], c["sf"], c["contrast"]): i for i, c in enumerate(grid.conditions)}
+    grid_phase = {float(p): k for k, p in enumerate(grid.phases)}
+    n_size, n_grid = len(sizes.phases), len(grid.phases)
+    covering: dict[float, bool] = {}
+    for c, cond in enumerate(sizes.conditions):
+        radius = cond["radius"]
+        if radius not in covering:
+            covering[radius] = aperture_covers_image(sizes, radius)
+        twin = by_params.get((cond["orientation"], cond["sf"], cond["contrast"]))
+        if not covering[radius] or twin is None:
+            continue
+        for k, phase in enumerate(sizes.phases):
+            if float(phase) in grid_phase:
+                twins[c * n_size + k] = twin * n_grid + grid_phase[float(phase)]
+    return twins
+
+
 def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequence[int],
                      orientations: int = 12, sfs: Sequence[float] = BATTERY_SF, phases: int = 8,
-                     size_phases: int = 4, chunk: int = 256, batch_size: int = 32,
+                     size_phases: int = 4, batch_size: int = 32,
                      cancelled: Callable[[], bool] = lambda: False) -> Iterator[BatteryProgress]:
-    """Measure :data:`PROPERTIES` of ``channels`` at the RF centre of ``layer``; yield after every batch.
+    """Measure :data:`PROPERTIES` of ``channels`` at the RF centre of ``layer``; yield after every
+    batch and after every protocol.
+
+    Every stimulus is recorded once for all the units (one forward pass per batch, stopped
+    at the layer, every unit read from it).  Three protocols, in order:
+
+    1. **orientation**: full-field gratings at every orientation, at the middle SF of ``sfs``;
+       then the preview has the orientation properties, the modulation ratio and the
+       response (of the conditions so far) of every unit;
+    2. **spatial frequency**: the same gratings at the other SFs, completing the orientation
+       x SF grid that the orientation sweep is part of; then the orientation and SF
+       properties and their fits are final (the orientation curve is taken at the unit's
+       preferred SF, the SF curve at its preferred orientation);
+    3. **size**: gratings in apertures (every orientation x radii from 1/16 of the RF side to
+       the side x ``size_phases`` phases) at the units' median preferred SF; a stimulus
+       whose aperture holds the whole image is the grid's full-field grating, whose
+       responses are reused rather than recorded again.
 
     Parameters
     ----------
@@ -219,80 +332,124 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
         The grating grid: ``orientations`` from 0 to 180 degrees, ``sfs`` in cycles per RF
         (per image for a layer without spatial maps), ``phases`` per condition.
     size_phases : int
-        Phases per condition of the size sweep (radii from 1/16 of the RF side to the side).
-    chunk : int
-        Channels recorded together; only one chunk's sums are held at a time.
+        Phases per condition of the size sweep.
+    batch_size : int
+    cancelled : callable
+        Checked before every batch (raises :class:`engine.recording.recorder.Cancelled`).
     """
+    from engine.analyses.tuning import TuningTable
     from engine.analyses.units import Unit, unit_geometry
     from engine.stimuli.protocols import Protocol
 
-    if not channels:
+    if not len(channels):
         raise UnitscopeError("No units to measure.")
     recorder.resolve([layer])
-    geometry = unit_geometry(anatomy, Unit(layer, int(channels[0])))
-    unit = geometry.unit
+    channels = [int(c) for c in channels]
+    geometry = unit_geometry(anatomy, Unit(layer, channels[0]))
+    unit, rf = geometry.unit, geometry.as_dict()
     size = preprocess.crop_size
+    sfs = np.asarray(sfs, float)
     sf_key = "sf_rf" if geometry.side else "sf"
-    grid = Protocol("gratings", size, {"orientation": 180.0 * np.arange(orientations) / orientations,
-                                       sf_key: np.asarray(sfs, float)},
+    grid = Protocol("gratings", size, {"orientation": 180.0 * np.arange(orientations) / orientations, sf_key: sfs},
                     center=geometry.center, rf_side=geometry.side, phases=phases)
-    chunks = [list(channels[i:i + chunk]) for i in range(0, len(channels), chunk)]
-    n_radii = Protocol("size", size, {"orientation": 0.0}, center=geometry.center, rf_side=geometry.side,
-                       phases=1).n_conditions
-    per_chunk = len(grid) + orientations * n_radii * size_phases
-    total, done, rows = per_chunk * len(chunks), 0, []
-    for part in chunks:
-        first = _record(recorder, layer, unit, part, grid, preprocess, batch_size, cancelled)
-        for table, n in first:
-            yield BatteryProgress(list(rows), done + n, total, geometry.as_dict())
-        done += len(grid)
-        firsts = [_grating_properties(table, u) for u in range(len(part))]
-        peak_sfs = [p["peak_sf"] for p in firsts if math.isfinite(p["peak_sf"])]
-        sf = float(sfs[int(np.argmin(np.abs(np.log2(np.asarray(sfs, float)) - np.log2(np.median(peak_sfs)))))]
-                   if peak_sfs else sfs[len(sfs) // 2])
-        sizes = Protocol("size", size, {"orientation": grid.axes["orientation"], sf_key: sf},
-                         center=geometry.center, rf_side=geometry.side, phases=size_phases)
-        for size_table, n in _record(recorder, layer, unit, part, sizes, preprocess, batch_size, cancelled):
-            yield BatteryProgress(list(rows), done + n, total, geometry.as_dict())
-        done += len(sizes)
-        for u, channel in enumerate(part):
-            header, table_rows = size_table.table(u)
-            ssi = size_metrics(*curve(header, table_rows, "radius")[:2])["surround_suppression_index"]
-            props = {**firsts[u], "surround_suppression_index": ssi}
-            rows.append([layer, int(channel), unit.y, unit.x] + [props[p] for p in PROPERTIES])
-        yield BatteryProgress(list(rows), done, total, geometry.as_dict())
+
+    def size_protocol(sf: float):
+        return Protocol("size", size, {"orientation": grid.axes["orientation"], sf_key: sf},
+                        center=geometry.center, rf_side=geometry.side, phases=size_phases)
+
+    first_sf = float(sfs[len(sfs) // 2])
+    condition = np.arange(len(grid)) // len(grid.phases)
+    on_first = np.array([c[sf_key] == first_sf for c in grid.conditions])[condition]
+    parts = [np.flatnonzero(on_first), np.flatnonzero(~on_first)]
+    n_size = int(np.sum(grid_twins(size_protocol(first_sf), grid) < 0))  # which are reused does not depend on SF
+    stages = [[ORIENTATION, 0, int(parts[0].size)], [SPATIAL_FREQUENCY, 0, int(parts[1].size)], [SIZE, 0, n_size]]
+    total = sum(n for _, _, n in stages)
+    done = 0
+    table = TuningTable.for_protocol(grid, len(channels))
+    kept = np.full((len(grid), len(channels)), np.nan) if n_size < len(size_protocol(first_sf)) else None
+    preview: list[list] = []
+
+    def progress(rows=(), stage=""):
+        return BatteryProgress(list(rows), done, total, rf, list(preview), [list(s) for s in stages], stage)
+
+    def row(u: int, props: dict) -> list:
+        return [layer, channels[u], unit.y, unit.x] + [props[p] for p in PROPERTIES + FITTED]
+
+    for k, part in enumerate(parts):
+        for batch, indices, responses in _responses(recorder, layer, unit, channels, grid, part, preprocess,
+                                                    batch_size, cancelled):
+            table.update(batch.condition, batch.phase, responses)
+            if kept is not None:
+                kept[indices] = responses
+            stages[k][1] += batch.size
+            done += batch.size
+            yield progress(stage=stages[k][0])
+        grating = [_grating_properties(table, u, complete=k == 1) for u in range(len(channels))]
+        preview = [row(u, props) for u, props in enumerate(grating)]
+        yield progress(stage=stages[k + 1][0])
+
+    peak_sfs = [p["peak_sf"] for p in grating if math.isfinite(p["peak_sf"])]
+    sf = float(sfs[int(np.argmin(np.abs(np.log2(sfs) - np.log2(np.median(peak_sfs)))))]) if peak_sfs \
+        else float(sfs[len(sfs) // 2])
+    sizes = size_protocol(sf)
+    size_table = TuningTable.for_protocol(sizes, len(channels))
+    twins = grid_twins(sizes, grid)
+    reused = np.flatnonzero(twins >= 0)
+    if reused.size:
+        size_table.update(reused // len(sizes.phases), np.asarray(sizes.phases, float)[reused % len(sizes.phases)],
+                          kept[twins[reused]])
+    for batch, _, responses in _responses(recorder, layer, unit, channels, sizes, np.flatnonzero(twins < 0),
+                                          preprocess, batch_size, cancelled):
+        size_table.update(batch.condition, batch.phase, responses)
+        stages[2][1] += batch.size
+        done += batch.size
+        yield progress(stage=SIZE)
+    for u, props in enumerate(grating):
+        header, table_rows = size_table.table(u)
+        props["surround_suppression_index"] = size_metrics(*curve(header, table_rows, "radius")[:2])[
+            "surround_suppression_index"]
+    preview = [row(u, props) for u, props in enumerate(grating)]
+    yield progress(preview)
 
 
-def _record(recorder, layer, unit, channels, protocol, preprocess, batch_size, cancelled):
-    from engine.analyses.tuning import TuningTable
+def _responses(recorder, layer, unit, channels, protocol, indices, preprocess, batch_size, cancelled):
+    """Record some stimuli of a protocol: each batch, the protocol's stimulus indices in it and
+    the channels' responses at the unit's position ``(B, U)`` (float64)."""
     from engine.analyses.units import channel_responses
     from engine.stimuli.protocols import record_stimuli
 
-    table = TuningTable.for_protocol(protocol, len(channels))
-    for batch, recorded in record_stimuli(recorder, [layer], protocol, preprocess, batch_size, cancelled):
+    stimuli = ProtocolStimuli(protocol, indices)
+    for batch, recorded in record_stimuli(recorder, [layer], stimuli, preprocess, batch_size, cancelled):
         responses = channel_responses(recorded.outputs[layer], unit.y, unit.x, channels, layer)
-        table.update(batch.condition, batch.phase, responses.double().cpu().numpy())
-        yield table, batch.start + batch.size
+        yield batch, stimuli.indices[batch.start:batch.start + batch.size], responses.double().cpu().numpy()
 
 
-def _grating_properties(table, u: int) -> dict:
+def _grating_properties(table, u: int, complete: bool = True) -> dict:
+    """The orientation x SF grid's properties of unit ``u``; with ``complete`` False (only the
+    orientation sweep recorded) the SF properties and the fits are NaN."""
     from engine.analyses.tuning import orientation_metrics, sf_metrics
 
+    props = _nan_dict(*PROPERTIES, *FITTED)
     f0 = table.measure("f0")[:, u]
     if np.all(np.isnan(f0)):
-        return _nan_dict(*PROPERTIES)
+        return props
     sf_key = "sf_rf" if "sf_rf" in table.swept or "sf_rf" in table.conditions[0] else "sf"
     ori = table.curve("orientation", "f0", u)
-    o = orientation_metrics(ori.values, ori.responses)
-    sf_curve = table.curve(sf_key, "f0", u)
-    s = sf_metrics(sf_curve.values, sf_curve.responses)
+    o = orientation_metrics(ori.values, ori.responses, fit=complete)
     header, rows = table.table(u)
-    return {"preferred_orientation_deg": o.preferred_deg, "circular_variance": o.circular_variance,
-            "orientation_bandwidth_deg": o.bandwidth_deg,
-            "orthogonal_preferred_ratio": o.r_orth / o.r_pref if o.r_pref > 0 else math.nan,
-            "peak_sf": s.preferred, "sf_bandwidth_octaves": s.bandwidth_octaves,
-            "modulation_ratio": modulation_ratio(header, rows),
-            "response_magnitude": float(np.nanmax(f0))}
+    props.update({"preferred_orientation_deg": o.preferred_deg, "circular_variance": o.circular_variance,
+                  "orientation_bandwidth_deg": o.bandwidth_deg,
+                  "orthogonal_preferred_ratio": o.r_orth / o.r_pref if o.r_pref > 0 else math.nan,
+                  "modulation_ratio": modulation_ratio(header, rows),
+                  "response_magnitude": float(np.nanmax(f0))})
+    if complete:
+        sf_curve = table.curve(sf_key, "f0", u)
+        s = sf_metrics(sf_curve.values, sf_curve.responses)
+        props.update({"peak_sf": s.preferred, "sf_bandwidth_octaves": s.bandwidth_octaves,
+                      "preferred_orientation_fit_deg": o.preferred_fit_deg,
+                      "orientation_bandwidth_fit_deg": o.bandwidth_fit_deg,
+                      "peak_sf_fit": s.preferred_fit, "sf_bandwidth_fit_octaves": s.bandwidth_fit_octaves})
+    return props
 
 
 # --- similarity to reference distributions -------------------------------------------
@@ -311,13 +468,14 @@ def ks_similarity(model_values: Sequence[float], reference_values: Sequence[floa
 
 
 def read_reference(path: str | Path) -> dict[str, np.ndarray]:
-    """Reference distributions from a CSV: one column per property (names as :data:`PROPERTIES`),
-    one value per row; empty cells are left out.  Columns with other names are ignored."""
+    """Reference distributions from a CSV: one column per property (names as :data:`PROPERTIES`
+    or :data:`FITTED`), one value per row; empty cells are left out.  Columns with other names
+    are ignored."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            found = [name for name in (reader.fieldnames or []) if name in PROPERTIES]
+            found = [name for name in (reader.fieldnames or []) if name in PROPERTIES + FITTED]
             values: dict[str, list[float]] = {name: [] for name in found}
             for line, row in enumerate(reader, start=2):
                 for name in found:
