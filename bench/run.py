@@ -11,7 +11,15 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cluster_figure, engine_figures, gpu_figures, gui_figures, memory_figure, visualize_figure
+from bench import (
+    cluster_figure,
+    engine_figures,
+    gpu_figures,
+    gui_figures,
+    memory_figure,
+    properties_figure,
+    visualize_figure,
+)
 from bench.timing import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +36,7 @@ FIGURES = {
     "9": lambda q: cluster_figure.cluster(1 if q else 3, 8 if q else 256, 20 if q else 1_000,
                                           100 if q else 100_000, 1 if q else 32),
     "10": lambda q: visualize_figure.visualisation(1 if q else 3, 4 if q else 64, 64 if q else 224),
+    "11": lambda q: properties_figure.battery(1 if q else 2, 8 if q else 64, 4 if q else 12, 2 if q else 8),
 }
 
 

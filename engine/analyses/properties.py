@@ -244,11 +244,18 @@ class ProtocolStimuli:
     protocol : Protocol
     indices : sequence of int
         Stimulus indices of the protocol (``condition * n_phases + phase``).
+    channels_last : bool
+        Hand the batches over channels-last (as a channels-last recorder runs them).
+
+    A batch is normalised at once in NumPy (the same float32 operations as
+    :meth:`engine.models.preprocess.Preprocess.array`, so the same values): per image in
+    torch, small operations on a shared CPU cost more than the forward pass.
     """
 
-    def __init__(self, protocol, indices: Sequence[int]):
+    def __init__(self, protocol, indices: Sequence[int], channels_last: bool = False):
         self.protocol = protocol
         self.indices = np.asarray(indices, dtype=np.int64)
+        self.channels_last = channels_last
 
     def __len__(self) -> int:
         return int(self.indices.size)
@@ -258,13 +265,16 @@ class ProtocolStimuli:
 
         from engine.stimuli.protocols import StimulusBatch
 
+        mean = preprocess.mean.reshape(-1).numpy().astype(np.float32)
+        std = preprocess.std.reshape(-1).numpy().astype(np.float32)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
         n_phases = len(self.protocol.phases)
         for start in range(0, len(self), batch_size):
             chosen = self.indices[start:start + batch_size]
             made = [self.protocol.stimulus(i) for i in chosen]
-            images = np.stack([image for _, image in made])
-            yield StimulusBatch(start=start, inputs=torch.stack([preprocess.array(image) for image in images]),
-                                params=[p for p, _ in made], condition=chosen // n_phases,
+            images = np.stack([image for _, image in made]).astype(np.float32, copy=False)
+            inputs = torch.from_numpy((images - mean) / std).permute(0, 3, 1, 2).contiguous(memory_format=layout)
+            yield StimulusBatch(start=start, inputs=inputs, params=[p for p, _ in made], condition=chosen // n_phases,
                                 phase=np.asarray(self.protocol.phases, float)[chosen % n_phases], images=images)
 
 
@@ -298,6 +308,16 @@ def grid_twins(sizes, grid) -> np.ndarray:
             if float(phase) in grid_phase:
                 twins[c * n_size + k] = twin * n_grid + grid_phase[float(phase)]
     return twins
+
+
+def size_sweep_sf(peak_sfs: Sequence[float], sfs: Sequence[float]) -> float:
+    """The SF of the size sweep: of ``sfs``, the nearest (in octaves) to the median of the units'
+    finite peak SFs; the middle one when none is finite."""
+    sfs = np.asarray(sfs, float)
+    peaks = [p for p in peak_sfs if math.isfinite(p)]
+    if not peaks:
+        return float(sfs[len(sfs) // 2])
+    return float(sfs[int(np.argmin(np.abs(np.log2(sfs) - np.log2(np.median(peaks)))))])
 
 
 def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequence[int],
@@ -388,10 +408,7 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
         preview = [row(u, props) for u, props in enumerate(grating)]
         yield progress(stage=stages[k + 1][0])
 
-    peak_sfs = [p["peak_sf"] for p in grating if math.isfinite(p["peak_sf"])]
-    sf = float(sfs[int(np.argmin(np.abs(np.log2(sfs) - np.log2(np.median(peak_sfs)))))]) if peak_sfs \
-        else float(sfs[len(sfs) // 2])
-    sizes = size_protocol(sf)
+    sizes = size_protocol(size_sweep_sf([p["peak_sf"] for p in grating], sfs))
     size_table = TuningTable.for_protocol(sizes, len(channels))
     twins = grid_twins(sizes, grid)
     reused = np.flatnonzero(twins >= 0)
@@ -418,7 +435,7 @@ def _responses(recorder, layer, unit, channels, protocol, indices, preprocess, b
     from engine.analyses.units import channel_responses
     from engine.stimuli.protocols import record_stimuli
 
-    stimuli = ProtocolStimuli(protocol, indices)
+    stimuli = ProtocolStimuli(protocol, indices, getattr(recorder, "channels_last", False))
     for batch, recorded in record_stimuli(recorder, [layer], stimuli, preprocess, batch_size, cancelled):
         responses = channel_responses(recorded.outputs[layer], unit.y, unit.x, channels, layer)
         yield batch, stimuli.indices[batch.start:batch.start + batch.size], responses.double().cpu().numpy()

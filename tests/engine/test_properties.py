@@ -29,6 +29,7 @@ from engine.analyses.properties import (
     FITTED,
     PROPERTIES,
     STAGES,
+    ProtocolStimuli,
     choose_channels,
     curve,
     grid_twins,
@@ -200,6 +201,21 @@ def test_fits_recover_planted_von_mises_and_log_gaussian_units_that_the_grid_mis
     assert first["sf_bandwidth_octaves"] == pytest.approx(1.17, abs=0.01)  # ~0.9 octaves read as ~1.1
     second = dict(zip(COLUMNS, final.rows[1]))
     assert abs(second["preferred_orientation_deg"] - 100) > 1 and abs(second["peak_sf"] - 1.5) > 0.05
+
+
+def test_protocol_stimuli_are_the_protocols_own_batches_in_the_order_asked():
+    session = session_for(_layer(), SIZE)
+    protocol = Protocol("gratings", SIZE, {"orientation": [0.0, 45.0, 90.0], "sf": [2.0, 4.0]}, phases=4)
+    order = np.array([5, 0, 17, 3, 22])
+    whole = torch.cat([b.inputs for b in protocol.batches(session.preprocess, 7)])
+    for channels_last in (False, True):
+        got = list(ProtocolStimuli(protocol, order, channels_last).batches(session.preprocess, 2))
+        assert torch.equal(torch.cat([b.inputs for b in got]), whole[order])  # bit for bit
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        assert all(b.inputs.is_contiguous(memory_format=layout) for b in got)
+        np.testing.assert_array_equal(np.concatenate([b.condition for b in got]), order // 4)
+        np.testing.assert_array_equal(np.concatenate([b.phase for b in got]), protocol.phases[order % 4])
+        assert [b.start for b in got] == [0, 2, 4]
 
 
 def _ks(a, b):
