@@ -28,7 +28,8 @@ LAYER = "layer1"
 
 def _battery_stimuli(session, layer: str, channels, peak_sfs, orientations: int, phases: int):
     """The images the battery records: its grid, and its size sweep less the reused stimuli."""
-    from engine.analyses.properties import BATTERY_SF, grid_twins, size_sweep_sf
+    from engine.analyses.battery import grid_twins, size_sweep_sf
+    from engine.analyses.properties import BATTERY_SF
     from engine.analyses.units import Unit, unit_geometry
     from engine.stimuli.protocols import Protocol
 

@@ -3,9 +3,10 @@
 "Run battery" measures the units at the receptive-field centre of the recorded layer
 (:class:`engine.jobs.properties.Properties`); the histograms are drawn after each of the
 battery's protocols (orientation, spatial frequency, size) from what it has measured so
-far, and the status line says how far each protocol is.  "Load reference…" reads distributions from a CSV (one column per
-property, e.g. published V1 data); they are drawn as outlines over the model's bars, and
-each title gives the KS similarity ``1 - D`` (Marques et al. 2021).
+far, and the status line says how far each protocol is.  "Load reference…" reads
+distributions from a CSV (one column per property, e.g. published V1 data); they are drawn
+as outlines over the model's bars, and each title gives the KS similarity ``1 - D``
+(Marques et al. 2021).
 """
 
 from __future__ import annotations

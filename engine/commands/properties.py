@@ -3,9 +3,10 @@
 The V1 property battery (:mod:`engine.analyses.properties`) for units at the receptive-field
 centre of a layer's map: one CSV row per unit, every unit read from the same forward
 passes (Ctrl-C stops it and leaves no half-written file).  Convolutions run channels-last
-on the CPU, as ``unitscope record``'s default does (equal up to float rounding).  A ``<name>.csv.json`` sidecar holds the command's parameters, the
-RF, the job and the provenance, and, with ``--reference``, the KS similarity of each
-property's distribution to the reference's (Marques et al. 2021).
+on the CPU, as ``unitscope record``'s default does (equal up to float rounding).  A
+``<name>.csv.json`` sidecar holds the command's parameters, the RF, the job and the
+provenance, and, with ``--reference``, the KS similarity of each property's distribution
+to the reference's (Marques et al. 2021).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The properties job: the V1 property battery (:mod:`engine.analyses.properties`) for a layer."""
+"""The properties job: the V1 property battery (:mod:`engine.analyses.battery`) for a layer."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Properties:
     units : int or None
         How many channels, spread evenly over the layer (None: all of them).
     orientations, sfs, phases, size_phases
-        The grating grid (:func:`engine.analyses.properties.property_battery`).
+        The grating grid (:func:`engine.analyses.battery.property_battery`).
     chunk : int
         Kept so that job files written before still open; it changes nothing: every unit
         is now read from the same forward passes (the battery's sums are a few numbers per
@@ -45,7 +45,8 @@ class Properties:
     def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PropertiesSnapshot]:
         """Yield after every batch and after every protocol (the preview then has the properties
         measured so far); the rows come with the last snapshot."""
-        from engine.analyses.properties import COLUMNS, choose_channels, property_battery
+        from engine.analyses.battery import choose_channels, property_battery
+        from engine.analyses.properties import COLUMNS
         from engine.analyses.units import output_shape
         from engine.errors import UnitscopeError
 
@@ -85,7 +86,7 @@ class PropertiesSnapshot:
         others); not saved with a result (the rows are).
     stages : list of [str, int, int]
         Each protocol with its stimuli recorded and to record
-        (:data:`engine.analyses.properties.STAGES`).
+        (:data:`engine.analyses.battery.STAGES`).
     stage : str
         The protocol being recorded; "" once all are.
     """

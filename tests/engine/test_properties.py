@@ -24,19 +24,8 @@ from planted_units import (  # noqa: F401
 )
 from torch import nn
 
-from engine.analyses.properties import (
-    COLUMNS,
-    FITTED,
-    PROPERTIES,
-    STAGES,
-    ProtocolStimuli,
-    choose_channels,
-    curve,
-    grid_twins,
-    modulation_ratio,
-    property_battery,
-    size_metrics,
-)
+from engine.analyses.battery import STAGES, ProtocolStimuli, choose_channels, grid_twins, property_battery
+from engine.analyses.properties import COLUMNS, FITTED, PROPERTIES, curve, modulation_ratio, size_metrics
 from engine.analyses.tuning import orientation_metrics, run_tuning, sf_metrics
 from engine.analyses.units import Unit, unit_geometry
 from engine.stimuli.protocols import Protocol

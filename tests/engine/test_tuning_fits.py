@@ -10,14 +10,8 @@ import pytest
 from planted_units import GratingReader, one_thread, session_for  # noqa: F401
 from torch import nn
 
-from engine.analyses.tuning import (
-    fit_log_gaussian,
-    fit_von_mises,
-    log_gaussian,
-    orientation_metrics,
-    sf_metrics,
-    von_mises,
-)
+from engine.analyses.fits import fit_log_gaussian, fit_von_mises, log_gaussian, von_mises
+from engine.analyses.tuning import orientation_metrics, sf_metrics
 from engine.jobs.tuning import Tuning
 
 THETA = np.arange(12) * 15.0
@@ -78,4 +72,5 @@ def test_tuning_job_metrics_carry_the_fits_of_a_planted_unit():
     assert abs(o["bandwidth_deg"] - half_width(5.0)) > 0.5
     sweep = list(session.run(Tuning("0", 0, param="sf", orientation=52.5, sf=tuple(OCTAVES), phases=2)))[-1]
     s = sweep.metrics["sf"]
-    assert s["preferred_fit"] == pytest.approx(3.0, rel=1e-4) and s["bandwidth_fit_octaves"] == pytest.approx(1.0, abs=1e-3)
+    assert s["preferred_fit"] == pytest.approx(3.0, rel=1e-4)
+    assert s["bandwidth_fit_octaves"] == pytest.approx(1.0, abs=1e-3)
