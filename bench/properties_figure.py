@@ -55,7 +55,10 @@ def first_snapshot(units: int, orientations: int, phases: int) -> tuple[dict, ob
     from engine.session.session import Session
     from engine.session.values import ModelSpec
 
+    import torch
+
     session = Session.open(ModelSpec("resnet18", device="cpu"))
+    session.recorder.record_one([LAYER], torch.zeros(1, 3, 224, 224))  # the window shows the layer before Run
     times: dict[str, float] = {}
     snap = None
     t0 = time.perf_counter()
@@ -125,6 +128,7 @@ def battery(repeats: int, units: int = 64, orientations: int = 12, phases: int =
                      "the battery makes them as it goes and keeps one response per unit and stimulus.")
     fig.notes.append("The first snapshot with properties comes after the orientation protocol "
                      f"({final.stages[0][2]} stimuli), in a session opened as the window opens it (contiguous "
-                     "memory format, slower on the CPU than the commands' channels-last); the window draws its "
-                     "histograms from that snapshot.")
+                     "memory format, slower on the CPU than the commands' channels-last) after one recording of "
+                     "the layer (the window shows it before Run); the window draws its histograms from that "
+                     "snapshot.")
     return fig
