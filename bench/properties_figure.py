@@ -108,7 +108,8 @@ def battery(repeats: int, units: int = 64, orientations: int = 12, phases: int =
                 t0 = time.perf_counter()
                 fn()
                 samples[key].append(time.perf_counter() - t0)
-                (tmp / "record.npy").unlink(missing_ok=True)
+                for name in ("record.npy", "props.csv", "props.csv.json"):
+                    (tmp / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     ours, ref = Sample(samples["properties"]), Sample(samples["record"])
