@@ -4,7 +4,7 @@ at the receptive-field centre of the layer's map).
 The battery (:func:`property_battery`) measures, for units at the receptive-field centre
 of a layer's map, the orientation and spatial-frequency properties from one grid of
 full-field gratings (orientation x SF x phase), recorded as two protocols (the orientation
-sweep at the middle SF, then the other SFs), then surround suppression from gratings in
+sweep at the middle SF and 4 of the phases, then the rest of the grid), then surround suppression from gratings in
 apertures (orientation x radius x phase) at the units' median preferred SF.  Every stimulus
 is recorded once for all the units (one forward pass per batch, stopped at the layer), and
 a progress report follows every protocol, so the first properties are seen after the
@@ -172,11 +172,12 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
     Every stimulus is recorded once for all the units (one forward pass per batch, stopped
     at the layer, every unit read from it).  Three protocols, in order:
 
-    1. **orientation**: full-field gratings at every orientation, at the middle SF of ``sfs``;
+    1. **orientation**: full-field gratings at every orientation, at the middle SF of ``sfs``,
+       at 4 evenly spaced phases when ``phases`` is a larger multiple of 4 (else at all);
        then the preview has the orientation properties, the modulation ratio and the
-       response (of the conditions so far) of every unit;
-    2. **spatial frequency**: the same gratings at the other SFs, completing the orientation
-       x SF grid that the orientation sweep is part of; then the orientation and SF
+       response (of the stimuli so far) of every unit;
+    2. **spatial frequency**: the rest of the orientation x SF grid (the other phases, the
+       other SFs), which the orientation sweep is part of; then the orientation and SF
        properties and their fits are final (the orientation curve is taken at the unit's
        preferred SF, the SF curve at its preferred orientation);
     3. **size**: gratings in apertures (every orientation x radii from 1/16 of the RF side to
@@ -220,8 +221,10 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
                         center=geometry.center, rf_side=geometry.side, phases=size_phases)
 
     first_sf = float(sfs[len(sfs) // 2])
-    condition = np.arange(len(grid)) // len(grid.phases)
-    on_first = np.array([c[sf_key] == first_sf for c in grid.conditions])[condition]
+    n_phases = len(grid.phases)
+    condition, phase = np.divmod(np.arange(len(grid)), n_phases)
+    step = n_phases // 4 if n_phases % 4 == 0 and n_phases > 4 else 1  # 4 evenly spaced phases first
+    on_first = np.array([c[sf_key] == first_sf for c in grid.conditions])[condition] & (phase % step == 0)
     parts = [np.flatnonzero(on_first), np.flatnonzero(~on_first)]
     n_size = int(np.sum(grid_twins(size_protocol(first_sf), grid) < 0))  # which are reused does not depend on SF
     stages = [[ORIENTATION, 0, int(parts[0].size)], [SPATIAL_FREQUENCY, 0, int(parts[1].size)], [SIZE, 0, n_size]]

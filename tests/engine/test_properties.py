@@ -62,6 +62,7 @@ def test_battery_tells_simple_complex_and_suppressed_cells_apart():
     assert final.done == final.total and final.n_units == 3 and final.columns == list(COLUMNS)
     assert [len(s.rows) for s in snaps[:-1]] == [0] * (len(snaps) - 1)  # rows come when the battery is done
     assert final.preview == final.rows and [s[0] for s in final.stages] == list(STAGES)
+    assert final.stages[0][2] == 12 * 4  # 12 orientations at the middle SF, 4 of the 8 phases first
     assert all(recorded == total for _, recorded, total in final.stages)
     assert final.total == sum(total for _, _, total in final.stages) == final.done
     # a preview after each protocol: orientation first, then SF, then surround suppression
@@ -158,7 +159,7 @@ def test_the_one_pass_battery_equals_each_unit_recorded_on_its_own_and_reuses_fu
 def test_the_battery_on_resnet18_layer1_equals_run_tuning_unit_by_unit():
     torch.manual_seed(0)
     session = session_for(torchvision.models.resnet18(), SIZE)
-    small = dict(orientations=6, sfs=(1.0, 2.0, 4.0), phases=4, size_phases=2)
+    small = dict(orientations=6, sfs=(1.0, 2.0, 4.0), phases=8, size_phases=2)  # 4 phases first, 4 later
     channels = [3, 17, 40, 62]
     final = list(property_battery(session.recorder, session.anatomy, session.preprocess, "layer1", channels,
                                   batch_size=24, **small))[-1]
