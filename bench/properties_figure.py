@@ -14,6 +14,7 @@ properties (after the orientation protocol), then to the end of each protocol.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -78,6 +79,7 @@ def battery(repeats: int, units: int = 64, orientations: int = 12, phases: int =
     from engine.analyses.properties import COLUMNS
     from engine.cli import main as cli_main
 
+    load = [os.getloadavg()[0]]
     fig = Figure("11", f"Property battery: ResNet-18 `{LAYER}`, {units} units, the default battery, vs "
                        "recording its stimuli once with `unitscope record` (CPU)")
     times, final, session = first_snapshot(units, orientations, phases)
@@ -112,6 +114,7 @@ def battery(repeats: int, units: int = 64, orientations: int = 12, phases: int =
                     (tmp / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    load.append(os.getloadavg()[0])
     ours, ref = Sample(samples["properties"]), Sample(samples["record"])
     ratio = ours.median / ref.median
     fig.add("`unitscope properties`", f"{ours.s()} for {final.total} stimuli",
@@ -132,4 +135,6 @@ def battery(repeats: int, units: int = 64, orientations: int = 12, phases: int =
                      "memory format, slower on the CPU than the commands' channels-last) after one recording of "
                      "the layer (the window shows it before Run); the window draws its histograms from that "
                      "snapshot.")
+    fig.notes.append(f"Load average (1 min) when the figure started and ended: {load[0]:.1f} and {load[1]:.1f} on "
+                     f"{os.cpu_count()} logical cores: on a shared machine every time above is stretched alike.")
     return fig
