@@ -1,4 +1,4 @@
-"""Figure 11: ``unitscope predict`` against recording alone and a hand-written scikit-learn loop.
+"""Figure 12: ``unitscope predict`` against recording alone and a hand-written scikit-learn loop.
 
 The predict job records every stimulus once for all its layers and keeps only the projected
 features (and a bounded sample of raw units) per layer; its recording is compared with the
@@ -44,7 +44,7 @@ def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 100
 
     session = Session.open(ModelSpec(model_name, device="cpu"))
     layers = tuple(main_stages(session.anatomy))
-    fig = Figure("11", f"Neurons: `unitscope predict` on {model_name} ({len(layers)} layers: {', '.join(layers)}), "
+    fig = Figure("12", f"Neurons: `unitscope predict` on {model_name} ({len(layers)} layers: {', '.join(layers)}), "
                        f"{n_images} images × {n_neurons} neurons × {n_repeats} repeats, 5-fold CV "
                        "(targets: recording ≤ 1.1× `unitscope record`; fits ≤ 30 s)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ from bench import (
     gui_figures,
     memory_figure,
     predict_figure,
+    properties_figure,
     visualize_figure,
 )
 from bench.timing import machine
@@ -36,7 +37,8 @@ FIGURES = {
     "9": lambda q: cluster_figure.cluster(1 if q else 3, 8 if q else 256, 20 if q else 1_000,
                                           100 if q else 100_000, 1 if q else 32),
     "10": lambda q: visualize_figure.visualisation(1 if q else 3, 4 if q else 64, 64 if q else 224),
-    "11": lambda q: predict_figure.predictivity(1 if q else 3, "resnet18" if q else "resnet50", 20 if q else 1000,
+    "11": lambda q: properties_figure.battery(1 if q else 2, 8 if q else 64, 4 if q else 12, 2 if q else 8),
+    "12": lambda q: predict_figure.predictivity(1 if q else 3, "resnet18" if q else "resnet50", 20 if q else 1000,
                                                 10 if q else 200),
 }
 

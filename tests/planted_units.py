@@ -74,3 +74,48 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def von_mises_deg(theta_deg, mu_deg: float, kappa: float):
+    """``exp(kappa (cos 2(theta - mu) - 1))``: peak 1 at ``mu``, period 180 degrees."""
+    return torch.exp(kappa * (torch.cos(2 * torch.deg2rad(theta_deg - mu_deg)) - 1))
+
+
+class GratingReader(nn.Module):
+    """Units whose tuning to full-field gratings is exactly ``vonMises(theta) * logGaussian(sf)``.
+
+    A grating minus grey is ``s(p) = A cos(w . p + phi)``, and for any step ``e``
+    ``s(p + e) + s(p - e) = 2 cos(w . e) s(p)`` exactly, so ``cos w_x``, ``cos w_y`` and
+    ``cos(w_x + w_y)`` are read from the image (float64, from the red channel) and give its
+    orientation and SF (cycles per image side) to float precision.  Each unit ``(mu_deg,
+    kappa, sf0, fwhm_octaves)`` answers ``exp(kappa (cos 2(theta - mu) - 1)) *
+    exp(-(log2 sf - log2 sf0)^2 / (2 s^2))`` with ``s = fwhm / (2 sqrt(2 ln 2))``.  The output
+    is ``(N, units)``: the units have no map, so SF is in cycles per image.
+    """
+
+    def __init__(self, units: list[tuple[float, float, float, float]]):
+        super().__init__()
+        self.units = units
+
+    def forward(self, x):
+        g = x[:, 0].double() * STD[0] + MEAN[0] - 0.5
+        h, w = g.shape[-2:]
+        centre = g[:, 1:-1, 1:-1]
+        power = 2 * (centre * centre).sum((1, 2)).clamp_min(1e-300)
+
+        def cos_step(dy, dx):
+            plus = g[:, 1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx]
+            minus = g[:, 1 - dy:h - 1 - dy, 1 - dx:w - 1 - dx]
+            return ((centre * (plus + minus)).sum((1, 2)) / power).clamp(-1, 1)
+
+        wx, wy = torch.arccos(cos_step(0, 1)), torch.arccos(cos_step(1, 0))
+        diagonal = cos_step(1, 1)
+        wy = torch.where((torch.cos(wx + wy) - diagonal).abs() > (torch.cos(wx - wy) - diagonal).abs(), -wy, wy)
+        theta = torch.rad2deg(torch.atan2(wy, wx)) % 180
+        sf = torch.sqrt(wx**2 + wy**2) * min(h, w) / (2 * math.pi)
+        out = []
+        for mu, kappa, sf0, fwhm in self.units:
+            s = fwhm / (2 * math.sqrt(2 * math.log(2)))
+            log_gauss = torch.exp(-((torch.log2(sf.clamp_min(1e-12)) - math.log2(sf0)) ** 2) / (2 * s * s))
+            out.append(von_mises_deg(theta, mu, kappa) * log_gauss)
+        return torch.stack(out, 1).float()

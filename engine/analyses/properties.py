@@ -15,12 +15,9 @@ gives them), on F0 responses rectified at 0:
 * **modulation ratio** ``F1 / F0`` at the condition with the largest F0 (De Valois et al.
   1982: above 1 a simple cell, below a complex one), for every phased protocol.
 
-The battery (:func:`property_battery`) measures, for units at the receptive-field centre
-of a layer's map, the orientation and spatial-frequency properties from one grid of
-full-field gratings (orientation x SF x phase), then surround suppression from gratings
-in apertures (orientation x radius x phase) at the chunk's median preferred SF.  All
-units of a chunk of channels are recorded from the same forward passes, and only one
-chunk's running sums exist at a time: memory does not grow with the number of units.
+The battery that measures them for a layer's units is :mod:`engine.analyses.battery`; its
+table's columns are :data:`COLUMNS`: the grid's values (:data:`PROPERTIES`) and, beside
+them, those of a von Mises and a log-Gaussian fit (:data:`FITTED`; :mod:`engine.analyses.fits`).
 
 KS similarity (:func:`ks_similarity`, as Marques, Schrimpf & DiCarlo 2021 define it) is
 ``1 - D`` with ``D`` the two-sample Kolmogorov-Smirnov statistic between the model's and
@@ -31,8 +28,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +43,12 @@ PROPERTIES = ("preferred_orientation_deg", "circular_variance", "orientation_ban
               "surround_suppression_index", "modulation_ratio", "response_magnitude")
 """The battery's properties, in column order."""
 
-COLUMNS = ("layer", "channel", "y", "x") + PROPERTIES
+FITTED = ("preferred_orientation_fit_deg", "orientation_bandwidth_fit_deg", "peak_sf_fit",
+          "sf_bandwidth_fit_octaves")
+"""The fitted values beside the grid's (:mod:`engine.analyses.fits`: a von Mises over
+orientation, a log-Gaussian over SF), in column order after :data:`PROPERTIES`."""
+
+COLUMNS = ("layer", "channel", "y", "x") + PROPERTIES + FITTED
 
 #: Spatial frequencies of the battery (cycles per RF, per image without one): 1/2 to 8, octaves.
 BATTERY_SF = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -181,120 +182,6 @@ def protocol_metrics(kind: str, columns: Sequence[str], rows: Sequence[Sequence]
     return found
 
 
-# --- the battery ---------------------------------------------------------------------
-
-
-@dataclass
-class BatteryProgress:
-    """Rows of the units finished so far (``COLUMNS`` order) and stimuli recorded / to record."""
-
-    rows: list[list]
-    done: int
-    total: int
-    rf: dict
-
-
-def choose_channels(n_channels: int, units: int | None) -> list[int]:
-    """All channels (``units`` None) or ``units`` channels spread evenly over the layer."""
-    if units is None or units >= n_channels:
-        return list(range(n_channels))
-    if units < 1:
-        raise UnitscopeError("--units must be at least 1, or 'all'.")
-    return sorted({int(round(i)) for i in np.linspace(0, n_channels - 1, units)})
-
-
-def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequence[int],
-                     orientations: int = 12, sfs: Sequence[float] = BATTERY_SF, phases: int = 8,
-                     size_phases: int = 4, chunk: int = 256, batch_size: int = 32,
-                     cancelled: Callable[[], bool] = lambda: False) -> Iterator[BatteryProgress]:
-    """Measure :data:`PROPERTIES` of ``channels`` at the RF centre of ``layer``; yield after every batch.
-
-    Parameters
-    ----------
-    recorder, anatomy, preprocess
-        Of the open session.
-    layer : str
-    channels : sequence of int
-    orientations, sfs, phases
-        The grating grid: ``orientations`` from 0 to 180 degrees, ``sfs`` in cycles per RF
-        (per image for a layer without spatial maps), ``phases`` per condition.
-    size_phases : int
-        Phases per condition of the size sweep (radii from 1/16 of the RF side to the side).
-    chunk : int
-        Channels recorded together; only one chunk's sums are held at a time.
-    """
-    from engine.analyses.units import Unit, unit_geometry
-    from engine.stimuli.protocols import Protocol
-
-    if not channels:
-        raise UnitscopeError("No units to measure.")
-    recorder.resolve([layer])
-    geometry = unit_geometry(anatomy, Unit(layer, int(channels[0])))
-    unit = geometry.unit
-    size = preprocess.crop_size
-    sf_key = "sf_rf" if geometry.side else "sf"
-    grid = Protocol("gratings", size, {"orientation": 180.0 * np.arange(orientations) / orientations,
-                                       sf_key: np.asarray(sfs, float)},
-                    center=geometry.center, rf_side=geometry.side, phases=phases)
-    chunks = [list(channels[i:i + chunk]) for i in range(0, len(channels), chunk)]
-    n_radii = Protocol("size", size, {"orientation": 0.0}, center=geometry.center, rf_side=geometry.side,
-                       phases=1).n_conditions
-    per_chunk = len(grid) + orientations * n_radii * size_phases
-    total, done, rows = per_chunk * len(chunks), 0, []
-    for part in chunks:
-        first = _record(recorder, layer, unit, part, grid, preprocess, batch_size, cancelled)
-        for table, n in first:
-            yield BatteryProgress(list(rows), done + n, total, geometry.as_dict())
-        done += len(grid)
-        firsts = [_grating_properties(table, u) for u in range(len(part))]
-        peak_sfs = [p["peak_sf"] for p in firsts if math.isfinite(p["peak_sf"])]
-        sf = float(sfs[int(np.argmin(np.abs(np.log2(np.asarray(sfs, float)) - np.log2(np.median(peak_sfs)))))]
-                   if peak_sfs else sfs[len(sfs) // 2])
-        sizes = Protocol("size", size, {"orientation": grid.axes["orientation"], sf_key: sf},
-                         center=geometry.center, rf_side=geometry.side, phases=size_phases)
-        for size_table, n in _record(recorder, layer, unit, part, sizes, preprocess, batch_size, cancelled):
-            yield BatteryProgress(list(rows), done + n, total, geometry.as_dict())
-        done += len(sizes)
-        for u, channel in enumerate(part):
-            header, table_rows = size_table.table(u)
-            ssi = size_metrics(*curve(header, table_rows, "radius")[:2])["surround_suppression_index"]
-            props = {**firsts[u], "surround_suppression_index": ssi}
-            rows.append([layer, int(channel), unit.y, unit.x] + [props[p] for p in PROPERTIES])
-        yield BatteryProgress(list(rows), done, total, geometry.as_dict())
-
-
-def _record(recorder, layer, unit, channels, protocol, preprocess, batch_size, cancelled):
-    from engine.analyses.tuning import TuningTable
-    from engine.analyses.units import channel_responses
-    from engine.stimuli.protocols import record_stimuli
-
-    table = TuningTable.for_protocol(protocol, len(channels))
-    for batch, recorded in record_stimuli(recorder, [layer], protocol, preprocess, batch_size, cancelled):
-        responses = channel_responses(recorded.outputs[layer], unit.y, unit.x, channels, layer)
-        table.update(batch.condition, batch.phase, responses.double().cpu().numpy())
-        yield table, batch.start + batch.size
-
-
-def _grating_properties(table, u: int) -> dict:
-    from engine.analyses.tuning import orientation_metrics, sf_metrics
-
-    f0 = table.measure("f0")[:, u]
-    if np.all(np.isnan(f0)):
-        return _nan_dict(*PROPERTIES)
-    sf_key = "sf_rf" if "sf_rf" in table.swept or "sf_rf" in table.conditions[0] else "sf"
-    ori = table.curve("orientation", "f0", u)
-    o = orientation_metrics(ori.values, ori.responses)
-    sf_curve = table.curve(sf_key, "f0", u)
-    s = sf_metrics(sf_curve.values, sf_curve.responses)
-    header, rows = table.table(u)
-    return {"preferred_orientation_deg": o.preferred_deg, "circular_variance": o.circular_variance,
-            "orientation_bandwidth_deg": o.bandwidth_deg,
-            "orthogonal_preferred_ratio": o.r_orth / o.r_pref if o.r_pref > 0 else math.nan,
-            "peak_sf": s.preferred, "sf_bandwidth_octaves": s.bandwidth_octaves,
-            "modulation_ratio": modulation_ratio(header, rows),
-            "response_magnitude": float(np.nanmax(f0))}
-
-
 # --- similarity to reference distributions -------------------------------------------
 
 
@@ -311,8 +198,9 @@ def ks_similarity(model_values: Sequence[float], reference_values: Sequence[floa
 
 
 def read_reference(path: str | Path) -> dict[str, np.ndarray]:
-    """Reference distributions from a CSV: one column per property (names as :data:`PROPERTIES`),
-    one value per row; empty cells are left out.  Columns with other names are ignored."""
+    """Reference distributions from a CSV: one column per property (names as :data:`PROPERTIES`
+    or :data:`FITTED`), one value per row; empty cells are left out.  Columns with other names
+    are ignored."""
     from engine.files.reading import check_regular
 
     path = Path(path)
@@ -320,7 +208,7 @@ def read_reference(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            found = [name for name in (reader.fieldnames or []) if name in PROPERTIES]
+            found = [name for name in (reader.fieldnames or []) if name in PROPERTIES + FITTED]
             values: dict[str, list[float]] = {name: [] for name in found}
             for line, row in enumerate(reader, start=2):
                 for name in found:

@@ -27,6 +27,24 @@ samples cover [0, 180) evenly for the circular variance:
 Spatial-frequency metrics (:func:`sf_metrics`): preferred SF is the sampled peak refined
 by a parabola in log2(SF); bandwidth in octaves is the full width at half height in
 log2(SF), NaN when the curve does not fall to half height on both sides.
+
+Both are read off the sampled grid, so with coarse samples (15 degree orientations, octave
+SF steps) the bandwidths are biased: linear interpolation between samples widens a narrow
+peak.  Each curve is therefore also **fitted** by least squares (``scipy.optimize``), on
+the same rectified responses, and the fitted values are reported beside the grid ones:
+
+* orientation: a von Mises function of period 180, ``b + a exp(kappa (cos 2(theta - mu)
+  - 1))`` (:func:`engine.analyses.fits.fit_von_mises`); ``preferred_fit_deg`` is ``mu`` and
+  ``bandwidth_fit_deg`` the half-width of the fitted curve at ``1/sqrt(2)`` of its peak
+  ``b + a`` (the grid bandwidth's definition);
+* spatial frequency: a log-Gaussian, ``b + a exp(-(log2 f - mu)^2 / (2 s^2))``
+  (:func:`engine.analyses.fits.fit_log_gaussian`); ``preferred_fit`` is ``2^mu`` and ``bandwidth_fit_octaves``
+  the full width of the fitted curve at half its peak.
+
+A fit needs at least 5 sampled values (one more than its 4 parameters) and a response
+that varies; a fitted SF peak or half-height crossing outside the sampled range is NaN
+(as the grid's is), so is an orientation half-width the curve never falls to.
+``fit_r_squared`` is the fraction of the variance the fit explains.
 """
 
 from __future__ import annotations
@@ -37,6 +55,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from engine.analyses.fits import fit_log_gaussian, fit_von_mises
 from engine.analyses.units import Probe, Unit
 from engine.errors import UnitscopeError
 from engine.recording.recorder import Recorder
@@ -62,6 +81,10 @@ class OrientationMetrics:
     r_pref: float
     r_orth: float
     vector_angle_deg: float  # angle of sum r e^{2 i theta} / 2, in [0, 180)
+    preferred_fit_deg: float = math.nan  # the von Mises fit's mu, in [0, 180)
+    bandwidth_fit_deg: float = math.nan  # the fit's half-width at `level` of its peak
+    fit_kappa: float = math.nan
+    fit_r_squared: float = math.nan
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -115,7 +138,7 @@ def half_width(angles: Sequence[float], responses: Sequence[float], level: float
 
 
 def orientation_metrics(orientations_deg: Sequence[float], responses: Sequence[float],
-                        level: float = 1 / math.sqrt(2)) -> OrientationMetrics:
+                        level: float = 1 / math.sqrt(2), fit: bool = True) -> OrientationMetrics:
     """Preferred orientation, OSI, circular variance and bandwidth of a tuning curve.
 
     Parameters
@@ -128,6 +151,8 @@ def orientation_metrics(orientations_deg: Sequence[float], responses: Sequence[f
         metric is NaN.
     level : float
         Fraction of the peak at which the bandwidth (half-width) is measured.
+    fit : bool
+        Also fit a von Mises function (:func:`fit_von_mises`); the fitted fields are NaN without.
 
     Returns
     -------
@@ -156,8 +181,11 @@ def orientation_metrics(orientations_deg: Sequence[float], responses: Sequence[f
     osi = (r_pref - r_orth) / (r_pref + r_orth) if r_pref + r_orth > 0 else math.nan
     cv = 1.0 - abs(vector) / total if total > 0 else math.nan
     angle = (math.degrees(np.angle(vector)) / 2) % 180.0 if total > 0 else math.nan
-    return OrientationMetrics(float(preferred % 180.0), float(osi), float(cv),
-                              half_width(theta, r, level), r_pref, r_orth, float(angle))
+    width = half_width(theta, r, level)
+    fitted = fit_von_mises(theta, r, level, start=(float(preferred), width)) if fit else {}
+    fitted = {k: fitted.get(k, math.nan) for k in ("preferred_deg", "bandwidth_deg", "kappa", "r_squared")}
+    return OrientationMetrics(float(preferred % 180.0), float(osi), float(cv), width, r_pref, r_orth, float(angle),
+                              *fitted.values())
 
 
 @dataclass(frozen=True)
@@ -167,13 +195,17 @@ class SpatialFrequencyMetrics:
     preferred: float
     bandwidth_octaves: float
     r_pref: float
+    preferred_fit: float = math.nan  # 2^mu of the log-Gaussian fit
+    bandwidth_fit_octaves: float = math.nan  # the fit's full width at half its peak
+    fit_r_squared: float = math.nan
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def sf_metrics(sfs: Sequence[float], responses: Sequence[float]) -> SpatialFrequencyMetrics:
-    """Preferred SF (peak refined in log2 SF) and bandwidth in octaves of a tuning curve.
+def sf_metrics(sfs: Sequence[float], responses: Sequence[float], fit: bool = True) -> SpatialFrequencyMetrics:
+    """Preferred SF (peak refined in log2 SF) and bandwidth in octaves of a tuning curve,
+    and (``fit``) the log-Gaussian fit's (:func:`fit_log_gaussian`).
 
     Responses are rectified at 0 and NaN ones left out; ``sfs`` must be positive.
     """
@@ -206,7 +238,9 @@ def sf_metrics(sfs: Sequence[float], responses: Sequence[float]) -> SpatialFrequ
             i += step
         edges.append(edge)
     width = edges[1] - edges[0] if r[peak] > 0 else math.nan
-    return SpatialFrequencyMetrics(float(2 ** preferred), float(width), float(r[peak]))
+    fitted = fit_log_gaussian(2 ** logf, r, start=(float(preferred), float(width))) if fit else {}
+    return SpatialFrequencyMetrics(float(2 ** preferred), float(width), float(r[peak]),
+                                   *(fitted.get(k, math.nan) for k in ("preferred", "bandwidth_octaves", "r_squared")))
 
 
 # --- streaming tuning table ----------------------------------------------------------

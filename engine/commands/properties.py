@@ -1,11 +1,12 @@
 """``unitscope properties MODEL --layer L [--units N|all] --out props.csv [--reference V1.csv]``.
 
 The V1 property battery (:mod:`engine.analyses.properties`) for units at the receptive-field
-centre of a layer's map: one CSV row per unit, written as each chunk of channels is
-finished (memory does not grow with the number of units; Ctrl-C stops it and leaves no
-half-written file).  A ``<name>.csv.json`` sidecar holds the command's parameters, the
-RF, the job and the provenance, and, with ``--reference``, the KS similarity of each
-property's distribution to the reference's (Marques et al. 2021).
+centre of a layer's map: one CSV row per unit, every unit read from the same forward
+passes (Ctrl-C stops it and leaves no half-written file).  Convolutions run channels-last
+on the CPU, as ``unitscope record``'s default does (equal up to float rounding).  A
+``<name>.csv.json`` sidecar holds the command's parameters, the RF, the job and the
+provenance, and, with ``--reference``, the KS similarity of each property's distribution
+to the reference's (Marques et al. 2021).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def register(sub) -> None:
     parser.add_argument("--orientations", type=positive_int, default=12, help="orientations (default 12)")
     parser.add_argument("--phases", type=positive_int, default=8, help="phases per grating (default 8)")
     parser.add_argument("--chunk", type=positive_int, default=256, metavar="N",
-                        help="channels recorded together (default 256)")
+                        help="ignored (kept for old scripts): every unit is read from the same forward passes")
     parser.add_argument("--reference", metavar="CSV", default=None,
                         help="reference distributions: one column per property, one value per row")
     parser.add_argument("--out", required=True, metavar="FILE", help="props.csv")
@@ -79,7 +80,7 @@ def run(args) -> int:
     reference = read_reference(args.reference) if args.reference else None
     job = Properties(args.layer, args.units, args.orientations, phases=args.phases, chunk=args.chunk,
                      batch_size=args.batch_size)
-    session = open_session(args)
+    session = open_session(args, memory_format="auto")
     tmp = temporary_for(out)  # hidden, and removed next time if this process is killed
     rows: list[list] = []  # only the few numbers per unit, for the similarity and the summary
     snapshot = None

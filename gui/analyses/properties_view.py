@@ -1,10 +1,12 @@
 """The V1 property battery of a layer: one histogram per property, filled as units finish.
 
 "Run battery" measures the units at the receptive-field centre of the recorded layer
-(:class:`engine.jobs.properties.Properties`); each histogram is redrawn as a chunk of
-channels is finished.  "Load reference…" reads distributions from a CSV (one column per
-property, e.g. published V1 data); they are drawn as outlines over the model's bars, and
-each title gives the KS similarity ``1 - D`` (Marques et al. 2021).
+(:class:`engine.jobs.properties.Properties`); the histograms are drawn after each of the
+battery's protocols (orientation, spatial frequency, size) from what it has measured so
+far, and the status line says how far each protocol is.  "Load reference…" reads
+distributions from a CSV (one column per property, e.g. published V1 data); they are drawn
+as outlines over the model's bars, and each title gives the KS similarity ``1 - D``
+(Marques et al. 2021).
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ def shared_edges(*samples: np.ndarray) -> np.ndarray:
     if high <= low:
         low, high = low - 0.5, high + 0.5
     return np.linspace(low, high, BINS + 1)
+
+
+def progress_text(snapshot: PropertiesSnapshot) -> str:
+    """``orientation ✓ · spatial frequency 96 of 384 · size`` and the stimuli in all."""
+    parts = []
+    for name, recorded, total in snapshot.stages:
+        if recorded >= total and name != snapshot.stage:
+            parts.append(f"{name} ✓")
+        elif recorded or name == snapshot.stage:
+            parts.append(f"{name} {recorded} of {total}")
+        else:
+            parts.append(name)
+    head = " · ".join(parts) if parts else f"{len(snapshot.rows)} of {snapshot.n_units} units"
+    return f"{head} ({snapshot.done} of {snapshot.total} stimuli, {snapshot.n_units} units)…"
 
 
 class PropertiesView(QWidget):
@@ -169,21 +185,21 @@ class PropertiesView(QWidget):
         self.status_label.setText(job.describe())
 
     def show_snapshot(self, snapshot: PropertiesSnapshot) -> None:
-        """Redraw the histograms when new units are in; say how far the battery is."""
-        new_rows = self._last is None or len(snapshot.rows) != len(self._last.rows)
+        """Redraw the histograms when a protocol has been measured; say how far each protocol is."""
+        changed = self._last is None or self._measured(snapshot) != self._measured(self._last)
         self._last = snapshot
-        if new_rows:
+        if changed:
             self._draw()
-        self.status_label.setText(f"{len(snapshot.rows)} of {snapshot.n_units} units; "
-                                  f"{snapshot.done} of {snapshot.total} stimuli…")
+        self.status_label.setText(progress_text(snapshot))
 
     def finish(self, snapshot: PropertiesSnapshot) -> None:
         self.show_snapshot(snapshot)
         self.status_label.setText(f"Done: {len(snapshot.rows)} units of {snapshot.layer}.")
 
     def cancelled(self) -> None:
-        n = len(self._last.rows) if self._last else 0
-        self.status_label.setText(f"Cancelled: the histograms show the {n} units finished.")
+        done = [name for name, recorded, total in (self._last.stages if self._last else []) if recorded >= total]
+        what = f"the {', '.join(done)} protocol(s)" if done and self._rows() else "no protocol"
+        self.status_label.setText(f"Cancelled: the histograms show what {what} measured.")
 
     def failed(self, text: str) -> None:
         self.status_label.setText(f"Failed: {text}")
@@ -195,17 +211,28 @@ class PropertiesView(QWidget):
         self.status_label.setText(" ")
 
     def values(self, name: str) -> np.ndarray:
-        """The model's values of a property over the units finished."""
-        if self._last is None or not self._last.rows:
+        """The model's values of a property over the units, as measured so far (NaN for a
+        property whose protocol has not been recorded yet)."""
+        rows = self._rows()
+        if not rows:
             return np.array([])
         i = COLUMNS.index(name)
-        return np.array([float(row[i]) for row in self._last.rows], dtype=float)
+        return np.array([float(row[i]) for row in rows], dtype=float)
 
     def similarity(self, name: str) -> float:
         """KS similarity of a property to the reference (NaN without one)."""
         return ks_similarity(self.values(name), self.reference[name]) if name in self.reference else math.nan
 
     # --- internals ---------------------------------------------------------------------
+
+    def _rows(self) -> list[list]:
+        if self._last is None:
+            return []
+        return self._last.rows or self._last.preview
+
+    @staticmethod
+    def _measured(snapshot: PropertiesSnapshot) -> tuple:
+        return len(snapshot.rows), len(snapshot.preview), tuple(r >= t for _, r, t in snapshot.stages)
 
     def _title(self, name: str, score: float = math.nan) -> None:
         text = TITLES[name] + ("" if math.isnan(score) else f" · KS {score:.2f}")
@@ -217,7 +244,7 @@ class PropertiesView(QWidget):
             model = self.values(name)
             reference = self.reference.get(name, np.array([]))
             edges = shared_edges(model, reference)
-            if model.size:
+            if np.isfinite(model).any():
                 self.bars[name].setData(edges, histogram(model, edges))
             else:
                 self.bars[name].setData([], [])
@@ -228,7 +255,7 @@ class PropertiesView(QWidget):
             score = self.similarity(name) if model.size else math.nan
             scores += [] if math.isnan(score) else [score]
             self._title(name, score)
-        n = len(self._last.rows) if self._last else 0
+        n = len(self._rows())
         text = f"{n} units" if n else " "
         if scores:
             text += f" · mean KS similarity to the reference {np.mean(scores):.3f} over {len(scores)} properties"
