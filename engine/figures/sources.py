@@ -69,8 +69,13 @@ def _read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
             import h5py
 
             with h5py.File(path, "r") as f:
-                arrays = {str(ds.attrs.get("layer_name", key)): ds[()] for key, ds in f.items()
-                          if isinstance(ds, h5py.Dataset)}
+                arrays = {}
+
+                def keep(key, ds):  # datasets in groups too: an export names them LAYER/mean ...
+                    if isinstance(ds, h5py.Dataset):
+                        arrays[str(ds.attrs.get("layer_name", key))] = ds[()]
+
+                f.visititems(keep)
                 prov = f.attrs.get(_PROVENANCE)
             return arrays, _json(prov) if prov is not None else {}
         import scipy.io

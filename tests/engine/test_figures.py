@@ -165,3 +165,20 @@ def test_pdf_and_svg_bytes_do_not_depend_on_the_time_they_were_written(tmp_path)
         b = write_figure(_data(_values()), FigureOptions(), tmp_path / f"b.{suffix}", sidecar=False).read_bytes()
         assert a == b
         assert b"CreationDate" not in a and b"<dc:date>" not in a
+
+
+def test_an_h5_file_with_grouped_arrays_is_read_whole(tmp_path):
+    """An export names its arrays LAYER/mean ... (groups in HDF5): every dataset is found, at any depth."""
+    import h5py
+
+    from engine.figures.sources import read_arrays
+
+    path = tmp_path / "export.h5"
+    mean = np.arange(24.0).reshape(2, 3, 4)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("layer1/mean", data=mean)
+        f.create_dataset("layer1/top/indices", data=np.array([[3, 1]], dtype=np.int64))
+    arrays, _ = read_arrays(path)
+    assert sorted(arrays) == ["layer1/mean", "layer1/top/indices"]
+    np.testing.assert_array_equal(arrays["layer1/mean"], mean)
+    assert arrays["layer1/top/indices"].dtype == np.int64
