@@ -114,9 +114,9 @@ def _new_job(args, resources) -> int:
     if args.shards is None and (args.dry_run or not existing):
         raise UnitscopeError("--shards N is needed for a new job.")
     model = job_file.model
-    if ".py:" in model.spec and not args.trust_code:
-        raise UnitscopeError(f"The job's model '{model.spec}' is Python code; pass --trust-code "
-                             "only if you trust that file.")
+    from engine.models.trust import require_trust
+
+    require_trust(model.spec, args.trust_code, args.trust_pickle)  # names the file and its SHA-256
     job_file = JobFile(model.resolved(), job_file.job)
     session = None
     if _model_checked_here(job_file, args):
