@@ -21,6 +21,7 @@ class RunningJob:
     view: Any  # gui.analyses.job_view.JobView
     status: str
     progress: tuple[int, int] | None = None
+    name: str | None = None  # the analysis it belongs to (its view's name in the window)
 
 
 @dataclass

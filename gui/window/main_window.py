@@ -42,7 +42,7 @@ from gui.window import file_menu
 from gui.window import window_settings
 from gui.widgets.anatomy_card import AnatomyCard
 from gui.widgets.anatomy_tree import AnatomyTree
-from gui.engine_link.app_state import AppState, RunningJob
+from gui.engine_link.app_state import AppState
 from gui.widgets.input_strip import InputStrip
 from gui.analyses.job_view import JobView, ViewContext
 from gui.widgets.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
@@ -50,7 +50,7 @@ from gui.widgets.model_picker import ModelPicker
 from gui.window.session_file import SavedSession, read_session
 from gui.widgets.status_bar import EngineStatusBar
 from gui.window.window_settings import StartupChoices
-from gui.engine_link.worker import EngineThread, OpenModel
+from gui.engine_link.controller import EngineLink
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ class MainWindow(QMainWindow):
         self.settings = QSettings()
         self._choices, self._last_layer, self._last_input = window_settings.startup_choices(
             self.settings, choices or StartupChoices())
-        self.worker = EngineThread(self._choices.device, self)
         self.state = AppState(seed=self._choices.seed)
+        self.link = EngineLink(self.state, self._choices.device, self)  # requests out, answers routed back
+        self.worker = self.link.worker
         self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
         self._details_timer = QTimer(self, singleShot=True, interval=0)
         self._details_timer.timeout.connect(self._show_details)
@@ -262,13 +263,18 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
 
     def _connect(self) -> None:
-        w = self.worker
-        w.engine_ready.connect(self._engine_ready)
-        w.model_ready.connect(self._model_ready)
-        w.snapshot_ready.connect(self._snapshot_ready)
-        w.failed.connect(self._failed)
-        w.job_started.connect(self._job_started)
-        w.job_finished.connect(self._job_finished)
+        self.worker.engine_ready.connect(self._engine_ready)
+        link = self.link
+        link.model_opened.connect(self._model_ready)
+        link.recording_ready.connect(self._recording_finished)
+        link.open_failed.connect(self._show_open_model)
+        link.record_failed.connect(self._show_recorded_input)
+        link.problem.connect(self._engine_problem)
+        link.busy.connect(self.status.work_started)
+        link.idle.connect(self._work_finished)
+        link.progress.connect(self.status.set_progress)
+        link.analysis_finished.connect(self.analysis_shown)
+        link.job_ended.connect(self._replay_next)
         self.tree.layer_selected.connect(self._layer_selected)
         self.strip.stimulus_selected.connect(self._stimulus_selected)
         self.strip.problem.connect(self.show_problem)
@@ -362,15 +368,8 @@ class MainWindow(QMainWindow):
 
     def _open_spec(self, model: ModelSpec, wanted: tuple[str | None, bool]) -> None:
         spec = model.spec
-        self.state.opening = True
         self.state.wanted_layer = wanted
-        self.state.replay = []  # jobs of a session being restored belong to that session's model
-        self.state.seed = model.seed
-        stopped = self.state.running
-        if stopped is not None:  # the engine drops it for the new model: its view says so now
-            stopped.view.cancelled()
-            self.state.running = None
-        self.state.open_id = self.worker.submit(OpenModel(model))
+        stopped = self.link.open(model)  # a running job stops; its view says so
         self.picker.set_current(spec, "opening…")
         self.status.showMessage(f"Opening {spec}…" + (f" (stopped: {stopped.status.rstrip('…')})"
                                                       if stopped is not None else ""))
@@ -401,8 +400,7 @@ class MainWindow(QMainWindow):
 
     def submit_frame(self, job) -> int:
         """Record a live frame (:class:`engine.jobs.record.RecordFrame`) as the recording to show."""
-        self.state.record_id = self.worker.submit(job)
-        return self.state.record_id
+        return self.link.record(job)
 
     def record_layer(self, layer: str) -> None:
         """Select ``layer`` in the tree and record it; a layer not in the tree is recorded as asked."""
@@ -411,16 +409,8 @@ class MainWindow(QMainWindow):
 
     def cancel(self) -> None:
         """Abandon the work in progress; the open model stays."""
-        self.worker.cancel()
-        self.state.record_id = self.state.busy_id = 0
-        if self.state.running is not None:
-            self.state.running.view.cancelled()  # its partial results stay on show
-        self.state.running = None
-        if self.state.opening:
-            self.state.opening = False
-            if self.state.info is not None:
-                self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
-        self.status.work_finished()
+        if self.link.cancel():
+            self._show_open_model()
         self.status.showMessage("Cancelled", 3000)
 
     def show_problem(self, text: str) -> None:
@@ -436,7 +426,7 @@ class MainWindow(QMainWindow):
         stimulus = self.strip.current()
         if self.state.opening or self.state.info is None or layer is None or stimulus is None:
             return
-        self.state.record_id = self.worker.submit(Record(layer, stimulus))
+        self.link.record(Record(layer, stimulus))
 
     def _select_start_input(self) -> None:
         image = self._choices.image
@@ -460,11 +450,8 @@ class MainWindow(QMainWindow):
         if self.state.info is not None:
             self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
 
-    @Slot(int, object)
-    def _model_ready(self, rid: int, info: ModelInfo) -> None:
-        if rid != self.state.open_id:
-            return
-        self.state.model_opened(info)
+    @Slot(object)
+    def _model_ready(self, info: ModelInfo) -> None:
         self.message.hide()
         self.setWindowTitle(f"{info.name} ({info.weights_label})")  # Qt adds " — Unitscope"
         self.picker.set_current(info.spec, info.weights_label)
@@ -486,30 +473,10 @@ class MainWindow(QMainWindow):
             layer = first_layer(info.anatomy)
         self.record_layer(layer)
 
-    @Slot(int, object, bool)
-    def _snapshot_ready(self, rid: int, snapshot, final: bool) -> None:
-        """Route a snapshot to the running job's view, or a recording to the feature maps;
-        anything no longer asked for is dropped."""
-        if self.state.is_running(rid):
-            view = self.state.running.view
-            if final:
-                view.finish(snapshot)
-                name = self.view_name(view)
-                if name is not None:
-                    self.state.results[name] = snapshot
-                self.analysis_shown.emit(self.state.running.job.kind)
-            else:
-                view.show_snapshot(snapshot)
-                self.state.running.progress = (snapshot.done, snapshot.total)
-                self.status.set_progress(snapshot.done, snapshot.total)
-        elif isinstance(snapshot, Recording):
-            self._recording_finished(rid, snapshot)
-
-    def _recording_finished(self, rid: int, recording: Recording) -> None:
-        if rid != self.state.record_id or self.panel is None:
-            log.debug("dropped stale recording %d of %s", rid, recording.layer)
+    @Slot(object)
+    def _recording_finished(self, recording: Recording) -> None:
+        if self.panel is None:
             return
-        self.state.recording = recording
         self.message.hide()
         self.panel.show_recording(recording)
         # The feature maps first; the views around them once that frame is on screen.
@@ -545,52 +512,23 @@ class MainWindow(QMainWindow):
         if self.state.running is None:
             self._replay_next()
 
-    @Slot(int, str)
-    def _failed(self, rid: int, text: str) -> None:
-        if rid and rid not in (self.state.open_id, self.state.record_id) and not self.state.is_running(rid):
-            return
-        if self.state.is_running(rid):
-            self.state.running.view.failed(text)
-        if rid and rid == self.state.record_id and self.state.recording is not None:
-            # The input that failed is not left selected under another input's maps.
-            self.strip.show_stimulus(self.state.recording.stimulus)
-        if rid == self.state.open_id and self.state.opening:
-            self.state.opening = False
-            self.state.replay, self.state.pins = [], []  # a session's jobs need the session's model
-            if self.state.info is not None:
-                self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
+    def _show_open_model(self) -> None:
+        """The model box names the open model again (an open was cancelled or failed)."""
+        if self.state.info is not None:
+            self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
+
+    def _show_recorded_input(self) -> None:
+        """The input that failed is not left selected under another input's maps."""
+        self.strip.show_stimulus(self.state.recording.stimulus)
+
+    def _engine_problem(self, text: str) -> None:
         self.show_problem(text)
         self.engine_failed.emit(text)
 
-    @Slot(int, str)
-    def _job_started(self, rid: int, text: str) -> None:
-        if self.state.is_running(rid):
-            self.state.running.status, self.state.running.progress = text, None
-            self.status.work_started(text, at_once=True)
-            return
-        if rid not in (self.state.open_id, self.state.record_id):
-            return
-        self.state.busy_id = rid
-        # A model build takes seconds: say so at once; a recording only if it is slow.
-        self.status.work_started(text, at_once=rid == self.state.open_id)
-
-    @Slot(int)
-    def _job_finished(self, rid: int) -> None:
-        if self.state.is_running(rid):
-            self.state.running = None
-            self.status.work_finished()
-            self.status.clearMessage()  # the view says how it ended
-            self._replay_next()
-            return
-        if rid == self.state.busy_id:
-            self.status.work_finished()
-            if rid == self.state.record_id and self.status.currentMessage():
-                self.status.clearMessage()
-        running = self.state.running
-        if running is not None:  # a recording made between two batches of the job
-            self.status.work_started(running.status, at_once=True)
-            if running.progress is not None:
-                self.status.set_progress(*running.progress)
+    def _work_finished(self, clear_message: bool) -> None:
+        self.status.work_finished()
+        if clear_message and self.status.currentMessage():
+            self.status.clearMessage()
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -681,15 +619,8 @@ class MainWindow(QMainWindow):
 
         A running job is replaced (its view keeps what it drew).  Returns the request id.
         """
-        if self.state.running is not None:
-            self.state.running.view.cancelled()  # the engine drops it for the new one
-        rid = self.worker.submit(job)
-        self.state.running = RunningJob(rid, job, view, job.describe())
         name = self.view_name(view)
-        if name is not None:
-            self.state.jobs_run[name] = job
-        self.status.work_started(job.describe(), at_once=True)  # Cancel at once: it is long
-        view.started(job)
+        rid = self.link.start(job, view, name)
         dock = self.job_views[name][1] if name is not None else None
         if dock is not None:
             dock.show()
