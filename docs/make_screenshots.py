@@ -74,6 +74,7 @@ def main(size: str) -> None:
 
     window.open_model("vit_b_16", layer="encoder.layers.encoder_layer_3")
     _wait(app, lambda: window.recording is not None and window.recording.layer == "encoder.layers.encoder_layer_3")
+    window.unit_dock.raise_()
     _settle(app, 1.0)
     window.grab().save(str(DOCS / f"vit_{size}.png"))
     window.close()

@@ -20,7 +20,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QSizePolicy,
     QSpinBox,
@@ -114,12 +114,14 @@ class PropertiesView(QWidget):
                                    suffix=" units", toolTip="Channels measured, spread over the layer (0: all)")
         self.orientations_spin = QSpinBox(self, minimum=4, maximum=72, value=12, suffix=" orientations")
         self.phases_spin = QSpinBox(self, minimum=1, maximum=32, value=8, suffix=" phases")
-        controls = QHBoxLayout()
-        for widget in (*buttons, self.units_spin, self.orientations_spin, self.phases_spin):
-            controls.addWidget(widget)
-        for widget in (self.units_spin, self.orientations_spin, self.phases_spin):
+        # Buttons on one row, the settings under them: the whole text of each fits a narrow dock.
+        controls = QGridLayout()
+        for column, widget in enumerate(buttons):
+            controls.addWidget(widget, 0, column)
+        for i, widget in enumerate((self.units_spin, self.orientations_spin, self.phases_spin)):
             widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # the dock may be narrow
-            widget.setMinimumWidth(64)
+            widget.setMinimumWidth(widget.sizeHint().width())
+            controls.addWidget(widget, 1 + i // 2, i % 2)
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground("w")

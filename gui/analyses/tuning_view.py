@@ -278,14 +278,17 @@ class TuningView(QWidget):
         self.clear()
         if isinstance(request, ProtocolResponses):
             self._set_protocol_axis(request.protocol)
-            self.plot.setTitle(Unit(request.layer, request.channel, request.y, request.x).label, size="9pt",
-                              justify="left")
+            self._show_measured(Unit(request.layer, request.channel, request.y, request.x).label)
             self.status_label.setText(request.describe())
             return
         self._show_settings(request)
         self._set_axis("orientation" if request.param == "orientation" else "sf_rf")
-        self.plot.setTitle(request.unit_label, size="9pt", justify="left")
+        self._show_measured(request.unit_label)
         self.status_label.setText(request.describe())
+
+    def _show_measured(self, label: str) -> None:
+        """Name the unit measured above the controls (the plot's title row holds the legend)."""
+        self.unit_label.setText(f"Unit: {label} (measured)")
 
     def show_snapshot(self, snapshot: TuningSnapshot | ProtocolSnapshot) -> None:
         """Draw the curve so far (conditions not yet recorded are left out) and its metrics;
@@ -295,7 +298,7 @@ class TuningView(QWidget):
             self._show_protocol(snapshot)
             return
         self._set_axis(snapshot.param)
-        self.plot.setTitle(snapshot.unit_label, size="9pt", justify="left")
+        self._show_measured(snapshot.unit_label)
         x = np.asarray(snapshot.values, dtype=float)
         seen = np.isfinite(snapshot.f0)
         self.f0_item.setData(x[seen], snapshot.f0[seen])
