@@ -33,11 +33,11 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.errors import UnitscopeError
 from engine.jobs.predict import Predict, PredictSnapshot
+from gui.analyses.job_view import AnalysisView
 
 R_PEN = pg.mkPen((31, 119, 180), width=2)
 NORM_PEN = pg.mkPen((255, 127, 14), width=2, style=Qt.PenStyle.DashLine)
@@ -61,7 +61,7 @@ def parse_layers(text: str) -> tuple[str, ...]:
     return tuple(t for t in text.replace(",", " ").split() if t)
 
 
-class BrainView(QWidget):
+class BrainView(AnalysisView):
     """Layer sweep, per-neuron scatter and matched unit of a predict job.
 
     Signals
@@ -71,12 +71,9 @@ class BrainView(QWidget):
     """
 
     predict_requested = Signal()
-    job_requested = Signal(object)  # a job to run (built from the controls)
-    show_requested = Signal()  # bring this view's dock to the front
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.predict_requested.connect(self._request)
         self.responses_path = ""
         self.images_folder = ""

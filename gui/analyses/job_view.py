@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
 
 @runtime_checkable
 class JobView(Protocol):
@@ -45,6 +48,26 @@ class JobView(Protocol):
 
     def clear(self) -> None:
         """Forget every result (a new model was opened)."""
+
+
+class AnalysisView(QWidget):
+    """What the views of this package share: the two signals, the context, and a
+    ``context_changed`` that names the clicked unit (views without ``set_unit`` override it)."""
+
+    job_requested = Signal(object)  # a job to run (built from the controls and the context)
+    show_requested = Signal()  # bring this view's dock to the front
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.context: ViewContext | None = None  # set by the window
+
+    def context_changed(self) -> None:
+        """Enable what acts on the clicked unit, and say which unit it is."""
+        self.set_unit(self.context.unit_label if self.context is not None else None)
+
+    def clicked_unit(self):
+        """The context's clicked unit (:class:`engine.recording.unit.Unit`), or None."""
+        return self.context.unit if self.context is not None else None
 
 
 class ViewContext:

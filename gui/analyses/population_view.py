@@ -19,10 +19,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
 from engine.jobs.comparison import Compare, ComparisonSnapshot
 from engine.jobs.population import STIMULUS_SETS, Population, PopulationSnapshot
+from gui.analyses.job_view import AnalysisView
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def comparison_text(s: ComparisonSnapshot) -> str:
             f"{len(s.labels)} stimuli · {s.n_units} vs {s.n_units_b} units ({VIEWS.get(s.view, s.view)})")
 
 
-class PopulationView(QWidget):
+class PopulationView(AnalysisView):
     """Population analyses of the recorded layer.
 
     Signals
@@ -73,14 +74,11 @@ class PopulationView(QWidget):
         The user asked to compare the layer with the one in :attr:`compare_combo`.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     population_requested = Signal()
     compare_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.population_requested.connect(lambda: self._request(self.make_job))
         self.compare_requested.connect(lambda: self._request(self.make_compare_job))
         self._layers_of = None

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.jobs.probe import PROBE_SEQUENCES, ProbePlay, ProbeSnapshot
 from engine.recording.unit import Unit
+from gui.analyses.job_view import AnalysisView
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def unit_color(i: int) -> QColor:
     return QColor(*COLORS[i % len(COLORS)])
 
 
-class ProbeView(QWidget):
+class ProbeView(AnalysisView):
     """Pinned units and their responses to a stimulus sequence.
 
     Signals
@@ -61,14 +61,11 @@ class ProbeView(QWidget):
         The user asked to play the chosen sequence to the pinned units.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     pin_requested = Signal()
     play_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.pin_requested.connect(self._pin_clicked_unit)
         self.play_requested.connect(self._request)
         self._units_of = None
@@ -177,7 +174,7 @@ class ProbeView(QWidget):
         self.set_unit(self.context.unit_label if self.context is not None else None)
 
     def _pin_clicked_unit(self) -> None:
-        unit = self.context.unit if self.context is not None else None
+        unit = self.clicked_unit()
         if unit is not None:
             self.pin(unit)
             self.show_requested.emit()

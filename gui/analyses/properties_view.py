@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.analyses.properties import COLUMNS, PROPERTIES, ks_similarity, read_reference
 from engine.errors import UnitscopeError
 from engine.jobs.properties import Properties, PropertiesSnapshot
+from gui.analyses.job_view import AnalysisView
 
 MODEL_BRUSH = (90, 160, 230, 170)
 REFERENCE_PEN = pg.mkPen((230, 120, 30), width=2)
@@ -78,7 +78,7 @@ def progress_text(snapshot: PropertiesSnapshot) -> str:
     return f"{head} ({snapshot.done} of {snapshot.total} stimuli, {snapshot.n_units} units)…"
 
 
-class PropertiesView(QWidget):
+class PropertiesView(AnalysisView):
     """Histograms of the battery's properties over a layer's units.
 
     Signals
@@ -87,13 +87,10 @@ class PropertiesView(QWidget):
         The user asked to run the battery on the recorded layer with the settings shown.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     properties_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.properties_requested.connect(self._request)
         self.run_action = QAction("&Property battery", self)
         self.run_action.setIconText("Run battery")

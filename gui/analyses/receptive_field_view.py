@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
 from engine.recording.unit import Box, clip_box
 from gui.widgets import colormaps
+from gui.analyses.job_view import AnalysisView
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class MapPlot:
             item.setData([], [])
 
 
-class ReceptiveFieldView(QWidget):
+class ReceptiveFieldView(AnalysisView):
     """Theoretical and empirical receptive field of the unit shown in the unit view.
 
     Signals
@@ -116,13 +116,10 @@ class ReceptiveFieldView(QWidget):
         The user asked to map the unit's receptive field with the settings shown.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     receptive_field_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.receptive_field_requested.connect(self._request)
         self.run_action = QAction("&Receptive field", self, enabled=False)
         self.run_action.setIconText("Map receptive field")
@@ -213,12 +210,8 @@ class ReceptiveFieldView(QWidget):
         """Map receptive field (the analysis's shortcut)."""
         return [self.run_action]
 
-    def context_changed(self) -> None:
-        """Enable mapping for the clicked unit, if any."""
-        self.set_unit(self.context.unit_label if self.context is not None else None)
-
     def _request(self) -> None:
-        unit = self.context.unit if self.context is not None else None
+        unit = self.clicked_unit()
         if unit is not None:
             self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position,
                                                   self.context.stimuli, self.context.shown_stimulus))

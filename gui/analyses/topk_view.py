@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.jobs.topk import TopImages, TopImagesSnapshot
 from gui.widgets.input_strip import array_to_qimage
+from gui.analyses.job_view import AnalysisView
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class CropGrid(QGroupBox):
         self._columns = max(1, math.ceil(math.sqrt(k)))
 
 
-class TopImagesView(QWidget):
+class TopImagesView(AnalysisView):
     """Top and bottom images of the unit shown in the unit view.
 
     Signals
@@ -121,13 +122,10 @@ class TopImagesView(QWidget):
         The user asked to rank the strip's images with the settings shown.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     topk_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.topk_requested.connect(self._request)
         self.run_action = QAction("&Top and bottom images", self, enabled=False)
         self.run_action.setIconText("Top and bottom images")
@@ -190,12 +188,8 @@ class TopImagesView(QWidget):
         """Top and bottom images (the analysis's shortcut)."""
         return [self.run_action]
 
-    def context_changed(self) -> None:
-        """Enable ranking for the clicked unit, if any."""
-        self.set_unit(self.context.unit_label if self.context is not None else None)
-
     def _request(self) -> None:
-        unit = self.context.unit if self.context is not None else None
+        unit = self.clicked_unit()
         if unit is not None:
             self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position,
                                                   self.context.image_paths))

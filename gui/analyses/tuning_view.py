@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.analyses.properties import curve, protocol_metrics
 from engine.jobs.protocol_responses import ProtocolResponses, ProtocolSnapshot
 from engine.jobs.tuning import SF_SWEEP, Tuning, TuningSnapshot
 from engine.recording.unit import Unit
+from gui.analyses.job_view import AnalysisView
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def protocol_text(kind: str, metrics: dict) -> str:
     return "\n".join(lines) or "No responses yet."
 
 
-class TuningView(QWidget):
+class TuningView(AnalysisView):
     """Tuning sweeps of the unit shown in the unit view.
 
     Signals
@@ -111,13 +111,10 @@ class TuningView(QWidget):
         The user asked for a sweep: "orientation" or "sf", or a protocol of :data:`PROTOCOLS`.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     tuning_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.tuning_requested.connect(self._request)
         self.orientation_action = QAction("&Orientation tuning", self, enabled=False)
         self.orientation_action.setStatusTip("Sweep grating orientation for the unit shown in the unit view")
@@ -263,12 +260,8 @@ class TuningView(QWidget):
         self.sf_action.setShortcut("Ctrl+Shift+T")
         return [self.orientation_action, self.sf_action, *self.protocol_actions.values()]
 
-    def context_changed(self) -> None:
-        """Enable the sweeps for the clicked unit, if any."""
-        self.set_unit(self.context.unit_label if self.context is not None else None)
-
     def _request(self, param: str) -> None:
-        unit = self.context.unit if self.context is not None else None
+        unit = self.clicked_unit()
         if unit is not None:
             self.job_requested.emit(self.make_job(unit.layer, unit.channel, self.context.unit_position, param))
 

@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QToolButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from engine.jobs.evidence import EvidenceMaps, EvidenceSnapshot
 from engine.jobs.visualize import VisualizationSnapshot, Visualize
 from gui.analyses.receptive_field_view import THEORETICAL_COLOUR, MapPlot
+from gui.analyses.job_view import AnalysisView
 
 NO_UNIT = "Click a channel in the feature maps, then visualise it or show its evidence."
 EVIDENCE_TITLES = {"gradient": "Gradient", "gradient_x_input": "Gradient × input",
@@ -47,7 +47,7 @@ def to_rgb8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(image, dtype=float) * 255), 0, 255).astype(np.uint8)
 
 
-class VisualizeView(QWidget):
+class VisualizeView(AnalysisView):
     """Feature visualisation and evidence maps of the unit shown in the unit view.
 
     Signals
@@ -58,14 +58,11 @@ class VisualizeView(QWidget):
         The user asked for the unit's evidence on the input shown.
     """
 
-    job_requested = Signal(object)  # a job to run (built from the controls and the context)
-    show_requested = Signal()  # bring this view's dock to the front
     visualize_requested = Signal()
     evidence_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.context = None  # the window's gui.analyses.job_view.ViewContext
         self.visualize_requested.connect(lambda: self._request(False))
         self.evidence_requested.connect(lambda: self._request(True))
         self.visualize_action = QAction("&Visualise unit", self)
@@ -159,12 +156,8 @@ class VisualizeView(QWidget):
         self.evidence_action.setShortcut("Ctrl+Shift+G")
         return [self.visualize_action, self.evidence_action]
 
-    def context_changed(self) -> None:
-        """Say which unit the buttons act on."""
-        self.set_unit(self.context.unit_label if self.context is not None else None)
-
     def _request(self, evidence: bool) -> None:
-        unit = self.context.unit if self.context is not None else None
+        unit = self.clicked_unit()
         if unit is None:
             self.status_label.setText(NO_UNIT)
             return
