@@ -67,7 +67,9 @@ def metrics_text(snapshot: TuningSnapshot) -> str:
             return "No responses yet."
         return (f"Preferred orientation {_num(o['preferred_deg'], '.1f')}° · OSI {_num(o['osi'])} · "
                 f"circular variance {_num(o['circular_variance'])}\nBandwidth "
-                f"{_num(o['bandwidth_deg'], '.1f')}° (half-width at 1/√2 of the peak)")
+                f"{_num(o['bandwidth_deg'], '.1f')}° (half-width at 1/√2 of the peak)"
+                + _fit_text("von Mises", o.get("preferred_fit_deg"), "°", o.get("bandwidth_fit_deg"), "°",
+                            o.get("fit_r_squared")))
     rf, img = m.get("sf_rf"), m.get("sf")
     main = rf or img
     if not main:
@@ -75,7 +77,17 @@ def metrics_text(snapshot: TuningSnapshot) -> str:
     text = f"Preferred SF {_num(main['preferred'])} cycles/{'RF' if rf else 'image'}"
     if rf and img:
         text += f" ({_num(img['preferred'], '.1f')} cycles/image)"
-    return text + f"\nBandwidth {_num(main['bandwidth_octaves'])} octaves (full width at half height)"
+    return (text + f"\nBandwidth {_num(main['bandwidth_octaves'])} octaves (full width at half height)"
+            + _fit_text("log-Gaussian", main.get("preferred_fit"), "", main.get("bandwidth_fit_octaves"),
+                        " octaves", main.get("fit_r_squared")))
+
+
+def _fit_text(model: str, preferred, preferred_unit: str, bandwidth, bandwidth_unit: str, r_squared) -> str:
+    """A line with the fitted preferred value and bandwidth beside the grid's (nothing without a fit)."""
+    if preferred is None or not math.isfinite(preferred):
+        return ""
+    return (f"\nFit ({model}, R² {_num(r_squared, '.2f')}): preferred {_num(preferred, '.1f')}{preferred_unit}, "
+            f"bandwidth {_num(bandwidth, '.2f')}{bandwidth_unit}")
 
 
 #: The headline of each protocol: (text, metric, format, unit), joined with " · ".

@@ -152,3 +152,20 @@ def test_a_record_asked_for_during_a_sweep_is_served_between_batches(window, qtb
     assert events == [("layer", "0"), ("done", "tuning")]
     assert len(view.f0_item.getData()[0]) == 36  # the sweep went on after the recording
     assert window.recording.layer == "0"
+
+
+def test_the_metrics_name_the_fitted_preferred_orientation_beside_the_grid_value():
+    """A planted von Mises unit at 37.5° sampled every 15°: the grid says 30 or 45, the fit says 37.5."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from engine.analyses.fits import von_mises
+    from engine.analyses.tuning import orientation_metrics
+    from gui.analyses.tuning_view import metrics_text
+
+    grid = np.arange(0, 180, 15.0)
+    metrics = dataclasses.asdict(orientation_metrics(grid, von_mises(grid, 0.1, 1.0, 2.0, 37.5)))
+    text = metrics_text(SimpleNamespace(param="orientation", metrics={"orientation": metrics}))
+    fit_line = text.splitlines()[-1]
+    assert fit_line.startswith("Fit (von Mises, R² 1.00): preferred 37.5°"), text
+    assert f"Preferred orientation {metrics['preferred_deg']:.1f}°" in text
