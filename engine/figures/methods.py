@@ -206,13 +206,19 @@ ORIENTATION_CONVENTION = ("Orientation \u03b8 is the direction along which lumin
                           "the image's y axis points down, so \u03b8 increases clockwise on screen); a bar's own "
                           "orientation is \u03b8 + 90\u00b0.")
 
+FIT_DEFINITIONS = (
+    "Beside these grid values, the preferred orientation and bandwidth were also read from a least-squares "
+    "von Mises fit, R(\u03b8) = b + a exp(\u03ba(cos 2(\u03b8 \u2212 \u03bc) \u2212 1)), and the peak spatial frequency "
+    "and bandwidth from a log-Gaussian fit over log\u2082 spatial frequency, with the same definitions of "
+    "bandwidth applied to the fitted curves.")
+
 TUNING_DEFINITIONS = (
     "F0 is the mean response over the phases of a condition and F1 the amplitude of its first harmonic "
     "over phase, 2|\u03a3_k r_k e^{\u2212i\u03c6_k}|/n. Responses were rectified at 0 for the orientation metrics: "
     "the preferred orientation is the sampled peak refined by a parabola through its neighbours; the "
     "orientation selectivity index is OSI = (R_pref \u2212 R_orth)/(R_pref + R_orth); circular variance is "
     "CV = 1 \u2212 |\u03a3 r e^{2i\u03b8}|/\u03a3 r (Ringach et al., 2002); bandwidth is the half width of the peak at "
-    "1/\u221a2 of its height (Ringach et al., 2002).")
+    "1/\u221a2 of its height (Ringach et al., 2002). " + FIT_DEFINITIONS)
 
 GRATING_SET = (12, (4.0, 8.0, 16.0, 32.0))  # engine.session.stimulus_sets: orientations, cycles per image
 
@@ -444,7 +450,8 @@ def properties_methods(job: dict, extra: dict) -> str:
         "and the peak response. Gratings in circular apertures (radii from 1/16 of the receptive field's side to "
         f"the side, at every orientation, {job.get('size_phases', 4)} phases, at the median preferred spatial "
         "frequency of the channels measured together) gave the surround suppression index "
-        "SSI = (R_peak \u2212 R_largest)/R_peak (Cavanaugh et al., 2002). " + ORIENTATION_CONVENTION)
+        "SSI = (R_peak \u2212 R_largest)/R_peak (Cavanaugh et al., 2002). " + FIT_DEFINITIONS + " "
+        + ORIENTATION_CONVENTION)
 
 
 def summaries_methods(job: dict, extra: dict) -> str:

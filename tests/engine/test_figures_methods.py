@@ -121,3 +121,11 @@ def test_every_bib_entry_is_complete():
         assert re.search(r"year = \{\d{4}\}", entry), key
         assert re.search(r"(journal|booktitle) = \{", entry), key
     assert bibtex("Olah et al., 2017 and Springenberg et al., 2015").count("@") == 2
+
+
+@pytest.mark.parametrize("kind", ["tuning", "properties"])
+def test_the_fitted_tuning_values_are_defined_where_they_are_reported(kind):
+    job = JOBS[kind][0]
+    text = methods_text([MethodsEntry({"format": "unitscope-job/1", "model": MODEL, "job": job})])
+    assert "von Mises fit, R(\u03b8) = b + a exp(\u03ba(cos 2(\u03b8 \u2212 \u03bc) \u2212 1))" in text
+    assert "log-Gaussian fit over log\u2082 spatial frequency" in text
