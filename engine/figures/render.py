@@ -135,7 +135,11 @@ def draw_figure(data: FigureData, options: FigureOptions):
 
 def caption_text(data: FigureData, options: FigureOptions) -> str:
     """The caption of ``data``'s figure: provenance and numbers the drawing leaves out."""
-    return _module(data.kind).caption(data, options).strip()
+    text = _module(data.kind).caption(data, options).strip()
+    if options.deg_per_image:
+        text += (f" Scale bars give input pixels and degrees of visual angle, the whole input spanning "
+                 f"{options.deg_per_image:g}\u00b0.")
+    return text
 
 
 def caption_path(figure: str | Path) -> Path:

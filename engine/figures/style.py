@@ -69,6 +69,8 @@ class FigureOptions:
         Mosaic: draw the ``top_n`` channels with the largest mean response (0: off).
     background : str
         Figure face colour; white by default (a light figure prints).
+    deg_per_image : float
+        The visual angle the whole input spans, in degrees (0: not given); scale bars then add degrees.
     """
 
     width_mm: float = 85.0
@@ -81,6 +83,7 @@ class FigureOptions:
     channels: tuple[int, ...] = ()
     top_n: int = 0
     background: str = "white"
+    deg_per_image: float = 0.0
 
     def __post_init__(self):
         if not 20.0 <= float(self.width_mm) <= 500.0:
@@ -91,6 +94,8 @@ class FigureOptions:
             raise UnitscopeError(f"DPI {self.dpi} is out of range (50 to 2400).")
         if self.scale not in SCALES:
             raise UnitscopeError(f"Scale '{self.scale}' is not one of {', '.join(SCALES)}.")
+        if not (0.0 <= float(self.deg_per_image) <= 360.0):
+            raise UnitscopeError(f"Visual angle {self.deg_per_image}\u00b0 per image is out of range (0 to 360).")
         if int(self.top_n) < 0 or any(int(c) < 0 for c in self.channels):
             raise UnitscopeError("Channels and --top must be 0 or more.")
 
@@ -351,7 +356,8 @@ def image_axes(ax, title: str = "") -> None:
 
 def scale_bar(ax, width_px: float, options: FigureOptions, per_unit: float = 1.0, unit: str = "px") -> None:
     """A scale bar under the image's lower-left corner: a round number of input pixels
-    (``per_unit`` input pixels per data unit, e.g. a feature map's stride)."""
+    (``per_unit`` input pixels per data unit, e.g. a feature map's stride), and its visual angle
+    when ``options.deg_per_image`` says how many degrees the whole input spans."""
     length = nice_length(width_px * per_unit / 3)
     if not length:
         return
@@ -360,7 +366,10 @@ def scale_bar(ax, width_px: float, options: FigureOptions, per_unit: float = 1.0
     span = length / per_unit
     ax.plot([x0, x0 + span], [y_bottom, y_bottom], color="black", lw=1.2, solid_capstyle="butt", clip_on=False,
             transform=ax.transData + _down(ax, 2.0))
-    ax.annotate(f"{fmt(length)} {unit}", (x0 + span, y_bottom), xytext=(2, -2), textcoords="offset points",
+    label = f"{fmt(length)} {unit}"
+    if options.deg_per_image and unit == "px":
+        label += f" ({length * options.deg_per_image / (width_px * per_unit):.2g}\u00b0)"
+    ax.annotate(label, (x0 + span, y_bottom), xytext=(2, -2), textcoords="offset points",
                 ha="left", va="center", fontsize=options.small, annotation_clip=False)
     ax.set_xlim(x0, x1)
 

@@ -82,6 +82,11 @@ class FigureDialog(QDialog):
         form.addRow("Format", row)
         self.letters_check = QCheckBox("Panel letters (a, b, c …)", checked=options.panel_letters)
         form.addRow("", self.letters_check)
+        self.angle_spin = QDoubleSpinBox(minimum=0.0, maximum=360.0, decimals=1, singleStep=1.0,
+                                         value=options.deg_per_image, suffix="°", specialValueText="not given",
+                                         toolTip="The visual angle the model's whole input spans (e.g. 8°); "
+                                                 "scale bars then give degrees beside pixels")
+        form.addRow("Input spans", self.angle_spin)
         self.scale_combo = QComboBox()
         self.scale_combo.addItem("one scale for all channels", "shared")
         self.scale_combo.addItem("each channel its own range", "channel")
@@ -120,7 +125,8 @@ class FigureDialog(QDialog):
         return FigureOptions(width_mm=self.width_spin.value(), font_family=self.font_combo.currentText(),
                              font_size=self.size_spin.value(), dpi=self.dpi_spin.value(),
                              panel_letters=self.letters_check.isChecked(), cmap=self._cmap,
-                             scale=self.scale_combo.currentData(), channels=channels, top_n=self.top_spin.value())
+                             scale=self.scale_combo.currentData(), channels=channels, top_n=self.top_spin.value(),
+                             deg_per_image=self.angle_spin.value())
 
     def path(self) -> str:
         """The file, its suffix matching the format chosen."""

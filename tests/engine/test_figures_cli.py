@@ -259,3 +259,32 @@ def test_the_visualise_and_properties_views_give_their_figures(tmp_path):
     assert np.isnan(props.array("model.peak_sf")[2])
     write_figure(props, FigureOptions(width_mm=183), tmp_path / "props.pdf")
     assert "5 units of layer1" in (tmp_path / "props.pdf.caption.txt").read_text()
+
+
+def test_scale_bars_give_degrees_when_the_visual_angle_is_set(tmp_path):
+    """An input of 224 px spanning 8°: the 50 px bar is 50 * 8 / 224 = 1.8°, in the figure and its caption."""
+    from engine.figures.data import FigureData
+    from engine.figures.render import caption_text, draw_figure
+    from engine.figures.style import FigureOptions, rc_params
+    import matplotlib
+
+    rng = np.random.default_rng(0)
+    data = FigureData("unit", {"map": rng.normal(size=(56, 56)), "input_image": rng.integers(
+        0, 255, (224, 224, 3), dtype=np.uint8)}, {"layer": "layer1", "channel": 3, "position": [28, 28]})
+    texts = {}
+    for angle in (0.0, 8.0):
+        options = FigureOptions(width_mm=89, deg_per_image=angle)
+        with matplotlib.rc_context(rc_params(options)):
+            fig = draw_figure(data, options)
+            texts[angle] = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    assert "50 px (1.8\u00b0)" in texts[8.0] and "50 px" in texts[0.0]
+    assert not any("\u00b0)" in t for t in texts[0.0])
+    assert "the whole input spanning 8\u00b0" in caption_text(data, FigureOptions(deg_per_image=8.0))
+    assert main(["figure", str(_sidecar_free_npy(tmp_path)), "--deg-per-image", "400", "--out",
+                 str(tmp_path / "x.pdf")]) == 2
+
+
+def _sidecar_free_npy(tmp_path):
+    path = tmp_path / "acts.npy"
+    np.save(path, np.ones((4, 6, 6), dtype=np.float32))
+    return path

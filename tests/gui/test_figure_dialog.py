@@ -30,6 +30,9 @@ def test_dialog_defaults_are_what_journals_ask_for_and_presets_set_the_width(qtb
     dialog.channels_edit.setText("0-3,9")
     dialog.top_spin.setValue(0)
     assert dialog.options().channels == (0, 1, 2, 3, 9)
+    assert dialog.options().deg_per_image == 0.0 and dialog.angle_spin.text() == "not given"
+    dialog.angle_spin.setValue(8.0)
+    assert dialog.options().deg_per_image == 8.0  # scale bars then give degrees
     dialog.channels_edit.setText("three")
     with pytest.raises(UnitscopeError, match="not a channel list"):
         dialog.options()
