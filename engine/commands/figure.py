@@ -114,6 +114,9 @@ def register(sub) -> None:
     parser.add_argument("--deg-per-image", type=float, metavar="DEG",
                         help="the visual angle the input spans (e.g. 8, as Brain-Score's V1 benchmarks): scale bars "
                              "add degrees")
+    parser.add_argument("--orientation", choices=("grating", "bar"),
+                        help="orientation a tuning figure reports: grating (theta, the direction luminance varies; "
+                             "default) or bar (the bars' own, theta + 90)")
     parser.add_argument("--dpi", type=positive_int, help="pixels per inch of PNG and TIFF (default 300)")
     parser.add_argument("--channels", type=_channels, metavar="LIST", help="mosaic: channels drawn, e.g. 0-15,32")
     parser.add_argument("--top", type=positive_int, metavar="N", help="mosaic: the N channels with the "
@@ -166,7 +169,7 @@ def run(args) -> int:
                                                                       args.channel, args.unit, args.reference))
         options = FigureOptions()
     given = {"width_mm": args.width_mm, "font_size": args.font_size, "font_family": args.font, "dpi": args.dpi,
-             "deg_per_image": args.deg_per_image,
+             "deg_per_image": args.deg_per_image, "orientation": args.orientation,
              "channels": args.channels, "top_n": args.top, "scale": args.scale, "cmap": args.cmap}
     changes = {k: v for k, v in given.items() if v is not None}
     if args.no_panel_letters:

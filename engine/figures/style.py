@@ -44,6 +44,10 @@ DIVERGING = tuple(n + r for n in ("RdBu", "coolwarm", "bwr", "seismic", "PiYG", 
 SIGNED_CMAP = "RdBu_r"  # signed maps (ON - OFF, kernels, evidence) when --cmap is not diverging
 
 
+#: What a tuning figure may report as orientation (see :class:`FigureOptions`).
+ORIENTATIONS = ("grating", "bar")
+
+
 @dataclass(frozen=True)
 class FigureOptions:
     """How a figure is drawn; saved in its sidecar so it can be drawn again.
@@ -71,6 +75,9 @@ class FigureOptions:
         Figure face colour; white by default (a light figure prints).
     deg_per_image : float
         The visual angle the whole input spans, in degrees (0: not given); scale bars then add degrees.
+    orientation : {"grating", "bar"}
+        The orientation a tuning figure reports: the direction the luminance varies (the stimuli's
+        theta), or the bars' own orientation, theta + 90 degrees, as many papers report it.
     """
 
     width_mm: float = 85.0
@@ -84,6 +91,7 @@ class FigureOptions:
     top_n: int = 0
     background: str = "white"
     deg_per_image: float = 0.0
+    orientation: str = "grating"
 
     def __post_init__(self):
         if not 20.0 <= float(self.width_mm) <= 500.0:
@@ -94,6 +102,9 @@ class FigureOptions:
             raise UnitscopeError(f"DPI {self.dpi} is out of range (50 to 2400).")
         if self.scale not in SCALES:
             raise UnitscopeError(f"Scale '{self.scale}' is not one of {', '.join(SCALES)}.")
+        if self.orientation not in ORIENTATIONS:
+            raise UnitscopeError(f"Orientation '{self.orientation}' is not one of {', '.join(ORIENTATIONS)} "
+                                 "(grating: the direction luminance varies; bar: the bars' own, 90\u00b0 more).")
         if not (0.0 <= float(self.deg_per_image) <= 360.0):
             raise UnitscopeError(f"Visual angle {self.deg_per_image}\u00b0 per image is out of range (0 to 360).")
         if int(self.top_n) < 0 or any(int(c) < 0 for c in self.channels):

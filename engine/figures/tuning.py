@@ -30,6 +30,17 @@ def figure_height(data: FigureData, options: FigureOptions) -> float:
     return min(options.width_in * (0.5 if data.meta.get("param") == "orientation" else 0.62), 4.0) + 0.45
 
 
+def _bars(options: FigureOptions | None) -> bool:
+    """Whether orientation is reported as the bars' own (theta + 90 degrees)."""
+    return options is not None and options.orientation == "bar"
+
+
+def shown_orientation(degrees, options: FigureOptions | None):
+    """Orientation as the figure reports it: theta, or the bars' own, (theta + 90) mod 180."""
+    degrees = np.asarray(degrees, dtype=float)
+    return np.mod(degrees + 90.0, 180.0) if _bars(options) else degrees
+
+
 def caption(data: FigureData, options: FigureOptions | None = None) -> str:
     """Unit, model, protocol, the metrics of F0 and, for orientation, the convention."""
     param = data.meta.get("param", "orientation")
@@ -42,16 +53,17 @@ def caption(data: FigureData, options: FigureOptions | None = None) -> str:
     if "lo" in data.arrays and n_phases > 1:
         text += "; band: minimum to maximum over phases"
     text += "."
-    metrics = metrics_text(data)
+    metrics = metrics_text(data, options)
     if metrics:
         text += f" {metrics}."
     if param == "orientation":
-        text += (" " + ORIENTATION_CONVENTION + " The polar panel draws \u03b8 as on screen (0\u00b0 to the right, "
-                 "clockwise), with responses repeated every 180\u00b0.")
+        shown = "the bars' orientation, \u03b8 + 90\u00b0" if _bars(options) else "\u03b8"
+        text += (" " + ORIENTATION_CONVENTION + f" The figure reports {shown}. The polar panel draws it as on "
+                 "screen (0\u00b0 to the right, clockwise), with responses repeated every 180\u00b0.")
     return text
 
 
-def metrics_text(data: FigureData) -> str:
+def metrics_text(data: FigureData, options: FigureOptions | None = None) -> str:
     """The metrics of F0 in one line (empty when the data has none)."""
     m = (data.meta.get("metrics") or {}).get("f0") or {}
     if m.get("preferred") is not None and np.isfinite(m["preferred"]):  # a spatial-frequency sweep
@@ -62,7 +74,9 @@ def metrics_text(data: FigureData) -> str:
         return f"F0: preferred {fmt(m['preferred'])} cycles/{unit}{width}"
     if not m or "preferred_deg" not in m:
         return ""
-    parts = [f"preferred \u03b8 {fmt(m['preferred_deg'])}\u00b0", f"OSI {m['osi']:.2f}",
+    preferred = float(shown_orientation(m["preferred_deg"], options))
+    name = "bar orientation" if _bars(options) else "\u03b8"
+    parts = [f"preferred {name} {fmt(preferred)}\u00b0", f"OSI {m['osi']:.2f}",
              f"circular variance {m['circular_variance']:.2f}"]
     bandwidth = m.get("bandwidth_deg")
     if bandwidth is not None and np.isfinite(bandwidth):
@@ -76,6 +90,11 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     x, f0, f1 = data.array("x"), data.array("f0"), data.array("f1")
     param = data.meta.get("param", "orientation")
     orientation = param == "orientation"
+    lo, hi = (data.array("lo"), data.array("hi")) if "lo" in data.arrays else (None, None)
+    if orientation and _bars(options):  # the bars' own orientation, in order along the axis
+        order = np.argsort(shown_orientation(x, options), kind="stable")
+        x, f0, f1 = shown_orientation(x, options)[order], f0[order], f1[order]
+        lo, hi = (None, None) if lo is None else (lo[order], hi[order])
     if orientation:
         ax, polar = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
         fig.delaxes(polar)
@@ -83,12 +102,14 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
     else:
         ax, polar = fig.add_subplot(), None
     n_phases = int(data.meta.get("n_phases", 1))
-    if "lo" in data.arrays and n_phases > 1:
-        ax.fill_between(x, data.array("lo"), data.array("hi"), color="#C6DBEF", lw=0,
+    if lo is not None and n_phases > 1:
+        ax.fill_between(x, lo, hi, color="#C6DBEF", lw=0,
                         label=f"min\u2013max over {n_phases} phases")
     ax.plot(x, f0, "-o", color=LINE_COLORS[0], label="F0 (mean over phase)")
     ax.plot(x, f1, "-s", color=LINE_COLORS[1], label="F1 (first harmonic)")
     pref = ((data.meta.get("metrics") or {}).get("f0") or {}).get("preferred_deg")
+    if pref is not None and orientation:
+        pref = float(shown_orientation(pref, options))
     if orientation and pref is not None:
         ax.axvline(pref, color=ACCENT, lw=0.8, ls="--", label=f"preferred {fmt(pref)}\u00b0")
     ax.set_ylim(bottom=min(0.0, float(np.nanmin(np.concatenate([f0, f1])))))
@@ -102,7 +123,7 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
         ax.xaxis.set_major_locator(FixedLocator(x))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(v)))  # plain text, no mathtext
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(AXIS_LABELS.get(param, param))
+    ax.set_xlabel("bar orientation (\u00b0)" if orientation and _bars(options) else AXIS_LABELS.get(param, param))
     ax.set_ylabel("response (a.u.)")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, handlelength=1.5,
                columnspacing=1)

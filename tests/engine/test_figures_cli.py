@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from engine.cli import main
+from engine.errors import UnitscopeError
 from engine.figures.methods import bibtex, collect, methods_text
 from resources import __file__ as resources_init
 
@@ -288,3 +289,35 @@ def _sidecar_free_npy(tmp_path):
     path = tmp_path / "acts.npy"
     np.save(path, np.ones((4, 6, 6), dtype=np.float32))
     return path
+
+
+def test_a_tuning_figure_reports_the_bars_orientation_when_asked():
+    """theta = 30 deg (luminance varies along 30 deg) is a bar at 120 deg: the curve, the preferred line,
+    the metrics and the caption all move by 90 deg mod 180, and say so."""
+    import matplotlib
+
+    from engine.figures.data import FigureData
+    from engine.figures.render import caption_text, draw_figure
+    from engine.figures.style import FigureOptions, rc_params
+
+    theta = np.arange(0, 180, 15.0)
+    f0 = np.cos(np.radians(2 * (theta - 30.0))) + 1.0
+    metrics = {"f0": {"preferred_deg": 30.0, "osi": 0.9, "circular_variance": 0.2, "bandwidth_deg": 20.0}}
+    data = FigureData("tuning", {"x": theta, "f0": f0, "f1": 0.5 * f0},
+                      {"param": "orientation", "unit": "layer1[3](28,28)", "metrics": metrics, "n_phases": 8})
+    drawn = {}
+    for orientation in ("grating", "bar"):
+        options = FigureOptions(width_mm=120, orientation=orientation)
+        with matplotlib.rc_context(rc_params(options)):
+            fig = draw_figure(data, options)
+        line = next(l for l in fig.axes[0].get_lines() if l.get_label() == "F0 (mean over phase)")
+        drawn[orientation] = (line.get_xdata(), line.get_ydata(), fig.axes[0].get_xlabel(),
+                              caption_text(data, options))
+    x, y, label, caption = drawn["bar"]
+    np.testing.assert_array_equal(x, np.sort(np.mod(theta + 90, 180)))
+    assert x[np.argmax(y)] == 120.0 and drawn["grating"][0][np.argmax(drawn["grating"][1])] == 30.0
+    assert label == "bar orientation (\u00b0)" and "preferred bar orientation 120\u00b0" in caption
+    assert "reports the bars' orientation, \u03b8 + 90\u00b0" in caption
+    assert "preferred \u03b8 30\u00b0" in drawn["grating"][3] and "reports \u03b8." in drawn["grating"][3]
+    with pytest.raises(UnitscopeError, match="not one of grating, bar"):
+        FigureOptions(orientation="stripes")
