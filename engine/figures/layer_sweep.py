@@ -12,7 +12,7 @@ from engine.figures.style import LINE_COLORS, NARROW_MM, FigureOptions, panel_le
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
     if options.width_mm < NARROW_MM:
-        return options.width_in * 1.6 + 0.8
+        return options.width_in * 1.3 + 0.8  # two panels, each a little wider than tall
     return min(options.width_in * 0.45, 4.0) + 0.9
 
 

@@ -12,7 +12,7 @@ from engine.figures.style import ACCENT, LINE_COLORS, NARROW_MM, FigureOptions, 
 
 def figure_height(data: FigureData, options: FigureOptions) -> float:
     if options.width_mm < NARROW_MM:
-        return options.width_in * 1.9 + 0.6
+        return options.width_in * 1.4 + 0.6  # two panels, each a little wider than tall
     return min(options.width_in * 0.45, 4.0) + 0.7
 
 
