@@ -141,13 +141,7 @@ def from_properties_csv(path: Path, reference: str | Path | None = None) -> Figu
     property) is overlaid, else the reference the command was given, when it still exists."""
     from engine.analyses.properties import PROPERTIES, read_reference, similarity_to_reference
 
-    sidecar = path.with_name(path.name + ".json")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-    except OSError as exc:
-        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    rows, record = _csv_with_sidecar(path)
     header, body = rows[0], rows[1:]
     columns = {name: i for i, name in enumerate(header)}
 
@@ -243,6 +237,18 @@ def _evidence_of(path: Path) -> FigureData:
                        "activation": result.get("activation")}, [job_file.to_dict()], prov)
 
 
+def _csv_with_sidecar(path: Path) -> tuple[list[list[str]], dict]:
+    """The rows of a CSV a command wrote, and its ``.csv.json`` sidecar ({} when there is none)."""
+    sidecar = path.with_name(path.name + ".json")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    except OSError as exc:
+        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    return rows, record
+
+
 def from_activations(path: Path, layer: str | None = None, image: int = 0) -> FigureData:
     arrays, prov = read_arrays(path)
     if prov.get("command") == "visualize":
@@ -269,13 +275,7 @@ def from_activations(path: Path, layer: str | None = None, image: int = 0) -> Fi
 
 
 def from_tuning_csv(path: Path) -> FigureData:
-    sidecar = path.with_name(path.name + ".json")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-        record = _json(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-    except OSError as exc:
-        raise UnitscopeError(f"Could not read '{path.name}': {exc.strerror or exc}.") from None
+    rows, record = _csv_with_sidecar(path)
     if len(rows) < 2:
         raise UnitscopeError(f"'{path.name}' holds no tuning table (a header and one row per condition).")
     header, table = rows[0], np.array([[float(v) for v in row] for row in rows[1:]])
