@@ -3,6 +3,7 @@ responsiveness (4) and start-up (7)."""
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -221,13 +222,18 @@ def _startup_marks(lines, t0: float) -> dict[str, float]:
 def startup(repeats: int) -> Figure:
     """Figure 7: launching `unitscope` until the window is shown, and until maps are painted.
 
-    Target (issue 14): the window at once, and the first feature map within torch's own
-    import time + 1 s, measured in the same run (each launch next to one `import torch`).
+    Targets: the window shown within 0.9 s, and the first feature map within torch's own
+    import time + 0.3 s, measured in the same run (each launch next to one `import torch`).
     """
     fig = Figure("7", "Start-up: `unitscope` (default model resnet18) to window shown and to first maps painted")
     shown, painted, imports, ready, opened = [], [], [], [], []
     # A settings folder of its own: the user's saved layout is neither read nor changed.
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="unitscope-bench-"))
+    # Launch as an installed Unitscope does, with its modules' bytecode compiled (pip compiles it; a
+    # checkout writes it at its first launch), also where PYTHONDONTWRITEBYTECODE is set.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for package in ("gui", "engine", "resources"):
+        compileall.compile_dir(os.path.join(root, package), quiet=1)
     for _ in range(repeats):
         imports.append(_torch_import_s())
         t0 = time.perf_counter()
@@ -238,9 +244,12 @@ def startup(repeats: int) -> Figure:
         for values, key in ((shown, "shown"), (painted, "painted"), (ready, "ready"), (opened, "opened")):
             values.append(marks.get(key, float("nan")))
     s, p, t = Sample(shown), Sample(painted), Sample(imports)
-    fig.add("launch → window shown", s.s(), "target ≤ 1.5 s", s.median <= 1.5)
-    fig.add("launch → first feature map painted", p.s(), f"import torch {t.s()}; target ≤ that + 1 s",
-            p.median <= t.median + 1.0)
+    fig.add("launch → window shown", s.s(), "target ≤ 0.9 s", s.median <= 0.9)
+    fig.add("launch → first feature map painted", p.s(), f"import torch {t.s()}; target ≤ that + 0.3 s",
+            p.median <= t.median + 0.3)
+    fig.add("first feature map painted − import torch, each launch with its own import",
+            Sample([b - a for a, b in zip(imports, painted)]).s(), "less noisy than the difference of the medians",
+            None)
     r = Sample(ready)
     after = Sample([b - a for a, b in zip(ready, painted)])
     fig.add("launch → torch loaded in the engine thread", r.s(),
@@ -252,5 +261,10 @@ def startup(repeats: int) -> Figure:
                      "(window shown, engine ready, model opened, first feature map painted); "
                      "`import torch, torchvision` is timed in a fresh interpreter before each launch. "
                      "torch starts loading once the window is shown, so the whole launch exceeds the "
-                     "import by the time to the window plus the part after torch has loaded.")
+                     "import by the time to the window plus the part after torch has loaded. "
+                     "The window builds only what the first maps need (panel, unit view, the analyses' "
+                     "docks); the analysis views are built after the first paint, one per turn of the "
+                     "event loop. PySide is kept from reading the source of every non-Qt module "
+                     "imported after it (torch's), and the app's bytecode is compiled before the "
+                     "launches, as an installation has it.")
     return fig

@@ -15,14 +15,48 @@ import signal
 import sys
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-import resources
-
 log = logging.getLogger(__name__)
+
+#: Packages whose modules PySide still reads for ``from __feature__ import`` (see below).
+QT_PACKAGES = ("PySide6", "shiboken6", "pyqtgraph", "superqt", "gui", "__main__")
+
+
+def skip_feature_scan_of_non_qt_modules() -> bool:
+    """Stop PySide reading the source of every module imported after it (torch's 1,500 too).
+
+    Once loaded, PySide replaces ``__import__`` and, to support its opt-in
+    ``from __feature__ import snake_case``, reads the source of each newly imported module
+    (``shibokensupport.feature._mod_uses_pyside``) to see whether it names PySide6.  That
+    made loading torch in the engine thread about 0.4 s slower than in a fresh interpreter.
+    Modules outside :data:`QT_PACKAGES` (torch, NumPy, the engine...) are now taken as not
+    using PySide without reading them; Qt code is still read.  Returns whether the hook was
+    found (another PySide version may not have it; then nothing changes).
+    """
+    feature = sys.modules.get("shibokensupport.feature")
+    scan = getattr(feature, "_mod_uses_pyside", None)
+    if scan is None or getattr(scan, "unitscope_wrapped", False):
+        return scan is not None
+
+    def scan_qt_modules_only(module) -> bool:
+        if getattr(module, "__name__", "").partition(".")[0] not in QT_PACKAGES:
+            return False
+        return scan(module)
+
+    scan_qt_modules_only.unitscope_wrapped = True
+    feature._mod_uses_pyside = scan_qt_modules_only
+    return True
+
+
+skip_feature_scan_of_non_qt_modules()  # before pyqtgraph brings NumPy in
+
+import pyqtgraph as pg  # noqa: E402 - after the hook above
+from pyqtgraph.util.garbage_collector import GarbageCollector  # noqa: E402
+
+import resources  # noqa: E402
 
 ORGANIZATION = "Unitscope"
 APPLICATION = "Unitscope"
@@ -108,6 +142,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
+    collect_garbage_in_gui_thread(app)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)
@@ -116,6 +151,22 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+def collect_garbage_in_gui_thread(app: QApplication) -> GarbageCollector:
+    """Python's cyclic garbage collection runs only in the GUI thread, from a timer (once).
+
+    Left automatic, a collection runs in whichever thread allocates next -- often the
+    engine thread -- and frees there the Qt objects of a closed window's reference cycles:
+    Qt then destroys widgets and layouts off the GUI thread, which corrupts its heap.
+    pyqtgraph's :class:`~pyqtgraph.util.garbage_collector.GarbageCollector` turns automatic
+    collection off and collects, with the usual thresholds, every second in the GUI thread.
+    """
+    collector = getattr(app, "unitscope_gc", None)
+    if collector is None:
+        collector = GarbageCollector(interval=1.0)
+        app.unitscope_gc = collector
+    return collector
 
 
 class Screenshot(QObject):

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt, Signal
 
-from engine.recording.mosaic import Mosaic
 from gui.widgets import colormaps
+
+if TYPE_CHECKING:  # the module imports torch; the window builds this panel before torch has loaded
+    from engine.recording.mosaic import Mosaic
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,27 @@ import re
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
-from superqt import QSearchableComboBox
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QToolButton, QWidget
 
 SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class SearchableComboBox(QComboBox):
+    """An editable combo box whose completer finds the typed text anywhere in a name.
+
+    As superqt's ``QSearchableComboBox``, whose package takes longer to import (0.4 s) than
+    the window takes to build: the window is shown before torch loads, so that time counts.
+    """
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setEditable(True)
+        self.completer_object = QCompleter(self)
+        self.completer_object.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer_object.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer_object.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.setCompleter(self.completer_object)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
 
 
 def natural_key(name: str) -> tuple:
@@ -59,7 +76,7 @@ class ModelPicker(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.combo = QSearchableComboBox(self)
+        self.combo = SearchableComboBox(self)
         self.combo.setToolTip("Model to listen to: type to search; 'found weights' means "
                               "pretrained weights are in the local torch cache, "
                               "'random weights' that the model is randomly initialised")

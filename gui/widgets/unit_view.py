@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,8 +32,10 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontMetricsF
 
-from engine.anatomy.receptive_field import Field
 from gui.widgets import colormaps
+
+if TYPE_CHECKING:  # the module imports torch; the window builds this view before torch has loaded
+    from engine.anatomy.receptive_field import Field
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,12 @@ WINDOW_VIEWS = (("Feature maps", "feature maps"), ("Unit", "unit"))
 def figure_views(window) -> list[tuple[str, str, str]]:
     """(menu label, view name, why there is no figure or "") of every view: the window's own, then
     each analysis of the registry with a view, in its order."""
-    from engine.session.analysis import analyses
+    from engine.session.analysis import analyses, resolve
 
     rows = [(label, name, "") for label, name in WINDOW_VIEWS]
     for analysis in analyses():
-        view = window.views.get(analysis.name)
-        if view is not None:
-            drawn = hasattr(view, "figure_data") or analysis.figure is not None
+        if analysis.view is not None:  # the view's class: the views are built after the first maps
+            drawn = hasattr(resolve(analysis.view), "figure_data") or analysis.figure is not None
             rows.append((analysis.title, analysis.name, "" if drawn else analysis.no_figure))
     return rows
 
@@ -203,7 +202,7 @@ def copy_methods(window) -> None:
 
 def copy_screenshot(window) -> None:
     """Copy the feature-map panel as it looks on screen (for slides; papers use Figure…)."""
-    if window.panel is None or window.state.recording is None:
+    if window.state.recording is None:
         window.show_problem("There is nothing on screen to copy yet: no feature maps are shown.")
         return
     QApplication.clipboard().setPixmap(window.panel.grab())

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from engine.errors import UnitscopeError
+from engine.session.analysis import analyses
 from gui.dialogs.cluster_dialog import open_cluster_dialog
 from gui.window.figure_menu import add_figure_actions
 
@@ -83,7 +84,13 @@ def build_menus(window) -> None:
         view.addAction(dock.toggleViewAction())
 
     analyse = bar.addMenu("&Analyse")
-    add_analysis_actions(window, analyse)
+    window.analyse_menu = analyse
+    analyse.aboutToShow.connect(window.build_views)  # the views are built after the first maps
+    for analysis in analyses():  # where each view's actions go once it is built, in the registry's order
+        if analysis.view is not None:
+            anchor = analyse.addSeparator()
+            anchor.setVisible(False)
+            anchor.setObjectName(f"analyse_{analysis.name}")
     analyse.addSeparator()
     _action(window, analyse, "&Cancel analysis", window.cancel, None,
             "Stop the analysis running; what it has computed stays on show")
@@ -94,22 +101,18 @@ def build_menus(window) -> None:
         "CNNs — anatomy, feature maps and in-silico electrophysiology."))
 
 
-def add_analysis_actions(window, menu) -> None:
-    """Each analysis's actions (its view's :meth:`menu_actions`), the main one with the analysis's
-    shortcut, in the registry's order (:func:`engine.session.analysis.analyses`)."""
-    from engine.session.analysis import analyses
-
-    for analysis in analyses():
-        view = window.views.get(analysis.name)
-        if view is None:
-            continue
-        actions = view.menu_actions()
-        if analysis.shortcut and actions and actions[0].shortcut().isEmpty():
-            actions[0].setShortcut(QKeySequence(analysis.shortcut))
-        for action in actions:
-            key = action.shortcut().toString()
-            action.setToolTip(f"{action.statusTip()} ({key})" if key else action.statusTip())
-            menu.addAction(action)
+def add_analysis_actions(window, analysis, view) -> None:
+    """An analysis's actions (its view's :meth:`menu_actions`) into the Analyse menu at the
+    analysis's place in the registry's order, the main one with the analysis's shortcut."""
+    menu = window.analyse_menu
+    anchor = next(a for a in menu.actions() if a.objectName() == f"analyse_{analysis.name}")
+    actions = view.menu_actions()
+    if analysis.shortcut and actions and actions[0].shortcut().isEmpty():
+        actions[0].setShortcut(QKeySequence(analysis.shortcut))
+    for action in actions:
+        key = action.shortcut().toString()
+        action.setToolTip(f"{action.statusTip()} ({key})" if key else action.statusTip())
+        menu.insertAction(anchor, action)
 
 
 def _last_dir(window) -> str:
@@ -220,7 +223,7 @@ def export_view(window, which: str) -> None:
     from gui.window import export
 
     if which == "feature maps":
-        target = window.panel.export_target() if window.panel is not None else None
+        target = window.panel.export_target()
     else:
         view = window.unit_view
         target = view.export_target() if hasattr(view, "export_target") else view

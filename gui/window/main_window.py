@@ -3,8 +3,14 @@ tuning and population analyses.
 
 The window only asks and shows: every model build and forward pass happens in the
 :class:`gui.engine_link.worker.EngineThread`.  Results carry request ids and the window drops any
-that is not the newest it asked for.  Modules that import torch are imported only once
-the engine thread has loaded torch, so the window appears at once.
+that is not the newest it asked for.  No module the window imports loads torch, so the
+window appears at once; the engine thread starts loading torch once it is shown.
+
+Start-up does only what the first feature maps need before they are painted: the
+feature-map panel and unit view are built with the window (before torch loads, while the
+engine thread does not yet compete for the GIL); each analysis gets its dock at once (so a
+saved layout is restored) and its view once the first maps are on screen, one view per turn
+of the event loop, or sooner when its dock is shown or :attr:`MainWindow.views` is asked for.
 """
 
 from __future__ import annotations
@@ -43,12 +49,14 @@ from gui.window import window_settings
 from gui.widgets.anatomy_card import AnatomyCard
 from gui.widgets.anatomy_tree import AnatomyTree
 from gui.engine_link.app_state import AppState
+from gui.widgets.feature_map_panel import FeatureMapPanel
 from gui.widgets.input_strip import InputStrip
 from gui.analyses.job_view import JobView, ViewContext
 from gui.widgets.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
 from gui.widgets.model_picker import ModelPicker
 from gui.window.session_file import SavedSession, read_session
 from gui.widgets.status_bar import EngineStatusBar
+from gui.widgets.unit_view import UnitView
 from gui.window.window_settings import StartupChoices
 from gui.engine_link.controller import EngineLink
 
@@ -62,6 +70,7 @@ TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut
 
 #: Screens less tall than this (available pixels) get the laptop layout: analyses tabbed with the unit view.
 COMPACT_HEIGHT = 900
+WAITING_TEXT = "Starting the engine (loading PyTorch)…"
 
 
 def first_layer(anatomy) -> str:
@@ -107,7 +116,6 @@ class MainWindow(QMainWindow):
         self.state = AppState(seed=self._choices.seed)
         self.link = EngineLink(self.state, self._choices.device, self)  # requests out, answers routed back
         self.worker = self.link.worker
-        self.panel = self.unit_view = None  # built once torch is loaded (see _build_views)
         self._details_timer = QTimer(self, singleShot=True, interval=0)
         self._details_timer.timeout.connect(self._show_details)
 
@@ -116,14 +124,16 @@ class MainWindow(QMainWindow):
         self.card = AnatomyCard(self)
         self.strip = InputStrip(self)
         self.context = ViewContext(self.state, self.strip.stimuli, self._unit_position, self._pinned_units)
-        self.views: dict[str, JobView] = {}  # analysis name -> its view (engine.session.analysis)
+        self._views: dict[str, JobView] = {}  # analysis name -> its view, once built (see views)
         self.docks: dict[str, QDockWidget] = {}  # analysis name -> the dock of its view
-        self.job_views: dict[str, tuple[JobView, QDockWidget | None]] = {}  # name -> view, its dock
+        self._unbuilt: dict[str, object] = {}  # analysis name -> its Analysis, view not built yet
+        self._building = False  # the views are being built, one per turn of the event loop
         self.live = LiveInput(self)
         self._build_centre()
         self._build_docks()
         self._build_analysis_views()
         self._build_status_bar()
+        self._build_feature_views()
         file_menu.build_menus(self)
         self._own_about_box()
         # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself:
@@ -159,8 +169,7 @@ class MainWindow(QMainWindow):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         self.centre_stack = QStackedWidget(self)
-        waiting = QLabel("Starting the engine (loading PyTorch)…",
-                         alignment=Qt.AlignmentFlag.AlignCenter)
+        waiting = QLabel(WAITING_TEXT, alignment=Qt.AlignmentFlag.AlignCenter)
         self.centre_stack.addWidget(waiting)
         centre = QWidget(self)
         layout = QVBoxLayout(centre)
@@ -200,20 +209,62 @@ class MainWindow(QMainWindow):
         for analysis in analyses():
             if analysis.view is None:
                 continue
-            view = resolve(analysis.view)(self)
-            view.context = self.context
-            dock = self._dock(analysis.title, f"{analysis.name}_dock", view, Qt.DockWidgetArea.RightDockWidgetArea)
+            waiting = QLabel(" ", alignment=Qt.AlignmentFlag.AlignCenter)  # the view comes after the first maps
+            dock = self._dock(analysis.title, f"{analysis.name}_dock", waiting, Qt.DockWidgetArea.RightDockWidgetArea)
             if previous is None:
                 self.splitDockWidget(self.unit_dock, dock, Qt.Orientation.Vertical)
             else:
                 self.tabifyDockWidget(previous, dock)
             previous = dock
-            self.views[analysis.name], self.docks[analysis.name] = view, dock
-            self.add_job_view(analysis.name, view, dock)
-            # Bound methods, not closures over the window: no reference cycle through a signal.
-            view.job_requested.connect(self._job_requested)
-            view.show_requested.connect(self._show_requested)
+            self.docks[analysis.name], self._unbuilt[analysis.name] = dock, analysis
+            dock.visibilityChanged.connect(self._dock_visible)  # bound method: no cycle through a closure
         (self.unit_dock if compact else self.analysis_docks[0]).raise_()
+
+    @property
+    def views(self) -> dict[str, JobView]:
+        """Every analysis's view by name; asking builds the views not built yet."""
+        self.build_views()
+        return self._views
+
+    @property
+    def job_views(self) -> dict[str, tuple[JobView, QDockWidget]]:
+        """Every analysis's view with its dock, by name (builds the views not built yet)."""
+        return {name: (view, self.docks[name]) for name, view in self.views.items()}
+
+    def build_views(self) -> None:
+        """Build every analysis view not built yet (in the registry's order)."""
+        for name in list(self._unbuilt):
+            self._build_view(name)
+
+    def _build_view(self, name: str) -> None:
+        """Build one analysis's view into its dock, its actions into the Analyse menu."""
+        analysis = self._unbuilt.pop(name, None)
+        if analysis is None:
+            return
+        view = resolve(analysis.view)(self)
+        if not isinstance(view, JobView):
+            raise TypeError(f"{type(view).__name__} lacks the JobView methods")
+        view.context = self.context
+        window_settings.put_in_dock(self.docks[name], view)
+        self._views[name] = view
+        # Bound methods, not closures over the window: no reference cycle through a signal.
+        view.job_requested.connect(self._job_requested)
+        view.show_requested.connect(self._show_requested)
+        file_menu.add_analysis_actions(self, analysis, view)
+        view.context_changed()
+        self._watch_text_boxes(view)
+
+    def _build_next_view(self) -> None:
+        """Build the next view after the first maps, one per turn of the event loop."""
+        if self._unbuilt:
+            self._build_view(next(iter(self._unbuilt)))
+            QTimer.singleShot(0, self, self._build_next_view)
+
+    def _dock_visible(self, visible: bool) -> None:
+        """A dock came on screen after the first maps: its view is built now."""
+        name = next((n for n, dock in self.docks.items() if dock is self.sender()), None)
+        if visible and name in self._unbuilt and self.state.recording is not None:
+            self._build_view(name)
 
     def _job_requested(self, job) -> None:
         self.start_job(job, self.sender())
@@ -248,14 +299,14 @@ class MainWindow(QMainWindow):
         file_menu.load_weights(self)
 
     def _unit_position(self):
-        return self.unit_view.position if self.unit_view is not None else None
+        return self.unit_view.position
 
     def _pinned_units(self) -> list:
-        return list(getattr(self.views.get("probe"), "units", []))
+        return list(getattr(self._views.get("probe"), "units", []))
 
     def _context_changed(self) -> None:
-        """Tell every analysis view that the model, recording, clicked unit or inputs changed."""
-        for view in self.views.values():
+        """Tell every analysis view built so far that the model, recording, clicked unit or inputs changed."""
+        for view in self._views.values():
             view.context_changed()
 
     def _build_status_bar(self) -> None:
@@ -287,25 +338,25 @@ class MainWindow(QMainWindow):
         self.picker.load_weights_requested.connect(self._load_weights)
         self.status.cancel_requested.connect(self.cancel)
 
-    def _build_views(self) -> None:
-        # The panel's module imports engine.recording.mosaic, which imports torch: only now, after the
-        # engine thread has loaded it.  The window thread runs no torch operator (the engine
-        # makes the mosaics and values it shows), so it never starts an OpenMP pool.
-        from gui.widgets.feature_map_panel import FeatureMapPanel
-        from gui.widgets.unit_view import UnitView
-
+    def _build_feature_views(self) -> None:
+        """The feature-map panel and the unit view, built with the window (neither module
+        imports torch: the engine makes the mosaics and values they show, so the window thread
+        runs no torch operator and never starts an OpenMP pool).  They take the place of the
+        waiting text and the unit placeholder once the engine has loaded torch."""
         self.panel = FeatureMapPanel(self)
         self.panel.render_finished.connect(self._render_finished)
         self.panel.channel_clicked.connect(self.show_unit)
         self.panel.unit_clicked.connect(self._unit_clicked)
-        self.centre_stack.addWidget(self.panel)
-        self.centre_stack.setCurrentWidget(self.panel)
-        self.unit_view = UnitView(self)
-        self.unit_dock.widget().setWidget(self.unit_view)
         self.panel.hovered.connect(self._hovered)
+        self.centre_stack.addWidget(self.panel)  # behind the waiting text
+        self.unit_view = UnitView(self)
+        self.unit_view.hide()  # until it takes the placeholder's place in its dock
         window_settings.restore_panel_settings(self)
-        self._apply_display()
-        self._watch_text_boxes()
+
+    def _show_feature_views(self) -> None:
+        if self.centre_stack.currentWidget() is not self.panel:
+            self.centre_stack.setCurrentWidget(self.panel)
+            window_settings.put_in_dock(self.unit_dock, self.unit_view)
 
     # --- starting and stopping ---------------------------------------------------------
 
@@ -440,12 +491,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _engine_ready(self, catalogue) -> None:
-        try:
-            self._build_views()
-        except ImportError as exc:  # torch itself failed to load; the engine said why
-            log.exception("could not build the feature-map views")
-            self.show_problem(f"The feature-map views could not start: {exc}")
-            return
+        self._show_feature_views()
         self.picker.set_catalogue(catalogue)
         if self.state.info is not None:
             self.picker.set_current(self.state.info.spec, self.state.info.weights_label)
@@ -458,12 +504,11 @@ class MainWindow(QMainWindow):
         self.status.set_model(info.device, info.weights_label, info.has_random_weights, info.seed)
         for note in info.notes:
             self.show_problem(note)
-        if self.panel is not None:
-            self.panel.clear()
-            self.panel.set_model_name(info.name)
-            self.panel.set_class_names(getattr(info, "categories", None))
-            self.unit_view.clear()
-        for view, _dock in self.job_views.values():
+        self.panel.clear()
+        self.panel.set_model_name(info.name)
+        self.panel.set_class_names(getattr(info, "categories", None))
+        self.unit_view.clear()
+        for view in self._views.values():  # views not built yet have nothing to clear
             view.clear()
         self._context_changed()  # no unit clicked yet; pinned units belong to the old model
         (layer, explicit), self.state.wanted_layer = self.state.wanted_layer, (None, False)
@@ -475,8 +520,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _recording_finished(self, recording: Recording) -> None:
-        if self.panel is None:
-            return
         self.message.hide()
         self.panel.show_recording(recording)
         # The feature maps first; the views around them once that frame is on screen.
@@ -490,7 +533,7 @@ class MainWindow(QMainWindow):
         event loop fill these views once.
         """
         recording = self.state.recording
-        if recording is None or self.unit_view is None:
+        if recording is None:
             return
         self.status.set_time("forward", recording.forward_s * 1000)
         size = "×".join(str(s) for s in recording.input_image.shape[:2])
@@ -537,8 +580,8 @@ class MainWindow(QMainWindow):
         info = self.state.info
         if info is None or info.model is None:
             return None
-        display = {"normalization": self.panel.normalization} if self.panel is not None else {}
-        if self.panel is not None and self.panel.colormap_chosen:
+        display = {"normalization": self.panel.normalization}
+        if self.panel.colormap_chosen:
             display["colormap"] = self.panel.colormap_name
         return SavedSession(model=info.model, layer=self.tree.current_layer(), inputs=self.strip.stimuli(),
                             shown_input=self.strip.current(), display=display,
@@ -570,9 +613,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _apply_display(self) -> None:
-        """Give the feature-map panel a restored session's colormap and scaling (once it exists)."""
+        """Give the feature-map panel a restored session's colormap and scaling."""
         display = self.state.display
-        if self.panel is None or not display:
+        if not display:
             return
         self.state.display = {}
         try:
@@ -600,19 +643,9 @@ class MainWindow(QMainWindow):
 
     # --- analyses ----------------------------------------------------------------------
 
-    def add_job_view(self, name: str, view: JobView, dock: QDockWidget | None = None) -> None:
-        """Register an analysis view (:class:`gui.analyses.job_view.JobView`) under ``name``.
-
-        Its jobs are started with :meth:`start_job`; it is cleared when a model opens, and
-        its last job is saved with the session.
-        """
-        if not isinstance(view, JobView):
-            raise TypeError(f"{type(view).__name__} lacks the JobView methods")
-        self.job_views[name] = (view, dock)
-
     def view_name(self, view) -> str | None:
         """The name ``view`` was registered under."""
-        return next((name for name, (v, _d) in self.job_views.items() if v is view), None)
+        return next((name for name, v in self._views.items() if v is view), None)
 
     def start_job(self, job, view: JobView) -> int:
         """Submit ``job`` to the engine thread; ``view`` draws its snapshots.
@@ -621,13 +654,16 @@ class MainWindow(QMainWindow):
         """
         name = self.view_name(view)
         rid = self.link.start(job, view, name)
-        dock = self.job_views[name][1] if name is not None else None
+        dock = self.docks.get(name)
         if dock is not None:
             dock.show()
             dock.raise_()
         return rid
 
     def _render_finished(self, ms: float) -> None:
+        if self._unbuilt and not self._building:  # the first maps are on screen: now the analysis views
+            self._building = True
+            QTimer.singleShot(0, self, self._build_next_view)
         self.status.set_time("render", ms)
         self.feature_maps_painted.emit(self.state.recording.layer if self.state.recording else "", ms)
 
@@ -642,7 +678,7 @@ class MainWindow(QMainWindow):
 
     def show_unit(self, channel: int | None, quiet: bool = False) -> None:
         """Show ``channel`` (None: the most active one) of the recording in the unit view."""
-        if self.state.recording is None or self.unit_view is None:
+        if self.state.recording is None:
             return
         args = unit_arguments(self.state.recording, self.state.info.anatomy if self.state.info else None, channel)
         if args is None:
@@ -680,9 +716,10 @@ class MainWindow(QMainWindow):
         if new is not None and self.isAncestorOf(new):
             new.installEventFilter(self)  # installed once: Qt moves a repeated filter to the front
 
-    def _watch_text_boxes(self) -> None:
-        """Watch the window's text boxes now (the focus also adds any widget it reaches)."""
-        for box in self.findChildren(QWidget):
+    def _watch_text_boxes(self, widget: QWidget | None = None) -> None:
+        """Watch the text boxes of the window (or of ``widget`` in it) now; the focus also
+        adds any widget it reaches."""
+        for box in (widget or self).findChildren(QWidget):
             if isinstance(box, TEXT_BOXES):
                 box.installEventFilter(self)
 

@@ -176,6 +176,19 @@ def scrolling(widget: QWidget) -> QScrollArea:
     return DockScrollArea(widget)
 
 
+def put_in_dock(dock, view: QWidget) -> None:
+    """Show ``view`` in ``dock`` in place of what it shows (in its scroll area, if it has one)."""
+    shown = dock.widget()
+    if isinstance(shown, QScrollArea):
+        old = shown.takeWidget()
+        shown.setWidget(view)
+        if old is not None:
+            old.deleteLater()
+    else:
+        dock.setWidget(view)
+    view.show()
+
+
 def scroll_every_dock(window) -> None:
     """Put every dock's view that is not in a :class:`DockScrollArea` yet into one, so no
     view's minimum size can make the window larger than the screen."""
@@ -241,12 +254,11 @@ def save_settings(window) -> None:
     if stimulus is not None:
         s.setValue("last/input_kind", stimulus.kind)
         s.setValue("last/input", stimulus.value)
-    if window.panel is not None:
-        if window.panel.colormap_chosen:  # else each layer's values choose it again next time
-            s.setValue("display/colormap", window.panel.colormap_name)
-        else:
-            s.remove("display/colormap")
-        s.setValue("display/normalization", window.panel.normalization)
+    if window.panel.colormap_chosen:  # else each layer's values choose it again next time
+        s.setValue("display/colormap", window.panel.colormap_name)
+    else:
+        s.remove("display/colormap")
+    s.setValue("display/normalization", window.panel.normalization)
 
 
 def restore_panel_settings(window) -> None:

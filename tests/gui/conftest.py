@@ -7,12 +7,87 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any QApplication exists
 
 import gc
+import threading
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QSettings
+from PySide6.QtWidgets import QApplication
 
 from gui.engine_link.worker import EngineThread
+
+
+class OffThreadCollections:
+    """A ``gc.callbacks`` hook that catches a cyclic collection outside the GUI thread that
+    would delete a Qt object: a live one whose Python wrapper owns it and is in the garbage.
+
+    During such a collection the garbage is saved rather than freed (``gc.DEBUG_SAVEALL``);
+    the hook records the Qt objects in it and keeps the garbage for the GUI thread to free
+    (:meth:`release`), so the check itself never lets Qt objects die in the wrong thread.
+    Wrappers of objects Qt already deleted, or that Qt owns (a widget's children), are not
+    deleted with their wrapper and are let go.
+    """
+
+    def __init__(self):
+        self.found: list[tuple[str, list[str]]] = []  # (thread, Qt types that would die there)
+        self.kept: list[list] = []
+        self._flags = 0
+
+    def __call__(self, phase: str, _info: dict) -> None:
+        if threading.current_thread() is threading.main_thread():
+            return
+        if phase == "start":
+            self._flags = gc.get_debug()
+            gc.set_debug(self._flags | gc.DEBUG_SAVEALL)
+            return
+        gc.set_debug(self._flags)
+        garbage = gc.garbage[:]
+        del gc.garbage[:]
+        qt = sorted({type(o).__name__ for o in garbage if isinstance(o, shiboken6.Shiboken.Object)
+                     and shiboken6.isValid(o) and shiboken6.ownedByPython(o)})
+        if qt:
+            self.found.append((threading.current_thread().name, qt))
+        self.kept.append(garbage)
+
+    def release(self) -> list[tuple[str, list[str]]]:
+        """Free the kept garbage here (the GUI thread); return and forget what was found."""
+        found, self.found = self.found, []
+        self.kept.clear()
+        gc.collect()  # the kept cycles, here
+        return found
+
+
+OFF_THREAD = OffThreadCollections()
+gc.callbacks.append(OFF_THREAD)
+
+
+@pytest.fixture
+def off_thread() -> OffThreadCollections:
+    """The suite's record of collections outside the GUI thread."""
+    return OFF_THREAD
+
+
+@pytest.fixture(autouse=True)
+def _qt_objects_die_in_the_gui_thread():
+    """Fail a test during which a Qt object was collected outside the GUI thread (see
+    :class:`OffThreadCollections`); what the test left is deleted here, in the GUI thread: the
+    widgets it closed first (Qt deletes them while their Python side is whole), then what
+    Python still holds in reference cycles."""
+    OFF_THREAD.release()
+    yield
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    found = OFF_THREAD.release()
+    if found:
+        pytest.fail("Qt objects collected outside the GUI thread: "
+                    + "; ".join(f"{', '.join(types)} in thread {thread}" for thread, types in found), pytrace=False)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _automatic_collection_after_the_gui_tests():
+    """The application collects garbage only in the GUI thread (automatic collection off);
+    the tests after these get Python's automatic collection back."""
+    yield
+    gc.enable()
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +96,10 @@ def _unitscope_app(qapp, tmp_path):
     from gui.app.app import make_application
 
     make_application()
+    # The app collects Python's garbage from a timer in this thread; here it is collected at
+    # each test's end instead, once Qt has deleted the widgets the test closed (a timer could
+    # fire in between and clear a dropped widget's Python side while Qt still calls into it).
+    qapp.unitscope_gc.timer.stop()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     yield qapp
@@ -147,7 +226,9 @@ def open_window(qtbot, resnet18_weights):
     yield _open
     for window in windows:
         window.close()
+        window.deleteLater()
     windows.clear()
-    # Free the closed windows' Qt objects here, in the GUI thread: left to a later
-    # collection, that could run in the next test's engine thread.
+    # Delete the closed windows here, in the GUI thread: Qt first, while their Python side is
+    # whole, then what Python still holds of them.
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()

@@ -96,4 +96,4 @@ def test_rapid_selections_across_models(open_window, qtbot, tmp_path, monkeypatc
     assert end[0] <= 1.10 * first_third[0]
     window.close()
     assert not window.worker.isRunning()
-    assert not [t for t in list(EngineThread.instances) if t.isRunning()]
+    assert not [t for t in list(EngineThread.instances) if shiboken6.isValid(t) and t.isRunning()]
