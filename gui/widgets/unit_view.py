@@ -32,10 +32,12 @@ from PySide6 import QtCore, QtWidgets
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontMetricsF
 
+from engine.recording.unit import LayerRef
 from gui.widgets import colormaps
 
-if TYPE_CHECKING:  # the module imports torch; the window builds this view before torch has loaded
+if TYPE_CHECKING:  # the modules import torch; the window builds this view before torch has loaded
     from engine.anatomy.receptive_field import Field
+    from engine.session.values import Recording
 
 log = logging.getLogger(__name__)
 
@@ -429,3 +431,31 @@ class UnitView(QtWidgets.QWidget):
             return
         self._pinned = not self._pinned or unit != self._position
         self.set_position(*unit)
+
+
+def unit_view_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:
+    """What :meth:`UnitView.show_unit` needs for ``channel`` of a recording, or None.
+
+    ``channel=None`` picks the channel with the largest mean output (the engine's
+    ``recording.top_channel``).  Only NumPy: the engine made the values.
+    """
+    kind, values = recording.kind, recording.values
+    if channel is None:
+        channel = recording.top_channel
+    if channel is None or not 0 <= channel < values.shape[0]:
+        return None
+    channel_map = values[channel].reshape(1, 1) if kind == "vector" else values[channel]
+    field = None
+    ref = LayerRef.parse(recording.layer)
+    node = anatomy.by_name.get(ref.name) if anatomy is not None and kind in ("maps", "tokens") else None
+    k = ref.call
+    if node is not None and k <= len(node.calls):
+        field = node.calls[k - 1].field
+        # A token grid (ViT) has the field the card gives when the tokens are that grid.
+        if kind == "tokens" and (field is None or field.tokens is None
+                                 or tuple(field.tokens[:2]) != tuple(channel_map.shape)):
+            field = None
+    weights = recording.conv_weights
+    return {"channel_map": channel_map, "input_image": recording.input_image,
+            "field": field, "channel": channel, "layer": recording.layer,
+            "weights": weights[channel] if weights is not None and channel < len(weights) else None}

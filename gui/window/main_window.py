@@ -16,23 +16,16 @@ of the event loop, or sooner when its dock is shown or :attr:`MainWindow.views` 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
-    QApplication,
     QDialog,
     QDockWidget,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QStackedWidget,
     QTabBar,
-    QTextEdit,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -41,9 +34,7 @@ from PySide6.QtWidgets import (
 from engine.errors import UnitscopeError
 from engine.session.analysis import analyses, resolve
 from engine.jobs.record import Record
-from engine.recording.unit import LayerRef
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
-from gui.dialogs import code_trust
 from gui.window import file_menu
 from gui.window import window_settings
 from gui.widgets.anatomy_card import AnatomyCard
@@ -54,18 +45,16 @@ from gui.widgets.input_strip import InputStrip
 from gui.analyses.job_view import JobView, ViewContext
 from gui.widgets.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
 from gui.widgets.model_picker import ModelPicker
+from gui.window import window_session
 from gui.window.session_file import SavedSession, read_session
+from gui.window.shortcuts import ShortcutsThroughTextBoxes
 from gui.widgets.status_bar import EngineStatusBar
-from gui.widgets.unit_view import UnitView
+from gui.widgets.unit_view import UnitView, unit_view_arguments
 from gui.window.window_settings import StartupChoices
 from gui.engine_link.controller import EngineLink
 
 log = logging.getLogger(__name__)
 
-TEXT_BOXES = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
-TEXT_EDITING_KEYS = (QKeySequence.StandardKey.Copy, QKeySequence.StandardKey.Cut, QKeySequence.StandardKey.Paste,
-                     QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo,
-                     QKeySequence.StandardKey.SelectAll)
 
 
 #: Screens less tall than this (available pixels) get the laptop layout: analyses tabbed with the unit view.
@@ -136,10 +125,7 @@ class MainWindow(QMainWindow):
         self._build_feature_views()
         file_menu.build_menus(self)
         self._own_about_box()
-        # Window shortcuts (Ctrl+E...) win over a text box that would take the key itself:
-        # each widget of this window that gets the focus is watched (see eventFilter).
-        QApplication.instance().focusChanged.connect(self._focus_changed)
-        self._watch_text_boxes()
+        self.shortcuts = ShortcutsThroughTextBoxes(self)  # Ctrl+E... work in a focused text box too
         self._connect()
         window_settings.scroll_every_dock(self)
         # The unit (laptop) or the first analysis in front, whatever was tabbed in after it.
@@ -252,7 +238,7 @@ class MainWindow(QMainWindow):
         view.show_requested.connect(self._show_requested)
         file_menu.add_analysis_actions(self, analysis, view)
         view.context_changed()
-        self._watch_text_boxes(view)
+        self.shortcuts.watch(view)
 
     def _build_next_view(self) -> None:
         """Build the next view after the first maps, one per turn of the event loop."""
@@ -417,6 +403,10 @@ class MainWindow(QMainWindow):
         self._open_spec(ModelSpec(spec, weights, seed=self.state.seed, device=self._choices.device,
                                   trust_pickle=trust_pickle), wanted)
 
+    def open_saved_model(self, model: ModelSpec, layer: str | None) -> None:
+        """Open a session's model (its code agreed to) and record ``layer`` first."""
+        self._open_spec(model, (layer, True) if layer else (None, False))
+
     def _open_spec(self, model: ModelSpec, wanted: tuple[str | None, bool]) -> None:
         spec = model.spec
         self.state.wanted_layer = wanted
@@ -573,73 +563,19 @@ class MainWindow(QMainWindow):
         if clear_message and self.status.currentMessage():
             self.status.clearMessage()
 
-    # --- sessions ----------------------------------------------------------------------
+    # --- sessions (gui.window.window_session) ---------------------------------------------
 
     def saved_session(self) -> SavedSession | None:
         """The window as a :class:`gui.window.session_file.SavedSession` (None before a model is open)."""
-        info = self.state.info
-        if info is None or info.model is None:
-            return None
-        display = {"normalization": self.panel.normalization}
-        if self.panel.colormap_chosen:
-            display["colormap"] = self.panel.colormap_name
-        return SavedSession(model=info.model, layer=self.tree.current_layer(), inputs=self.strip.stimuli(),
-                            shown_input=self.strip.current(), display=display,
-                            pinned=self._pinned_units(), jobs=dict(self.state.jobs_run))
+        return window_session.saved_session(self)
 
     def restore_session(self, saved: SavedSession, source: str = "The session") -> bool:
-        """Open a saved session: its model, inputs, layer and display; then run its jobs again.
-
-        False (nothing changed) when its model runs code the person did not agree to run."""
-        model = code_trust.trusted_session_model(self, saved, source)  # asks before code runs
-        if model is None:
-            return False
-        missing = [s.value for s in saved.inputs if s.kind == "image" and not Path(s.value).is_file()]
-        known = set(self.strip.stimuli())
-        images = [s.value for s in saved.inputs
-                  if s.kind == "image" and s not in known and Path(s.value).is_file()]
-        if images:
-            self.strip.add_paths(images)
-        if saved.shown_input is not None and not self.strip.select(saved.shown_input):
-            missing.append(saved.shown_input.value)
-        self.state.display = dict(saved.display)
-        self._apply_display()
-        self._open_spec(model, (saved.layer, True) if saved.layer else (None, False))
-        self.state.replay = list(saved.jobs.items())
-        self.state.pins = list(saved.pinned)
-        if missing:
-            self.show_problem("The session's input(s) " + ", ".join(Path(m).name for m in sorted(set(missing)))
-                              + " no longer exist; the others are shown.")
-        return True
-
-    def _apply_display(self) -> None:
-        """Give the feature-map panel a restored session's colormap and scaling."""
-        display = self.state.display
-        if not display:
-            return
-        self.state.display = {}
-        try:
-            if "colormap" in display:
-                self.panel.set_colormap(display["colormap"])
-            if "normalization" in display:
-                self.panel.set_normalization(display["normalization"])
-        except ValueError as exc:
-            self.show_problem(f"The session's display setting was not applied: {exc}")
+        """Open a saved session; False (nothing changed) when its model runs code the person
+        did not agree to run (:func:`gui.window.window_session.restore_session`)."""
+        return window_session.restore_session(self, saved, source)
 
     def _replay_next(self) -> None:
-        """Start the next job of a restored session, once its model is open and a layer is shown."""
-        if self.state.pins and self.state.info is not None and not self.state.opening:
-            for unit in self.state.pins:
-                self.views["probe"].pin(unit)
-            self.state.pins = []
-        if not self.state.replay or self.state.info is None or self.state.opening:
-            return
-        name, job = self.state.replay.pop(0)
-        if name in self.job_views:
-            self.start_job(job, self.job_views[name][0])
-        else:
-            self.show_problem(f"The session's '{name}' analysis has no view here; it was not run.")
-            self._replay_next()
+        window_session.replay_next(self)
 
     # --- analyses ----------------------------------------------------------------------
 
@@ -680,7 +616,7 @@ class MainWindow(QMainWindow):
         """Show ``channel`` (None: the most active one) of the recording in the unit view."""
         if self.state.recording is None:
             return
-        args = unit_arguments(self.state.recording, self.state.info.anatomy if self.state.info else None, channel)
+        args = unit_view_arguments(self.state.recording, self.state.info.anatomy if self.state.info else None, channel)
         if args is None:
             return
         self.unit_view.show_unit(**args)
@@ -696,32 +632,7 @@ class MainWindow(QMainWindow):
         if channel == self.state.unit_channel:
             self.unit_view.set_position(y, x)
 
-    # --- keyboard and help ------------------------------------------------------------
-
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
-        """Let the window's shortcuts through a focused text box that would take the key
-        (a line edit uses Ctrl+E, Ctrl+K, Ctrl+A... for editing).  Copy, cut, paste, undo,
-        redo and select-all stay with the box."""
-        if event.type() == QEvent.Type.ShortcutOverride:
-            pressed = QKeySequence(event.keyCombination())
-            if (event.modifiers() & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
-                    and not any(event.matches(key) for key in TEXT_EDITING_KEYS)
-                    and any(action.isEnabled() and action.shortcut().matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
-                            for action in self.findChildren(QAction))):
-                event.ignore()
-                return True
-        return super().eventFilter(watched, event)
-
-    def _focus_changed(self, _old, new) -> None:
-        if new is not None and self.isAncestorOf(new):
-            new.installEventFilter(self)  # installed once: Qt moves a repeated filter to the front
-
-    def _watch_text_boxes(self, widget: QWidget | None = None) -> None:
-        """Watch the text boxes of the window (or of ``widget`` in it) now; the focus also
-        adds any widget it reaches."""
-        for box in (widget or self).findChildren(QWidget):
-            if isinstance(box, TEXT_BOXES):
-                box.installEventFilter(self)
+    # --- help -------------------------------------------------------------------------
 
     def _own_about_box(self) -> None:
         """Help ▸ About shows the version and how to cite (:func:`gui.dialogs.about.about_text`)."""
@@ -768,30 +679,3 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.strip_dock], [165], Qt.Orientation.Vertical)
 
-
-def unit_arguments(recording: Recording, anatomy, channel: int | None) -> dict | None:
-    """What :meth:`UnitView.show_unit` needs for ``channel`` of a recording, or None.
-
-    ``channel=None`` picks the channel with the largest mean output (the engine's
-    ``recording.top_channel``).  Only NumPy: the engine made the values.
-    """
-    kind, values = recording.kind, recording.values
-    if channel is None:
-        channel = recording.top_channel
-    if channel is None or not 0 <= channel < values.shape[0]:
-        return None
-    channel_map = values[channel].reshape(1, 1) if kind == "vector" else values[channel]
-    field = None
-    ref = LayerRef.parse(recording.layer)
-    node = anatomy.by_name.get(ref.name) if anatomy is not None and kind in ("maps", "tokens") else None
-    k = ref.call
-    if node is not None and k <= len(node.calls):
-        field = node.calls[k - 1].field
-        # A token grid (ViT) has the field the card gives when the tokens are that grid.
-        if kind == "tokens" and (field is None or field.tokens is None
-                                 or tuple(field.tokens[:2]) != tuple(channel_map.shape)):
-            field = None
-    weights = recording.conv_weights
-    return {"channel_map": channel_map, "input_image": recording.input_image,
-            "field": field, "channel": channel, "layer": recording.layer,
-            "weights": weights[channel] if weights is not None and channel < len(weights) else None}
