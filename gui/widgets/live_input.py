@@ -149,16 +149,18 @@ class LiveInput(QObject):
     fps_changed = Signal(float)
     stopped = Signal(str)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, link, current_layer, parent=None):
+        """``link``: the :class:`gui.engine_link.controller.EngineLink` that records each frame;
+        ``current_layer()``: the layer to record it at (None: none selected)."""
+        super().__init__(parent)
+        self.link, self._current_layer = link, current_layer
         self.source: FrameSource | None = None
         self._in_flight: int | None = None
         self._ending: str | None = None  # the source ended (why): stop once the engine is free
         self._shown: deque[float] = deque()
         self.frames_shown = 0
-        window.worker.snapshot_ready.connect(self._recording_finished)
-        window.worker.job_finished.connect(self._job_finished)
+        link.worker.snapshot_ready.connect(self._recording_finished)
+        link.worker.job_finished.connect(self._job_finished)
 
     @property
     def running(self) -> bool:
@@ -199,13 +201,13 @@ class LiveInput(QObject):
         taken = self.source.take()
         if taken is None:
             return
-        layer = self.window.tree.current_layer()
-        if layer is None or self.window.state.info is None or self.window.state.opening:
+        layer, state = self._current_layer(), self.link.state
+        if layer is None or state.info is None or state.opening:
             return
         from engine.jobs.record import RecordFrame
 
         index, frame = taken
-        self._in_flight = self.window.submit_frame(RecordFrame(layer, frame, f"{self.source.name} #{index}"))
+        self._in_flight = self.link.record(RecordFrame(layer, frame, f"{self.source.name} #{index}"))
 
     @Slot(int, object)
     def _recording_finished(self, rid: int, recording, final: bool = True) -> None:

@@ -117,7 +117,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}  # analysis name -> the dock of its view
         self._unbuilt: dict[str, object] = {}  # analysis name -> its Analysis, view not built yet
         self._building = False  # the views are being built, one per turn of the event loop
-        self.live = LiveInput(self)
+        self.live = LiveInput(self.link, self.tree.current_layer, self)
         self._build_centre()
         self._build_docks()
         self._build_analysis_views()
@@ -438,10 +438,6 @@ class MainWindow(QMainWindow):
             self.show_problem(reason)
         elif self.live.frames_shown:
             self.status.showMessage(f"Live input ended: {self.live.frames_shown} frames shown", 5000)
-
-    def submit_frame(self, job) -> int:
-        """Record a live frame (:class:`engine.jobs.record.RecordFrame`) as the recording to show."""
-        return self.link.record(job)
 
     def record_layer(self, layer: str) -> None:
         """Select ``layer`` in the tree and record it; a layer not in the tree is recorded as asked."""
