@@ -1,6 +1,8 @@
-"""``unitscope predict MODEL --responses FILE --images DIR [--layers ...] --out R.csv|.npz``.
+"""``unitscope predict MODEL --responses FILE [--images DIR] [--layers ...] --out R.csv|.npz``.
 
 How well each layer predicts a lab's recorded neurons (:mod:`engine.analyses.predictivity`).
+Rows named by a grating label (:mod:`engine.neural.gratings`) are drawn at the model's input
+size; ``--images`` is needed for the other rows only.
 ``R.csv`` has one row per neuron and layer (held-out r with its bootstrap interval,
 explained variance, noise ceiling, normalised score, ridge alpha, the best single unit and
 its held-out r, whether the layer is the neuron's best); ``R.csv.json`` beside it holds the
@@ -63,8 +65,9 @@ def register(sub) -> None:
     add_model_arguments(parser)
     parser.add_argument("--responses", required=True, metavar="FILE",
                         help="neural responses: .nwb, .npz, .h5, .mat (arrays responses, stimuli) or long .csv")
-    parser.add_argument("--images", nargs="+", required=True, metavar="PATH",
-                        help="image files or folders; each stimulus row must name one")
+    parser.add_argument("--images", nargs="+", default=None, metavar="PATH",
+                        help="image files or folders; each stimulus row that is not a grating label (e.g. "
+                             "'grating orientation=30 sf=4 phase=0') must name one")
     parser.add_argument("--layers", nargs="+", type=layer_name, default=None, metavar="NAME",
                         help="layers to score (default: the model's main stages)")
     parser.add_argument("--window", type=_window, default=None, metavar="A:B",
@@ -123,8 +126,8 @@ def run(args) -> int:
     if suffix not in (".csv", ".npz"):
         raise UnitscopeError(f"Output '{args.out}' must end in .csv or .npz.")
     session = open_session(args)
-    paths = find_images(args.images, refuse_broken_links=True)
-    if not paths:
+    paths = find_images(args.images, refuse_broken_links=True) if args.images else []
+    if args.images and not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = Predict(str(Path(args.responses).absolute()), tuple(str(p) for p in paths), tuple(args.layers or ()),
                   args.window, args.deg_per_image, args.features, pca=args.pca, folds=args.folds,
