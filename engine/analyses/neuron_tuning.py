@@ -144,7 +144,7 @@ SF = ("peak_sf", "sf_bandwidth_octaves")
 SF_FIT = ("peak_sf_fit", "sf_bandwidth_fit_octaves")
 SF_PROPERTIES = ("peak_sf", "peak_sf_fit")
 """Properties in cycles per image for the neurons (the battery gives them per receptive field)."""
-NEVER = {"surround_suppression_index": "grating labels are full-field gratings (no aperture sweep)",
+NEVER = {"surround_suppression_index": "grating labels are full-field gratings, with no aperture sweep",
          "response_magnitude": "the neurons' responses and the units' activations have no common scale"}
 
 
@@ -220,3 +220,70 @@ def neuron_properties(table: np.ndarray, responses: np.ndarray) -> tuple[dict[st
     found = [grating_properties(grid, n) for n in range(responses.shape[1])]
     values = {name: np.array([p[name] for p in found], float) for name in PROPERTIES + FITTED if name not in missing}
     return values, missing
+
+
+# --- a lab's grating responses as the reference of the property battery ------------------------
+
+
+@dataclass(frozen=True)
+class NeuronReference:
+    """The battery's properties of a lab's neurons, from their responses to labelled gratings.
+
+    Attributes
+    ----------
+    values : dict of str to ndarray (N,)
+        Each property the gratings give (``peak_sf``, ``peak_sf_fit`` in cycles per image).
+    not_computed : dict of str to str
+        Every other property, with why.
+    n_neurons, n_gratings : int
+        Neurons, and stimulus rows that are grating labels.
+    left_out : list of str
+        Rows that are not grating labels (images, a blank), which the properties leave out.
+    """
+
+    values: dict
+    not_computed: dict
+    n_neurons: int
+    n_gratings: int
+    left_out: list
+
+
+def is_responses_file(path) -> bool:
+    """Whether a reference file holds responses (NWB, ``.npz``/``.h5``/``.mat``, or a CSV whose
+    header names ``stimulus``, ``neuron`` and ``response``) rather than a CSV of properties."""
+    from pathlib import Path
+
+    from engine.neural.readers import SUFFIXES
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix != ".csv":
+        return suffix in SUFFIXES
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            header = {h.strip().lower() for h in fh.readline().split(",")}
+    except OSError:
+        return False
+    return {"stimulus", "neuron", "response"} <= header
+
+
+def reference_from_responses(path, window_ms=None) -> NeuronReference:
+    """Read a responses file (:func:`engine.neural.readers.read_responses`) and measure every
+    neuron's properties from its grating rows (:func:`neuron_properties`)."""
+    from pathlib import Path
+
+    from engine.neural.gratings import grating_table, gratings_of
+    from engine.neural.readers import read_responses
+
+    data = read_responses(path, window_ms)
+    table = grating_table(gratings_of(data.stimuli))
+    rows = np.isfinite(table[:, 0])
+    if not rows.any():
+        raise UnitscopeError(f"Reference '{Path(path).name}' has no grating rows: name each stimulus by its "
+                             "parameters, e.g. 'grating orientation=30 sf=4 phase=0' (or give a CSV of properties).")
+    try:
+        values, missing = neuron_properties(table, data.responses)
+    except UnitscopeError as exc:
+        raise UnitscopeError(f"Reference '{Path(path).name}': {exc}") from None
+    left_out = [name for name, g in zip(data.stimuli, rows) if not g]
+    return NeuronReference(values, missing, data.n_neurons, int(rows.sum()), left_out)

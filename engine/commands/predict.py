@@ -26,6 +26,7 @@ from engine.cli import (
     open_session,
     positive_int,
     run_with_progress,
+    window_ms,
 )
 from engine.errors import UnitscopeError
 from engine.files.atomic import atomic_write_all
@@ -38,15 +39,6 @@ from engine.stimuli.images import find_images
 COLUMNS = ["neuron", "layer", "r", "r_low", "r_high", "ev", "ceiling", "ceiling_low", "ceiling_high",
            "reliability", "normalised", "normalised_low", "normalised_high", "normalised_ev", "alpha",
            "best_unit", "best_channel", "best_y", "best_x", "unit_r", "best_layer"]
-
-
-def _window(text: str) -> tuple[float, float]:
-    from engine.neural.readers import parse_window
-
-    try:
-        return parse_window(text)
-    except UnitscopeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _degrees(text: str) -> float:
@@ -70,7 +62,7 @@ def register(sub) -> None:
                              "'grating orientation=30 sf=4 phase=0') must name one")
     parser.add_argument("--layers", nargs="+", type=layer_name, default=None, metavar="NAME",
                         help="layers to score (default: the model's main stages)")
-    parser.add_argument("--window", type=_window, default=None, metavar="A:B",
+    parser.add_argument("--window", type=window_ms, default=None, metavar="A:B",
                         help="NWB only: count spikes from A to B ms after each onset (default 50:200)")
     parser.add_argument("--deg-per-image", type=_degrees, default=8.0, metavar="DEG",
                         help="visual angle the model's input spans (default 8, as Brain-Score's V1 benchmarks)")
