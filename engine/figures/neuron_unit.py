@@ -95,10 +95,12 @@ def caption(data: FigureData, options: FigureOptions) -> str:
     if has_tuning(data):
         bars = options is not None and options.orientation == "bar"
         shown = "the bars' orientation, \u03b8 + 90\u00b0" if bars else "\u03b8"
+        sem = ("with its SEM over repeats (error bars)" if np.isfinite(data.array("tuning_sem")).any() else
+               "without error bars (one repeat: no SEM)")
         text += (f" (c) Orientation tuning over the gratings named by their labels, at the neuron's preferred "
                  f"spatial frequency ({fmt(m.get('tuning_sf', float('nan')))} cycles per image) and contrast "
                  f"({fmt(m.get('tuning_contrast', float('nan')))}): the neuron's response, mean over repeats and "
-                 f"phases, with its SEM over repeats (error bars), and the unit's "
+                 f"phases, {sem}, and the unit's "
                  "response to the same gratings, mean over phases, scaled linearly so that its minimum and maximum "
                  f"meet the neuron's (one axis, the neuron's units; the unit's own range is "
                  f"{fmt(m.get('unit_min', float('nan')))} to {fmt(m.get('unit_max', float('nan')))} a.u.). "

@@ -41,8 +41,8 @@ class StimulusRows:
         if self.image_rows and not images:
             names = [data.stimuli[i] for i in self.image_rows]
             raise UnitscopeError(f"{len(names)} stimulus(es) are not grating labels and no images were given: "
-                                 f"{some_names(names)}. Give their image files (--images), or name gratings by "
-                                 f"their parameters, e.g. '{EXAMPLE}'.")
+                                 f"{some_names(names)}. Give their image files (--images; Images… in the Brain view), "
+                                 f"or name gratings by their parameters, e.g. '{EXAMPLE}'.")
         if self.image_rows:
             self.paths = match_images(data.subset(self.image_rows), images)
 

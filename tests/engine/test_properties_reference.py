@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from planted_units import one_thread, write_factory  # noqa: F401
+from planted_units import GABOR_FACTORY, one_thread, write_factory  # noqa: F401
 from scipy.special import iv
 from scipy.stats import ks_2samp
 
@@ -29,20 +29,6 @@ STEP = 15.0
 NEURONS = [(30.0, 1.5, 0.2, 4.0, 3.0, 1.2, 0.3, 10.0), (105.0, 3.0, 0.5, 2.0, 2.0, 0.8, 1.4, 200.0),
            (90.0, 0.7, 0.1, 6.0, 3.0, 1.5, 0.9, 0.0), (165.0, 2.2, 1.0, 3.0, 3.0, 1.0, 0.05, 77.0),
            (60.0, 4.0, 0.0, 5.0, 2.0, 0.7, 1.9, 300.0)]
-FACTORY = """
-    k = 15
-    y, x = np.mgrid[0:k, 0:k] - (k - 1) / 2
-    conv = nn.Conv2d(3, 3, k, stride=8)
-    with torch.no_grad():
-        for c, theta in enumerate((0.0, 60.0, 120.0)):
-            u = x * math.cos(math.radians(theta)) + y * math.sin(math.radians(theta))
-            g = np.exp(-(x**2 + y**2) / 18.0) * np.cos(2 * math.pi * u / 7.5)
-            conv.weight[c] = torch.as_tensor(np.stack([g * s for s in (0.229, 0.224, 0.225)]))
-        conv.bias.zero_()
-    return nn.Sequential(conv, nn.ReLU())
-    """
-
-
 def response(neuron, theta, sf, phase):
     mu, kappa, b, a, peak, s, m, psi = neuron
     orientation = b + a * math.exp(kappa * (math.cos(2 * math.radians(theta - mu)) - 1))
@@ -123,7 +109,7 @@ def test_what_a_grating_set_cannot_give_is_said_with_why():
 
 
 def test_the_command_compares_the_units_with_the_neurons_by_ks(tmp_path, capsys):
-    spec = write_factory(tmp_path, FACTORY)
+    spec = write_factory(tmp_path, GABOR_FACTORY)
     names, responses = labels_and_responses()
     names[0:0], responses = ["blank"], np.concatenate([np.full((1, len(NEURONS), 3), 0.1), responses])
     with open(tmp_path / "v1.csv", "w", newline="") as fh:  # long form, as a lab would write it
