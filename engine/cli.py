@@ -93,6 +93,16 @@ def layer_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def window_ms(text: str) -> tuple[float, float]:
+    """An argparse type: ``A:B``, spikes counted from A to B ms after each onset (NWB)."""
+    from engine.neural.readers import parse_window
+
+    try:
+        return parse_window(text)
+    except UnitscopeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def seed_number(text: str) -> int:
     """An argparse type: a random seed, a whole number from 0 to 2**63 - 1 (as in job files)."""
     from engine.session import checks

@@ -59,6 +59,22 @@ def session_for(net: nn.Module, size: int) -> Session:
                    Recorder(net, "cpu"), Preprocess(loaded))
 
 
+#: A factory body (:func:`write_factory`): three 15 x 15 Gabor filters at 0, 60 and 120 degrees
+#: (stride 8, a ReLU), whose units have known preferred orientations.
+GABOR_FACTORY = """
+    k = 15
+    y, x = np.mgrid[0:k, 0:k] - (k - 1) / 2
+    conv = nn.Conv2d(3, 3, k, stride=8)
+    with torch.no_grad():
+        for c, theta in enumerate((0.0, 60.0, 120.0)):
+            u = x * math.cos(math.radians(theta)) + y * math.sin(math.radians(theta))
+            g = np.exp(-(x**2 + y**2) / 18.0) * np.cos(2 * math.pi * u / 7.5)
+            conv.weight[c] = torch.as_tensor(np.stack([g * s for s in (0.229, 0.224, 0.225)]))
+        conv.bias.zero_()
+    return nn.Sequential(conv, nn.ReLU())
+    """
+
+
 def write_factory(folder: Path, body: str) -> str:
     """Write ``net.py`` with ``def build():`` made of ``body``; return the ``FILE.py:build`` spec."""
     source = "import math\nimport numpy as np\nimport torch\nfrom torch import nn\n\n\ndef build():\n"

@@ -249,7 +249,7 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
             stages[k][1] += batch.size
             done += batch.size
             yield progress(stage=stages[k][0])
-        grating = [_grating_properties(table, u, complete=k == 1) for u in range(len(channels))]
+        grating = [grating_properties(table, u, complete=k == 1) for u in range(len(channels))]
         preview = [row(u, props) for u, props in enumerate(grating)]
         yield progress(stage=stages[k + 1][0])
 
@@ -286,7 +286,7 @@ def _responses(recorder, layer, unit, channels, protocol, indices, preprocess, b
         yield batch, stimuli.indices[batch.start:batch.start + batch.size], responses.double().cpu().numpy()
 
 
-def _grating_properties(table, u: int, complete: bool = True) -> dict:
+def grating_properties(table, u: int, complete: bool = True) -> dict:
     """The orientation x SF grid's properties of unit ``u``; with ``complete`` False (only the
     orientation sweep recorded) the SF properties and the fits are NaN."""
     from engine.analyses.tuning import orientation_metrics, sf_metrics

@@ -1,6 +1,8 @@
-"""``unitscope predict MODEL --responses FILE --images DIR [--layers ...] --out R.csv|.npz``.
+"""``unitscope predict MODEL --responses FILE [--images DIR] [--layers ...] --out R.csv|.npz``.
 
 How well each layer predicts a lab's recorded neurons (:mod:`engine.analyses.predictivity`).
+Rows named by a grating label (:mod:`engine.neural.gratings`) are drawn at the model's input
+size; ``--images`` is needed for the other rows only.
 ``R.csv`` has one row per neuron and layer (held-out r with its bootstrap interval,
 explained variance, noise ceiling, normalised score, ridge alpha, the best single unit and
 its held-out r, whether the layer is the neuron's best); ``R.csv.json`` beside it holds the
@@ -24,6 +26,7 @@ from engine.cli import (
     open_session,
     positive_int,
     run_with_progress,
+    window_ms,
 )
 from engine.errors import UnitscopeError
 from engine.files.atomic import atomic_write_all
@@ -36,15 +39,6 @@ from engine.stimuli.images import find_images
 COLUMNS = ["neuron", "layer", "r", "r_low", "r_high", "ev", "ceiling", "ceiling_low", "ceiling_high",
            "reliability", "normalised", "normalised_low", "normalised_high", "normalised_ev", "alpha",
            "best_unit", "best_channel", "best_y", "best_x", "unit_r", "best_layer"]
-
-
-def _window(text: str) -> tuple[float, float]:
-    from engine.neural.readers import parse_window
-
-    try:
-        return parse_window(text)
-    except UnitscopeError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _degrees(text: str) -> float:
@@ -63,11 +57,12 @@ def register(sub) -> None:
     add_model_arguments(parser)
     parser.add_argument("--responses", required=True, metavar="FILE",
                         help="neural responses: .nwb, .npz, .h5, .mat (arrays responses, stimuli) or long .csv")
-    parser.add_argument("--images", nargs="+", required=True, metavar="PATH",
-                        help="image files or folders; each stimulus row must name one")
+    parser.add_argument("--images", nargs="+", default=None, metavar="PATH",
+                        help="image files or folders; each stimulus row that is not a grating label (e.g. "
+                             "'grating orientation=30 sf=4 phase=0') must name one")
     parser.add_argument("--layers", nargs="+", type=layer_name, default=None, metavar="NAME",
                         help="layers to score (default: the model's main stages)")
-    parser.add_argument("--window", type=_window, default=None, metavar="A:B",
+    parser.add_argument("--window", type=window_ms, default=None, metavar="A:B",
                         help="NWB only: count spikes from A to B ms after each onset (default 50:200)")
     parser.add_argument("--deg-per-image", type=_degrees, default=8.0, metavar="DEG",
                         help="visual angle the model's input spans (default 8, as Brain-Score's V1 benchmarks)")
@@ -123,8 +118,8 @@ def run(args) -> int:
     if suffix not in (".csv", ".npz"):
         raise UnitscopeError(f"Output '{args.out}' must end in .csv or .npz.")
     session = open_session(args)
-    paths = find_images(args.images, refuse_broken_links=True)
-    if not paths:
+    paths = find_images(args.images, refuse_broken_links=True) if args.images else []
+    if args.images and not paths:
         raise UnitscopeError(f"No image files found in {', '.join(args.images)}.")
     job = Predict(str(Path(args.responses).absolute()), tuple(str(p) for p in paths), tuple(args.layers or ()),
                   args.window, args.deg_per_image, args.features, pca=args.pca, folds=args.folds,

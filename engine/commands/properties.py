@@ -1,4 +1,4 @@
-"""``unitscope properties MODEL --layer L [--units N|all] --out props.csv [--reference V1.csv]``.
+"""``unitscope properties MODEL --layer L [--units N|all] --out props.csv [--reference V1.csv|RESPONSES]``.
 
 The V1 property battery (:mod:`engine.analyses.properties`) for units at the receptive-field
 centre of a layer's map: one CSV row per unit, every unit read from the same forward
@@ -6,7 +6,13 @@ passes (Ctrl-C stops it and leaves no half-written file).  Convolutions run chan
 on the CPU, as ``unitscope record``'s default does (equal up to float rounding).  A
 ``<name>.csv.json`` sidecar holds the command's parameters, the RF, the job and the
 provenance, and, with ``--reference``, the KS similarity of each property's distribution
-to the reference's (Marques et al. 2021).
+to the reference's (Marques et al. 2021).  The reference is a CSV of measured properties, or
+a lab's responses to gratings named by their labels (:mod:`engine.neural.gratings`), whose
+neurons' properties are measured here by the battery's own definitions
+(:func:`engine.analyses.neuron_tuning.reference_from_responses`); the sidecar then holds those
+values, the properties the gratings cannot give and why.  Spatial frequencies are compared in
+the battery's unit, cycles per receptive field of the layer: a neuron's cycles per image times
+the RF side over the image side (a common scale leaves the KS statistic unchanged).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import math
 import sys
 from pathlib import Path
 
-from engine.cli import add_device_arguments, add_model_arguments, layer_name, open_session, positive_int
+from engine.cli import add_device_arguments, add_model_arguments, layer_name, open_session, positive_int, window_ms
 from engine.errors import UnitscopeError
 from engine.files.atomic import atomic_write_text, place_file, temporary_for
 from engine.files.writers import output_suffix
@@ -47,8 +53,12 @@ def register(sub) -> None:
     parser.add_argument("--phases", type=positive_int, default=8, help="phases per grating (default 8)")
     parser.add_argument("--chunk", type=positive_int, default=256, metavar="N",
                         help="ignored (kept for old scripts): every unit is read from the same forward passes")
-    parser.add_argument("--reference", metavar="CSV", default=None,
-                        help="reference distributions: one column per property, one value per row")
+    parser.add_argument("--reference", metavar="FILE", default=None,
+                        help="reference distributions: a CSV with one column per property, one value per row; or "
+                             "responses to gratings named by labels (.npz .h5 .mat .nwb, long-form .csv), whose "
+                             "neurons' properties are measured by the battery's definitions")
+    parser.add_argument("--window", type=window_ms, default=None, metavar="A:B",
+                        help="an NWB reference: count spikes from A to B ms after each onset (default 50:200)")
     parser.add_argument("--out", required=True, metavar="FILE", help="props.csv")
     add_device_arguments(parser)
     parser.set_defaults(run=run)
@@ -71,13 +81,22 @@ def _json_ready(value):
 def run(args) -> int:
     from tqdm import tqdm
 
+    from engine.analyses.neuron_tuning import is_responses_file, reference_from_responses
     from engine.analyses.properties import COLUMNS, read_reference, similarity_to_reference
     from engine.jobs.properties import Properties
     from engine.session.job import JobFile
 
     out = Path(args.out)
     output_suffix(out, (".csv",))
-    reference = read_reference(args.reference) if args.reference else None
+    neurons = None
+    if args.reference and is_responses_file(args.reference):
+        neurons = reference_from_responses(args.reference, args.window)
+        reference = dict(neurons.values)
+    else:
+        if args.window is not None:
+            raise UnitscopeError("--window counts the spikes of an NWB reference; the reference is a CSV of "
+                                 "properties.")
+        reference = read_reference(args.reference) if args.reference else None
     job = Properties(args.layer, args.units, args.orientations, phases=args.phases, chunk=args.chunk,
                      batch_size=args.batch_size)
     session = open_session(args, memory_format="auto")
@@ -105,9 +124,17 @@ def run(args) -> int:
     record = {"command": "properties",
               "parameters": {"layer": args.layer, "units": "all" if args.units is None else args.units,
                              "orientations": args.orientations, "phases": args.phases, "chunk": args.chunk,
-                             "reference": args.reference},
+                             "reference": args.reference, "window_ms": list(args.window) if args.window else None},
               "rf": snapshot.rf if snapshot else {}, "columns": list(COLUMNS), "n_units": len(rows),
               "job": JobFile(session.model, job).to_dict(), "provenance": session.provenance()}
+    if neurons is not None:
+        rf_side = (snapshot.rf if snapshot else {}).get("rf_side")
+        reference = in_battery_units(reference, rf_side, session.preprocess.crop_size)
+        record["reference"] = {"kind": "responses", "file": Path(args.reference).name, "n_neurons": neurons.n_neurons,
+                               "n_gratings": neurons.n_gratings, "left_out": neurons.left_out,
+                               "not_computed": neurons.not_computed, "rf_side": rf_side,
+                               "image_side": session.preprocess.crop_size,
+                               "properties": {name: values.tolist() for name, values in reference.items()}}
     if reference is not None:
         record["similarity"] = similarity_to_reference(rows, reference)
     atomic_write_text(out.with_name(out.name + ".json"), json.dumps(_json_ready(record), indent=2))
@@ -115,4 +142,18 @@ def run(args) -> int:
     if reference is not None:
         summary += f"; mean KS similarity to the reference {record['similarity']['mean']:.3f}"
     print(summary)
+    if neurons is not None:
+        print(f"reference: {neurons.n_neurons} neurons measured on {neurons.n_gratings} gratings"
+              + (f" ({len(neurons.left_out)} other rows left out)" if neurons.left_out else ""))
+        for name, why in neurons.not_computed.items():
+            print(f"  not compared: {name}: {why}")
     return 0
+
+
+def in_battery_units(reference: dict, rf_side: float | None, image_side: float) -> dict:
+    """The neurons' spatial frequencies (cycles per image) in the battery's unit: cycles per RF of
+    the layer (per image where its units have no spatial RF)."""
+    from engine.analyses.neuron_tuning import SF_PROPERTIES
+
+    scale = float(rf_side) / float(image_side) if rf_side else 1.0
+    return {name: values * scale if name in SF_PROPERTIES else values for name, values in reference.items()}

@@ -83,7 +83,39 @@ def neuron_unit_data(result, job: dict, neuron: int | str = 0, layer: str | None
             "unit": f"{layers[i]}[{best[0]}]" + (f"({best[1]},{best[2]})" if best[1] >= 0 else ""),
             "unit_r": float(_get(result, "unit_r")[i][n]), "ridge_r": float(r[i, n]),
             "ceiling_n": float(arrays["ceiling"][n])}
+    tuning = tuning_overlay(result, n, i)
+    if tuning is not None:
+        arrays.update(tuning[0])
+        meta.update(tuning[1])
     return FigureData("neuron_unit", arrays, meta)
+
+
+def tuning_overlay(result, neuron: int, row: int) -> tuple[dict, dict] | None:
+    """The orientation tuning of ``neuron`` and of its best unit at layer row ``row`` (the unit's
+    curve also scaled to the neuron's range), or None where the stimuli hold no gratings (or the
+    result was written before tuning curves were kept)."""
+    from engine.analyses.neuron_tuning import scaled_to
+
+    def field(name):
+        try:
+            value = _get(result, name)
+        except (KeyError, AttributeError):
+            return None
+        return None if value is None else np.asarray(value, dtype=float)
+
+    orientations, mean, unit = field("orientations"), field("tuning_mean"), field("unit_tuning")
+    if orientations is None or mean is None or unit is None or orientations.size == 0:
+        return None
+    neuron_curve, unit_curve = mean[neuron], unit[row, neuron]
+    if np.isfinite(neuron_curve).sum() < 2:
+        return None
+    finite = unit_curve[np.isfinite(unit_curve)]
+    arrays = {"orientations": orientations, "tuning_neuron": neuron_curve, "tuning_sem": field("tuning_sem")[neuron],
+              "tuning_unit": unit_curve, "tuning_unit_scaled": scaled_to(unit_curve, neuron_curve)}
+    meta = {"tuning_sf": float(field("tuning_sf")[neuron]), "tuning_contrast": float(field("tuning_contrast")[neuron]),
+            "unit_min": float(finite.min()) if finite.size else float("nan"),
+            "unit_max": float(finite.max()) if finite.size else float("nan")}
+    return arrays, meta
 
 
 def methods(job: dict, extra: dict) -> str:
@@ -95,8 +127,11 @@ def methods(job: dict, extra: dict) -> str:
     counted = (f"Responses were spike counts from {window[0]:g} to {window[1]:g} ms after each stimulus onset. "
                if window else "")
     features = job.get("features", 1000)
+    shown = (f"{n_images or 'the'} images" if n_images or job.get("images") is None else
+             "full-field sine gratings, drawn at the model's input size from the orientation, spatial frequency, "
+             "phase and contrast named by each stimulus's label")
     return (
-        f"We compared {which} with the recorded neurons' responses to {n_images or 'the'} images, the model's "
+        f"We compared {which} with the recorded neurons' responses to {shown}, the model's "
         f"input spanning {job.get('deg_per_image', 8.0):g}\u00b0 of visual angle. {counted}"
         f"Layer outputs wider than {features} units were reduced to {features} features by a seeded sparse random "
         "projection (each unit added with a random sign to one feature)"

@@ -127,6 +127,8 @@ def caption(data: FigureData, options: FigureOptions) -> str:
                  "(Marques et al. 2021)")
         if m.get("mean_similarity") is not None and np.isfinite(m["mean_similarity"]):
             text += f"; mean over properties {m['mean_similarity']:.3f}"
+    if has_reference and m.get("reference_note"):
+        text += ". " + m["reference_note"].rstrip(".")
     text += (". Orientation \u03b8 is the direction along which luminance varies (0\u00b0: vertical bars, clockwise on "
              "screen); spatial frequency in cycles per receptive field.")
     return text

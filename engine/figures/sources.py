@@ -139,6 +139,7 @@ def from_visualization_png(path: Path) -> FigureData:
 def from_properties_csv(path: Path, reference: str | Path | None = None) -> FigureData:
     """The property figure of a ``unitscope properties`` table; ``reference`` (a CSV, one column per
     property) is overlaid, else the reference the command was given, when it still exists."""
+    from engine.analyses.neuron_tuning import is_responses_file
     from engine.analyses.properties import PROPERTIES, read_reference, similarity_to_reference
 
     rows, record = _csv_with_sidecar(path)
@@ -153,13 +154,24 @@ def from_properties_csv(path: Path, reference: str | Path | None = None) -> Figu
 
     arrays = {f"model.{name}": np.array([number(r[columns[name]]) for r in body if len(r) == len(header)])
               for name in PROPERTIES if name in columns}
-    if reference is None:
+    measured = record.get("reference") or {}  # the neurons' properties, measured by the command
+    if reference is None and measured.get("kind") != "responses":
         given = (record.get("parameters") or {}).get("reference")
         reference = given if given and Path(given).is_file() else None
     meta = {"layer": (record.get("parameters") or {}).get("layer") or (body[0][0] if body else ""),
             "n_units": len(body)}
+    if reference is not None and is_responses_file(reference):
+        raise UnitscopeError(f"'{Path(reference).name}' holds responses: its neurons' properties are measured by "
+                             f"'unitscope properties --reference {Path(reference).name}', whose table this figure "
+                             "draws with them (leave --reference out).")
+    ref = None
     if reference is not None:
         ref = read_reference(reference)
+    elif measured.get("kind") == "responses":
+        ref = {name: np.asarray(values, dtype=float) for name, values in (measured.get("properties") or {}).items()}
+        reference = f"{measured.get('file', 'responses')}: {measured.get('n_neurons', '?')} neurons"
+        meta["reference_note"] = measured_note(measured)
+    if ref is not None:
         arrays.update({f"reference.{name}": values for name, values in ref.items() if f"model.{name}" in arrays})
         full = [[0, 0, 0, 0] + [number(r[columns[n]]) if n in columns else float("nan") for n in PROPERTIES]
                 for r in body if len(r) == len(header)]
@@ -169,6 +181,20 @@ def from_properties_csv(path: Path, reference: str | Path | None = None) -> Figu
     job = record.get("job")
     return FigureData("properties", arrays, meta, [job] if isinstance(job, dict) else [],
                       record.get("provenance", {}))
+
+
+def measured_note(measured: dict) -> str:
+    """What a caption says of a reference measured from a lab's grating responses."""
+    text = (f"The reference's properties were measured from the neurons' responses to {measured.get('n_gratings')} "
+            "gratings named by their labels, by the same definitions as the units'")
+    if measured.get("rf_side"):
+        text += (f"; their spatial frequencies, in cycles per image, are given per receptive field of the layer "
+                 f"(\u00d7 {measured['rf_side']:g} / {measured.get('image_side')} pixels)")
+    missing = measured.get("not_computed") or {}
+    if missing:
+        text += ". Not measurable from those gratings: " + "; ".join(f"{k.replace('_', ' ')} ({v})"
+                                                                     for k, v in missing.items())
+    return text + "."
 
 
 def unit_card_data(paths, channel: int | None = None) -> FigureData:

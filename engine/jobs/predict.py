@@ -22,7 +22,9 @@ class Predict:
     responses : str
         The responses file (:func:`engine.neural.readers.read_responses`).
     images : tuple of str
-        Image files; every stimulus row of the responses must match one by name.
+        Image files; every stimulus row of the responses that is not a grating label
+        (:mod:`engine.neural.gratings`) must match one by name.  Labelled gratings are drawn
+        at the model's input size, so responses to gratings alone need no images.
     layers : tuple of str
         Layers to score (empty: the model's main stages, :func:`engine.analyses.stages.main_stages`).
     window_ms : (float, float) or None
@@ -45,7 +47,7 @@ class Predict:
     """
 
     responses: str
-    images: tuple[str, ...]
+    images: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     window_ms: tuple[float, float] | None = None
     deg_per_image: float = 8.0
@@ -68,17 +70,16 @@ class Predict:
         """Record every stimulus once for all layers (progress after each batch), then one
         snapshot per finished layer; the last holds every layer."""
         import time
-        from pathlib import Path
 
         import numpy as np
 
+        from engine.analyses.neuron_tuning import orientation_tuning, unit_tuning
         from engine.analyses.predictivity import Projection, fit_layer, folds_of, noise_ceiling
         from engine.analyses.stages import main_stages
         from engine.errors import UnitscopeError
         from engine.neural.readers import read_responses
-        from engine.neural.responses import match_images
+        from engine.neural.stimulus_rows import StimulusRows
         from engine.recording.recorder import Cancelled
-        from engine.stimuli.image_set import ImageSet, good_batches
 
         if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1 or \
                 (self.pca is not None and self.pca < 1):
@@ -86,29 +87,23 @@ class Predict:
         if not self.deg_per_image > 0:
             raise UnitscopeError(f"--deg-per-image must be above 0, got {self.deg_per_image}.")
         data = read_responses(self.responses, tuple(self.window_ms) if self.window_ms else None)
-        paths = match_images(data, self.images)
+        stimuli = StimulusRows(data, self.images)
         splits = folds_of(data.n_stimuli, self.folds, self.seed)  # checks there are stimuli enough
         layers = list(self.layers) or main_stages(session.anatomy)
         if not layers:
             raise UnitscopeError("The model has no layers to sweep; name some with --layers.")
         session.recorder.resolve(layers)
         s, total = data.n_stimuli, data.n_stimuli + len(layers)
-        snapshot = PredictSnapshot(list(data.neurons), list(data.stimuli), [str(p) for p in paths], list(layers),
+        snapshot = PredictSnapshot(list(data.neurons), list(data.stimuli), stimuli.image_paths(), list(layers),
                                    deg_per_image=float(self.deg_per_image),
                                    window_ms=list(self.window_ms) if self.window_ms else None, total=total)
-        skipped: list[tuple[str, str]] = []
-        kept: list = []
         projections: dict[str, Projection] = {}
         samples: dict[str, np.ndarray | None] = {}
         shapes: dict[str, tuple] = {}
         feats: dict[str, list] = {name: [] for name in layers}
         units: dict[str, list] = {name: [] for name in layers}
         started = time.perf_counter()
-        for batch in good_batches(ImageSet(paths, session.preprocess), self.batch_size,
-                                  lambda path, message: skipped.append((str(path), message)), kept, self.workers):
-            if skipped:
-                raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
-                                     f"{skipped[0][1]}")
+        for batch in stimuli.batches(session.preprocess, self.batch_size, self.workers):
             if cancelled():
                 raise Cancelled()
             outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
@@ -122,12 +117,9 @@ class Predict:
                                      else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
                 feats[name].append(projections[name](x))
                 units[name].append(x if samples[name] is None else x[:, samples[name]])
-            snapshot.done = len(kept)
+            snapshot.done += batch.shape[0]
             if snapshot.done < s:
                 yield snapshot.copy()
-        if skipped:
-            raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
-                                 f"{skipped[0][1]}")
         snapshot.seconds["recording"] = time.perf_counter() - started
         started = time.perf_counter()
         ceiling = noise_ceiling(data.responses, self.splits, self.boots, self.seed)
@@ -137,19 +129,26 @@ class Predict:
         snapshot.reliability, snapshot.ceiling, snapshot.ceiling_ci = (ceiling.reliability, ceiling.ceiling,
                                                                        ceiling.ceiling_ci)
         snapshot.rdm_ceiling = ceiling.rdm_ceiling
+        tuning = orientation_tuning(stimuli.gratings, data.responses)
+        snapshot.orientations, snapshot.tuning_mean, snapshot.tuning_sem = (tuning.orientations, tuning.mean,
+                                                                            tuning.sem)
+        snapshot.tuning_sf, snapshot.tuning_contrast = tuning.sf, tuning.contrast
         snapshot.done = s
         yield snapshot.copy()
+        rows = stimuli.row_of_recorded()  # images were recorded first, then the gratings
+        in_order = (lambda a: a) if np.array_equal(rows, np.arange(s)) else (lambda a: a[rows])
         for name in layers:
             if cancelled():
                 raise Cancelled()
             started = time.perf_counter()
-            x = np.concatenate(feats.pop(name))
-            u = np.concatenate(units.pop(name))
+            x = in_order(np.concatenate(feats.pop(name)))
+            u = in_order(np.concatenate(units.pop(name)))
             fit = fit_layer(name, x, u, mean, ceiling, splits, pca=self.pca)
             snapshot.seconds[name] = time.perf_counter() - started
             del x
             flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]
-            snapshot.add(fit, flat, shapes[name], u[:, fit.best_unit])
+            response = u[:, fit.best_unit]
+            snapshot.add(fit, flat, shapes[name], response, unit_tuning(stimuli.gratings, response, tuning))
             del u
             snapshot.done += 1
             yield snapshot.copy()
@@ -157,8 +156,8 @@ class Predict:
 
 #: Per-layer fields of a :class:`PredictSnapshot`, one row per finished layer.
 LAYER_FIELDS = ("r", "ev", "alpha", "normalised", "normalised_ev", "r_ci", "normalised_ci", "best_unit",
-                "best_channel", "best_y", "best_x", "unit_r", "unit_response", "rsa", "cka", "n_features",
-                "n_units")
+                "best_channel", "best_y", "best_x", "unit_r", "unit_response", "unit_tuning", "rsa", "cka",
+                "n_features", "n_units")
 
 
 @dataclass
@@ -168,7 +167,8 @@ class PredictSnapshot:
     Attributes
     ----------
     neurons, stimuli, image_paths : list of str
-        The neurons, the stimulus of each row, and the image file it matched.
+        The neurons, the stimulus of each row, and the image file it matched ("" for a grating
+        drawn from its label).
     layers : list of str
         Every layer chosen; ``finished`` those scored (the first rows of the per-layer arrays).
     mean : ndarray (S, N)
@@ -188,6 +188,15 @@ class PredictSnapshot:
         (-1 where the output has no grid).
     unit_response : ndarray (layers, S, N)
         That unit's response to every stimulus.
+    orientations : ndarray (O,)
+        The orientations of the rows that are grating labels (empty when none is).
+    tuning_mean, tuning_sem : ndarray (N, O)
+        Each neuron's orientation tuning curve at its preferred SF and contrast, and its SEM over
+        repeats (:func:`engine.analyses.neuron_tuning.orientation_tuning`).
+    tuning_sf, tuning_contrast : ndarray (N,)
+        The SF (cycles per image) and contrast each neuron's curve is taken at.
+    unit_tuning : ndarray (layers, N, O)
+        The best unit's curve over the same stimuli (its mean over phases).
     rsa, cka : ndarray (layers,)
     n_features, n_units : ndarray (layers,), int
         Features the ridge used (after projection) and units searched for the best one.
@@ -222,6 +231,12 @@ class PredictSnapshot:
     best_x: object = None
     unit_r: object = None
     unit_response: object = None
+    orientations: object = None
+    tuning_mean: object = None
+    tuning_sem: object = None
+    tuning_sf: object = None
+    tuning_contrast: object = None
+    unit_tuning: object = None
     rsa: object = None
     cka: object = None
     n_features: object = None
@@ -239,7 +254,7 @@ class PredictSnapshot:
         return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished),
                                    seconds=dict(self.seconds))
 
-    def add(self, fit, flat_unit, shape: tuple, unit_response) -> None:
+    def add(self, fit, flat_unit, shape: tuple, unit_response, unit_tuning) -> None:
         """Append a :class:`engine.analyses.predictivity.LayerFit` as the next row."""
         import numpy as np
 
@@ -252,8 +267,8 @@ class PredictSnapshot:
         row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
                "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
                "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
-               "unit_response": unit_response, "rsa": fit.rsa, "cka": fit.cka, "n_features": fit.n_features,
-               "n_units": fit.n_units}
+               "unit_response": unit_response, "unit_tuning": unit_tuning, "rsa": fit.rsa, "cka": fit.cka,
+               "n_features": fit.n_features, "n_units": fit.n_units}
         for name in LAYER_FIELDS:
             value = np.asarray(row[name])[None]
             old = getattr(self, name)

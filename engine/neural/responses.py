@@ -95,11 +95,11 @@ def checked(responses, stimuli, neurons=None, source: str = "") -> NeuralRespons
     empty = np.all(np.isnan(r), axis=(0, 2))
     if empty.any():
         which = [neurons[i] for i in np.flatnonzero(empty)]
-        raise UnitscopeError(f"{where}: neuron(s) {_some(which)} have no response (all NaN).")
+        raise UnitscopeError(f"{where}: neuron(s) {some_names(which)} have no response (all NaN).")
     unseen = np.all(np.isnan(r), axis=(1, 2))
     if unseen.any():
         which = [names[i] for i in np.flatnonzero(unseen)]
-        raise UnitscopeError(f"{where}: stimulus(es) {_some(which)} have no response (all NaN).")
+        raise UnitscopeError(f"{where}: stimulus(es) {some_names(which)} have no response (all NaN).")
     seen: dict[str, int] = {}
     for name in names:
         if name in seen:
@@ -133,7 +133,7 @@ def match_images(data: NeuralResponses, paths: Sequence[str | Path]) -> list[Pat
         else:
             out.append(found[0])
     if missing:
-        raise UnitscopeError(f"{len(missing)} stimulus(es) match no image: {_some(missing)} (from "
+        raise UnitscopeError(f"{len(missing)} stimulus(es) match no image: {some_names(missing)} (from "
                              f"'{Path(data.source).name or 'the responses'}'; {len(paths)} images given).")
     return out
 
@@ -148,6 +148,6 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _some(names: Sequence[str], n: int = 5) -> str:
+def some_names(names: Sequence[str], n: int = 5) -> str:
     shown = ", ".join(f"'{x}'" for x in names[:n])
     return shown + (f" and {len(names) - n} more" if len(names) > n else "")

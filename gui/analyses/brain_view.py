@@ -10,7 +10,11 @@ of the images shown, the layers (empty: the model's main stages), the spike-coun
 - a **per-neuron scatter**: each neuron's ridge r at the chosen layer against its noise
   ceiling (the diagonal is the ceiling); clicking a neuron chooses it;
 - the chosen neuron's trial-averaged responses against its **matched unit's**, the unit
-  most correlated with it in the training folds.
+  most correlated with it in the training folds;
+- where stimuli are gratings named by their labels (no image folder is needed when all are),
+  the neuron's **orientation tuning curve** (mean over repeats and phases at its preferred
+  SF, SEM over repeats as error bars) with the matched unit's curve over the same gratings,
+  scaled linearly to the neuron's range (one axis, the neuron's units).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,6 +39,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.analyses.neuron_tuning import scaled_to
 from engine.errors import UnitscopeError
 from engine.jobs.predict import Predict, PredictSnapshot
 from gui.analyses.job_view import AnalysisView
@@ -44,6 +49,12 @@ NORM_PEN = pg.mkPen((255, 127, 14), width=2, style=Qt.PenStyle.DashLine)
 CEILING_BRUSH = pg.mkBrush(150, 150, 150, 80)
 POINT_BRUSH = pg.mkBrush(31, 119, 180, 160)
 CHOSEN_PEN = pg.mkPen((214, 39, 40), width=2)
+UNIT_PEN = pg.mkPen((213, 94, 0), width=2, style=Qt.PenStyle.DashLine)
+TUNING_KEY = ("<span style='color:#1f77b4'>&#9644; neuron (mean &plusmn; SEM)</span> &nbsp; "
+              "<span style='color:#d55e00'>- - unit, scaled to the neuron's range</span>")
+#: Said under the tuning plot: the convention of every stimulus of Unitscope.
+CONVENTION = "θ: the direction luminance varies (0° = vertical bars, clockwise on screen)"
+GRAPHICS_HEIGHT, TUNING_HEIGHT = 320, 200  # pixels: the sweep and scatters, and the tuning plot below them
 KEY = ("<span style='color:#1f77b4'>&#9644; ridge r (median, 95% CI)</span> &nbsp; "
        "<span style='color:#ff7f0e'>- - r / ceiling</span> &nbsp; "
        "<span style='color:#969696'>&#9608; noise ceiling (95% CI)</span>")
@@ -79,6 +90,7 @@ class BrainView(AnalysisView):
         self.images_folder = ""
         self._last: PredictSnapshot | None = None
         self.neuron = 0
+        self._tuning_shown = False
 
         self.run_action = QAction("&Predict neurons", self)
         self.run_action.setIconText("Predict")
@@ -88,7 +100,8 @@ class BrainView(AnalysisView):
         self.responses_action.setStatusTip("The recorded responses: .nwb, .npz, .h5, .mat or long-form .csv")
         self.responses_action.triggered.connect(self._choose_responses)
         self.images_action = QAction("Images…", self)
-        self.images_action.setStatusTip("The folder of the images shown to the neurons")
+        self.images_action.setStatusTip("The folder of the images shown to the neurons (not needed when every "
+                                        "stimulus is a grating label, e.g. 'grating orientation=30 sf=4')")
         self.images_action.triggered.connect(self._choose_images)
         buttons = QHBoxLayout()
         for action in (self.responses_action, self.images_action, self.run_action):
@@ -111,7 +124,7 @@ class BrainView(AnalysisView):
 
         self.graphics = pg.GraphicsLayoutWidget(self)
         self.graphics.setBackground("w")
-        self.graphics.setMinimumHeight(320)
+        self.graphics.setMinimumHeight(GRAPHICS_HEIGHT)
         self.sweep_plot = self._plot("layer", "held-out r", colspan=2)
         self.ceiling_band = pg.LinearRegionItem((0, 0), orientation="horizontal", movable=False, brush=CEILING_BRUSH,
                                                 pen=pg.mkPen(None))
@@ -135,6 +148,21 @@ class BrainView(AnalysisView):
         self.unit_plot = self._plot("matched unit (a.u.)", "neuron (mean)")
         self.unit_points = pg.ScatterPlotItem(size=5, brush=POINT_BRUSH, pen=None)
         self.unit_plot.addItem(self.unit_points)
+        self.tuning_plot = pg.PlotItem()  # in the layout only while the stimuli hold gratings
+        self.tuning_plot.setMenuEnabled(False)
+        self.tuning_plot.hideButtons()
+        self.tuning_plot.setLabel("bottom", "orientation θ (°)")
+        self.tuning_plot.setLabel("left", "neuron (mean)")
+        self.tuning_plot.showGrid(x=False, y=True, alpha=0.2)
+        self.tuning_plot.getAxis("bottom").setTicks([[(t, f"{t}") for t in (0, 45, 90, 135, 180)]])
+        self.tuning_plot.setXRange(-5, 185, padding=0)
+        self.tuning_errors = pg.ErrorBarItem(x=np.array([]), y=np.array([]), top=np.array([]),
+                                             bottom=np.array([]), beam=4.0, pen=R_PEN)
+        self.tuning_plot.addItem(self.tuning_errors)
+        self.tuning_neuron = self.tuning_plot.plot([], [], pen=R_PEN, symbol="o", symbolSize=6,
+                                                   symbolBrush=R_PEN.color(), name="neuron")
+        self.tuning_unit = self.tuning_plot.plot([], [], pen=UNIT_PEN, symbol="s", symbolSize=5,
+                                                 symbolBrush=UNIT_PEN.color(), name="unit (scaled)")
 
         self.layer_combo = QComboBox(self, toolTip="The layer of the scatter and the matched unit ('best' per neuron)")
         self.layer_combo.currentIndexChanged.connect(lambda _i: self._draw_neurons())
@@ -150,6 +178,8 @@ class BrainView(AnalysisView):
             combo.setMinimumWidth(60)
 
         self.key_label = QLabel(KEY, wordWrap=True)  # a legend inside the plot would hide it in a narrow dock
+        self.tuning_label = QLabel(" ", wordWrap=True)
+        self.tuning_label.setVisible(False)
         self.progress = QProgressBar(self, textVisible=True)
         self.progress.setVisible(False)
         self.summary_label = QLabel(" ", wordWrap=True)
@@ -162,6 +192,7 @@ class BrainView(AnalysisView):
         layout.addLayout(form)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.key_label)
+        layout.addWidget(self.tuning_label)
         layout.addLayout(pickers)
         layout.addWidget(self.progress)
         layout.addWidget(self.summary_label)
@@ -197,9 +228,10 @@ class BrainView(AnalysisView):
 
     # --- the job -----------------------------------------------------------------------
 
-    def set_files(self, responses: str | Path, images: str | Path) -> None:
-        """Use this responses file and image folder (what the two choosers set)."""
-        self.responses_path, self.images_folder = str(responses), str(images)
+    def set_files(self, responses: str | Path, images: str | Path | None = None) -> None:
+        """Use this responses file and image folder (what the two choosers set; no folder for
+        responses to gratings named by their labels)."""
+        self.responses_path, self.images_folder = str(responses), str(images) if images else ""
         self._show_files()
 
     def make_job(self) -> Predict:
@@ -209,10 +241,8 @@ class BrainView(AnalysisView):
 
         if not self.responses_path:
             raise UnitscopeError("Choose the responses file first (Responses…).")
-        if not self.images_folder:
-            raise UnitscopeError("Choose the folder of the images shown (Images…).")
-        paths = find_images([self.images_folder])
-        if not paths:
+        paths = find_images([self.images_folder]) if self.images_folder else []  # none: gratings named by labels
+        if self.images_folder and not paths:
             raise UnitscopeError(f"No image files in '{self.images_folder}'.")
         window = None
         if Path(self.responses_path).suffix.lower() == ".nwb":
@@ -350,6 +380,7 @@ class BrainView(AnalysisView):
             self.neuron_points.setData([], [])
             self.chosen_point.setData([], [])
             self.unit_points.setData([], [])
+            self._draw_tuning()
             return
         ceiling, r = self.neuron_scatter()
         ok = np.isfinite(ceiling) & np.isfinite(r)
@@ -369,6 +400,58 @@ class BrainView(AnalysisView):
         self.unit_plot.setLabel("bottom", f"unit {unit}")
         self.unit_plot.setLabel("left", f"neuron {s.neurons[n]}")
         self.unit_plot.setTitle(f"held-out r {s.unit_r[i, n]:.2f}", size="9pt")
+        self._draw_tuning()
+
+    def tuning(self) -> dict[str, np.ndarray]:
+        """What the tuning plot shows for the chosen neuron: the orientations, its curve and SEM,
+        its matched unit's curve as recorded and scaled to the neuron's range ({} without gratings)."""
+        s = self._last
+        if s is None or not s.finished or s.orientations is None or len(s.orientations) == 0:
+            return {}
+        n = self.neuron
+        mean = np.asarray(s.tuning_mean[n], dtype=float)
+        if np.isfinite(mean).sum() < 2:
+            return {}
+        unit = np.asarray(s.unit_tuning[self.layer_of(n), n], dtype=float)
+        return {"orientations": np.asarray(s.orientations, dtype=float), "neuron": mean,
+                "sem": np.asarray(s.tuning_sem[n], dtype=float), "unit": unit, "unit_scaled": scaled_to(unit, mean)}
+
+    def _draw_tuning(self) -> None:
+        data = self.tuning()
+        if not data:
+            if self._tuning_shown:
+                self.graphics.removeItem(self.tuning_plot)
+                self.graphics.setMinimumHeight(GRAPHICS_HEIGHT)
+                self._tuning_shown = False
+            self.tuning_label.setVisible(False)
+            return
+        if not self._tuning_shown:
+            self.graphics.addItem(self.tuning_plot, row=2, col=0, colspan=2)
+            self.graphics.setMinimumHeight(GRAPHICS_HEIGHT + TUNING_HEIGHT)  # the dock scrolls where it must
+            self._tuning_shown = True
+        x, neuron, sem, unit = data["orientations"], data["neuron"], data["sem"], data["unit_scaled"]
+        ok = np.isfinite(neuron)
+        self.tuning_neuron.setData(x[ok], neuron[ok])
+        bar = np.where(np.isfinite(sem[ok]), sem[ok], 0.0)
+        self.tuning_errors.setData(x=x[ok], y=neuron[ok], top=bar, bottom=bar)
+        ok = np.isfinite(unit)
+        self.tuning_unit.setData(x[ok], unit[ok])
+        s, n = self._last, self.neuron
+        self.tuning_plot.setTitle(f"orientation tuning at SF {s.tuning_sf[n]:g} cycles/image, "
+                                  f"contrast {s.tuning_contrast[n]:g}", size="9pt")
+        raw = data["unit"][np.isfinite(data["unit"])]
+        self.tuning_label.setText(f"{TUNING_KEY}<br>{CONVENTION}; the unit's own range "
+                                  f"{raw.min():.3g} to {raw.max():.3g} (a.u.)" if raw.size else TUNING_KEY)
+        self.tuning_label.setVisible(True)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        """The layout's minimum with every wrapped label as tall as its lines at this width: a
+        scrolling dock gives the view only this height (:class:`gui.window.window_settings.DockScrollArea`)."""
+        hint = super().minimumSizeHint()
+        width = max(self.width() - 8, 120)
+        extra = sum(max(label.heightForWidth(width) - label.minimumSizeHint().height(), 0)
+                    for label in self.findChildren(QLabel) if label.wordWrap() and label.isVisibleTo(self))
+        return QSize(hint.width(), hint.height() + extra)
 
     def _point_clicked(self, _item, points, *_args) -> None:
         if len(points):
@@ -390,7 +473,8 @@ class BrainView(AnalysisView):
 
     def _show_files(self) -> None:
         parts = [f"Responses: {Path(self.responses_path).name}" if self.responses_path else "No responses chosen.",
-                 f"Images: {Path(self.images_folder).name}/" if self.images_folder else "no image folder."]
+                 f"Images: {Path(self.images_folder).name}/" if self.images_folder else
+                 "no image folder (needed unless every stimulus is a grating label)."]
         self.files_label.setText(" · ".join(parts))
         self.files_label.setToolTip("\n".join(p for p in (self.responses_path, self.images_folder) if p))
         self.window_edit.setEnabled(Path(self.responses_path).suffix.lower() == ".nwb" if self.responses_path

@@ -105,9 +105,12 @@ def all_kinds() -> dict:
              "rdm_ceiling": 0.6, "deg_per_image": 8.0, "responses": "v1.nwb"}),
         "neuron_unit": FigureData("neuron_unit", {
             "neuron": rng.normal(size=40), "unit": rng.normal(size=40), "r": rng.uniform(0, 0.8, 30),
-            "ceiling": rng.uniform(0.2, 0.9, 30), "unit_r_all": rng.uniform(0, 0.6, 30)},
+            "ceiling": rng.uniform(0.2, 0.9, 30), "unit_r_all": rng.uniform(0, 0.6, 30),
+            "orientations": orientations, "tuning_neuron": rng.uniform(2, 9, 12), "tuning_sem": rng.uniform(0, 1, 12),
+            "tuning_unit": rng.uniform(0, 3, 12), "tuning_unit_scaled": rng.uniform(2, 9, 12)},
             {"neuron": "n07", "neuron_index": 7, "layer": "layer2", "unit": "layer2[17](14,14)", "unit_r": 0.52,
-             "ridge_r": 0.61, "ceiling_n": 0.8}),
+             "ridge_r": 0.61, "ceiling_n": 0.8, "tuning_sf": 16.0, "tuning_contrast": 1.0, "unit_min": 0.0,
+             "unit_max": 3.0}),
         "properties": FigureData("properties", props, {"layer": "layer1", "n_units": 40, "reference": "v1.csv",
                                                        "similarity": {"circular_variance": 0.8, "peak_sf": 0.7}}),
     }

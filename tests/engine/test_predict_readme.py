@@ -1,5 +1,6 @@
-"""The README's worked example of ``unitscope predict`` runs as written (its image files are
-made here), and the layer sweep's default layers are the model's main stages."""
+"""The README's worked examples of ``unitscope predict`` run as written (the image files of the
+first are made here; the second needs none: its stimuli are grating labels), and the layer
+sweep's default layers are the model's main stages."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from engine.cli import main
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
 
-def example() -> tuple[str, list[str]]:
-    """The README's Python block and command line after the ``predict example`` marker."""
+def example(marker: str = "predict example") -> tuple[str, list[str]]:
+    """The README's Python block and command line after the ``<!-- marker -->`` line."""
     text = README.read_text(encoding="utf-8")
-    block = text.split("<!-- predict example -->\n", 1)[1]
+    block = text.split(f"<!-- {marker} -->\n", 1)[1]
     lines = []
     for line in block.splitlines():
         if line and not line.startswith("    "):
@@ -49,6 +50,27 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
         assert name in rows[0]
     assert sum(int(r["best_layer"]) for r in rows) == 3
     assert "saved R.csv: 3 neurons x 2 layers" in capsys.readouterr().out
+
+
+def test_the_readme_gratings_example_runs_without_images(tmp_path, monkeypatch, capsys):
+    from engine.session.results import read_result
+
+    python, command = example("predict gratings example")
+    assert command[:2] == ["unitscope", "predict"] and "--images" not in command
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    exec(compile(python, "README.md", "exec"), {})
+    assert main([*command[1:], "--device", "cpu", "--boots", "20"]) == 0
+    assert "saved G.npz: 3 neurons x 2 layers" in capsys.readouterr().out
+    job, fields, _ = read_result(tmp_path / "G.npz")
+    assert job.job.images == () and list(fields["finished"]) == ["layer1", "layer3"]
+    np.testing.assert_array_equal(fields["orientations"], np.arange(0, 180, 15))
+    responses = np.load(tmp_path / "gratings.npz")["responses"]  # (12 orientations x 2 SFs x 4 phases, 3, 3)
+    f0 = responses.mean(axis=2).reshape(12, 2, 4, 3).mean(axis=2)  # orientation x SF x neuron
+    for n in range(3):
+        best_sf = np.unravel_index(np.argmax(f0[:, :, n]), (12, 2))[1]
+        np.testing.assert_allclose(fields["tuning_mean"][n], f0[:, best_sf, n], rtol=1e-12)
+        assert fields["tuning_sf"][n] == (8, 16)[best_sf]
 
 
 def test_default_layers_are_the_main_stages():

@@ -14,6 +14,7 @@ import pytest
 import torch
 import torchvision
 from planted_units import (  # noqa: F401
+    GABOR_FACTORY,
     GratingReader,
     gabor,
     grey,
@@ -215,18 +216,7 @@ def _ks(a, b):
 
 
 def test_properties_command_streams_a_csv_and_scores_it_against_a_reference(tmp_path, capsys):
-    spec = write_factory(tmp_path, """
-        k = 15
-        y, x = np.mgrid[0:k, 0:k] - (k - 1) / 2
-        conv = nn.Conv2d(3, 3, k, stride=8)
-        with torch.no_grad():
-            for c, theta in enumerate((0.0, 60.0, 120.0)):
-                u = x * math.cos(math.radians(theta)) + y * math.sin(math.radians(theta))
-                g = np.exp(-(x**2 + y**2) / 18.0) * np.cos(2 * math.pi * u / 7.5)
-                conv.weight[c] = torch.as_tensor(np.stack([g * s for s in (0.229, 0.224, 0.225)]))
-            conv.bias.zero_()
-        return nn.Sequential(conv, nn.ReLU())
-        """)
+    spec = write_factory(tmp_path, GABOR_FACTORY)
     reference = tmp_path / "v1.csv"
     reference.write_text("modulation_ratio,circular_variance,notes\n0.2,0.5,a\n1.8,,b\n1.6,0.9,c\n")
     out = tmp_path / "props.csv"

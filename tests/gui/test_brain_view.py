@@ -37,6 +37,22 @@ def predict_run(tmp_path_factory):
     return job, list(session.run(job)), tmp
 
 
+@pytest.fixture(scope="module")
+def grating_run(tmp_path_factory):
+    """A predict job on neurons planted in layer '5', shown gratings named by their labels (no images)."""
+    from planted_gratings import SIZE, grating_by_hand, grid, hooked, label
+    from planted_neurons import LAYERS, plant, planted_net
+    from planted_units import session_for
+
+    tmp = tmp_path_factory.mktemp("brain_gratings")
+    net = planted_net()
+    images = np.stack([grating_by_hand(*s) for s in grid()])
+    responses, _, _ = plant(hooked(net, "5", images), neurons=5, repeats=3)
+    np.savez(tmp / "r.npz", responses=responses, stimuli=np.array([label(*s) for s in grid()]))
+    job = Predict(str(tmp / "r.npz"), (), LAYERS, boots=10, splits=5)
+    return job, list(session_for(planted_net(), SIZE).run(job)), net, images, responses
+
+
 def medians(values):
     return np.array([np.median(v) for v in values])
 
@@ -186,3 +202,65 @@ def test_in_the_window_the_sweep_updates_live_through_the_engine_thread(qtbot, t
     assert out is not None and out.read_bytes().startswith(b"%PDF")
     window.grab().save(str(tmp_path / "window.png"))
     window.close()
+
+
+def test_the_matched_unit_panel_overlays_the_neurons_and_the_units_tuning_curves(qtbot, grating_run):
+    from planted_gratings import ORIENTATIONS, PHASES, SFS, hooked, tuning_by_hand
+    from planted_neurons import LAYERS
+
+    job, snapshots, net, images, responses = grating_run
+    last = snapshots[-1]
+    view = BrainView()
+    qtbot.addWidget(view)
+    view.started(job)
+    view.show_snapshot(snapshots[0])  # recording: no curves yet
+    assert view.tuning_plot.scene() is None and not view.tuning_label.isVisibleTo(view)
+    view.finish(last)
+    curve, sem, sf = tuning_by_hand(responses.reshape(len(ORIENTATIONS), len(SFS), len(PHASES), *responses.shape[1:]))
+
+    def unit_by_hook(layer_row, n):
+        units = hooked(net, LAYERS[layer_row], images).reshape(len(ORIENTATIONS), len(SFS), len(PHASES), -1)
+        unit = units[:, SFS.index(sf[n]), :, last.best_unit[layer_row, n]].mean(axis=1)
+        return unit, curve[n].min() + (unit - unit.min()) / np.ptp(unit) * np.ptp(curve[n])
+
+    for n, layer_row in ((0, None), (3, None), (3, 0)):
+        if layer_row is None:
+            view.layer_combo.setCurrentIndex(0)  # each neuron's best layer
+            layer_row = int(np.argmax(last.normalised[:, n]))
+        else:
+            view.layer_combo.setCurrentIndex(layer_row + 1)
+        view.choose_neuron(n)
+        assert view.tuning_plot.scene() is view.graphics.scene()  # in the matched-unit panel's layout
+        x, y = view.tuning_neuron.getData()
+        np.testing.assert_allclose(x, ORIENTATIONS)
+        np.testing.assert_allclose(y, curve[n], rtol=1e-12)
+        np.testing.assert_allclose(view.tuning_errors.opts["top"], sem[n], rtol=1e-12)
+        np.testing.assert_allclose(view.tuning_errors.opts["bottom"], sem[n], rtol=1e-12)
+        unit, scaled = unit_by_hook(layer_row, n)
+        np.testing.assert_allclose(view.tuning()["unit"], unit, rtol=1e-5, atol=1e-6)
+        x, y = view.tuning_unit.getData()
+        np.testing.assert_allclose(x, ORIENTATIONS)
+        np.testing.assert_allclose(y, scaled, rtol=1e-4, atol=1e-6)
+        assert f"SF {sf[n]:g} cycles/image" in view.tuning_plot.titleLabel.text
+        assert "0° = vertical bars" in view.tuning_label.text() and "scaled to the neuron's range" in \
+            view.tuning_label.text()
+    view.clear()
+    assert view.tuning_plot.scene() is None
+
+
+def test_without_gratings_there_is_no_tuning_panel(qtbot, predict_run):
+    _, snapshots, _ = predict_run
+    view = BrainView()
+    qtbot.addWidget(view)
+    view.finish(snapshots[-1])
+    assert view.tuning() == {} and view.tuning_plot.scene() is None
+
+
+def test_no_image_folder_is_needed_for_labelled_gratings(qtbot, grating_run):
+    job, _, _, _, _ = grating_run
+    view = BrainView()
+    qtbot.addWidget(view)
+    view.set_files(job.responses)
+    made = view.make_job()
+    assert made.images == () and made.responses == job.responses
+    assert "needed unless every stimulus is a grating label" in view.files_label.text()
