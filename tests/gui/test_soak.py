@@ -14,6 +14,7 @@ import os
 import random
 import time
 
+import shiboken6
 from PySide6.QtWidgets import QApplication, QGraphicsView
 
 from gui.engine_link.worker import EngineThread
