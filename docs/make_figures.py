@@ -35,7 +35,7 @@ def _jobs() -> dict:
         "topk": {"kind": "topk", "layer": "layer2", "channel": 7, "paths": SAMPLES, "k": 2},
         "receptive_field": {"kind": "receptive_field", "layer": "layer1", "channel": 3,
                             "stimuli": [["image", p] for p in SAMPLES], "shown": ["image", SAMPLES[1]],
-                            "noise_frames": 400, "grid": 16, "n_on": 8, "seed": 0},
+                            "noise_frames": 2000, "grid": 16, "n_on": 8, "seed": 0},
         "probe": {"kind": "probe", "units": [{"layer": "layer1", "channel": 3}, {"layer": "layer2", "channel": 7}],
                   "sequence": "strip", "stimuli": [["image", p] for p in SAMPLES]},
     }

@@ -10,6 +10,13 @@
   mean response when the pixel was bright (ON) or dark (OFF), minus the mean response to
   all frames; and the spike-triggered average in its covariance form,
   ``mean((r - mean r) * (s - mean s))`` per pixel.
+* Its **significance**, per pixel: Welch's two-sided t-test of the responses to the frames
+  where the pixel was ON against those where it was OFF (the ON − OFF map's own
+  difference), from running sums and sums of squares; p-values corrected for the number
+  of noise cells by Benjamini and Hochberg's false discovery rate
+  (:meth:`ReverseCorrelation.significance`).  The lit cells of a frame are drawn before
+  their signs, and each sign is a fair coin, so when the unit does not care about a
+  pixel's polarity its ON and OFF frames are alike whatever else the unit sees.
 
 All maps are running sums over the frames seen so far: memory is one image's worth
 whatever the number of stimuli, and the drivers yield after every batch.
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -30,7 +37,11 @@ from engine.errors import UnitscopeError
 from engine.models.torchscript import ScriptTaps, is_script_module
 from engine.recording.recorder import Cancelled, Recorder
 from engine.recording.unit import Box, LayerRef
+from engine.stimuli.procedural import grid_cell
 from engine.stimuli.protocols import Protocol, record_stimuli
+
+#: The false discovery rate the ON/OFF test is corrected to by default.
+FDR = 0.01
 
 
 class _Captured(Exception):
@@ -154,13 +165,80 @@ def gradient_rf(recorder: Recorder, unit: Unit, batches: Iterable[torch.Tensor],
 
 
 @dataclass
+class Significance:
+    """Which pixels of an ON − OFF map differ from zero, and how surely.
+
+    Attributes
+    ----------
+    t, df, p : ndarray
+        ``(H, W)`` Welch's t of ON against OFF responses, its Welch–Satterthwaite degrees of
+        freedom and the two-sided p-value (NaN where a pixel was not ON and OFF twice each).
+    significant : ndarray of bool
+        ``(H, W)``: the pixel's cell is a discovery at false discovery rate ``fdr``.
+    fdr : float
+    n_tests : int
+        Cells with a p-value: the family the rate is controlled over.
+    n_significant : int
+        Cells found (discoveries).
+    """
+
+    t: np.ndarray
+    df: np.ndarray
+    p: np.ndarray
+    significant: np.ndarray
+    fdr: float
+    n_tests: int
+    n_significant: int
+
+
+def benjamini_hochberg(p: np.ndarray, fdr: float) -> np.ndarray:
+    """Discoveries among p-values ``p`` (NaN: not tested) at false discovery rate ``fdr``.
+
+    The largest k with ``p_(k) <= k * fdr / m`` (m the p-values that are not NaN) makes the
+    k smallest p-values discoveries (Benjamini and Hochberg, 1995).
+    """
+    p = np.asarray(p, dtype=float)
+    tested = np.isfinite(p)
+    ordered = np.sort(p[tested])
+    m = ordered.size
+    passing = np.nonzero(ordered <= np.arange(1, m + 1) * fdr / max(m, 1))[0]
+    if not passing.size:
+        return np.zeros(p.shape, dtype=bool)
+    return tested & (p <= ordered[passing[-1]])
+
+
+def noise_cells(protocol: Protocol) -> np.ndarray | None:
+    """``(H, W)`` labels of the noise cell each pixel lies in (pixels of one cell always share a value).
+
+    Sparse noise of one grid and binary noise of one block size have cells; any other
+    protocol gives None (every pixel its own).
+    """
+    h, w = protocol.size
+    if protocol.kind == "sparse_noise" and protocol.axes["grid"].size == 1:
+        grid = int(protocol.axes["grid"][0])
+        rows, cols = np.zeros(h, dtype=np.int64), np.zeros(w, dtype=np.int64)
+        for i in range(grid):
+            rows[grid_cell((h, w), grid, i, 0)[0]] = i
+            cols[grid_cell((h, w), grid, 0, i)[1]] = i
+    elif protocol.kind == "white_noise" and protocol.axes["block"].size == 1:
+        block = int(protocol.axes["block"][0])
+        rows, cols = np.arange(h) // block, np.arange(w) // block
+    else:
+        return None
+    return rows[:, None] * (int(cols.max()) + 1) + cols[None, :]
+
+
+@dataclass
 class ReverseCorrelation:
-    """Running ON/OFF response maps and the response-weighted stimulus average.
+    """Running ON/OFF response maps, their variances and the response-weighted stimulus average.
 
     Parameters
     ----------
     height, width : int
         Stimulus size in pixels.
+    cells : ndarray or None
+        ``(H, W)`` labels of the stimulus's cells (:func:`noise_cells`): the significance test
+        counts each cell once.  None: every pixel is its own cell.
 
     Notes
     -----
@@ -169,17 +247,29 @@ class ReverseCorrelation:
     ON minus the mean response over all frames (NaN where it was never ON), likewise
     ``off_map``.  For a linear unit that sees one pixel, ``on_map - off_map`` at that
     pixel is exactly the response to the pixel bright minus the response to it dark.
+    Sums of squares are kept about the first response (the shifted-data algorithm), so a
+    unit with a large mean response keeps its variance's digits.
     """
 
     height: int
     width: int
+    cells: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         shape = (self.height, self.width)
+        if self.cells is not None and np.shape(self.cells) != shape:
+            raise UnitscopeError(f"Cell labels {np.shape(self.cells)} do not match a "
+                                 f"{self.height} x {self.width} map.")
+        # each cell's first pixel, and each pixel's cell among them (sorted once, not per snapshot)
+        self._cell_of = (None if self.cells is None else
+                         np.unique(np.asarray(self.cells).ravel(), return_index=True, return_inverse=True)[1:])
         self.n = 0
         self.sum_r = 0.0
+        self.shift: float | None = None
         self.on_sum, self.on_count = np.zeros(shape), np.zeros(shape)
         self.off_sum, self.off_count = np.zeros(shape), np.zeros(shape)
+        self.on_dev, self.off_dev = np.zeros(shape), np.zeros(shape)  # sums of r - shift
+        self.on_sq, self.off_sq = np.zeros(shape), np.zeros(shape)  # sums of (r - shift)^2
         self.s_sum, self.rs_sum = np.zeros(shape), np.zeros(shape)
 
     def update(self, images: np.ndarray, responses: np.ndarray) -> None:
@@ -190,13 +280,22 @@ class ReverseCorrelation:
         if grey.shape[1:] != (self.height, self.width) or grey.shape[0] != r.size:
             raise UnitscopeError(f"Frames {images.shape} and responses {r.shape} do not match a "
                                  f"{self.height} x {self.width} map.")
-        on, off = grey > 0.5, grey < 0.5
+        if not r.size:
+            return
+        if self.shift is None:
+            self.shift = float(r[0])
+        on, off = (grey > 0.5).astype(float), (grey < 0.5).astype(float)
+        dev = r - self.shift
         self.n += r.size
         self.sum_r += float(r.sum())
         self.on_sum += np.tensordot(r, on, axes=1)
         self.on_count += on.sum(axis=0)
         self.off_sum += np.tensordot(r, off, axes=1)
         self.off_count += off.sum(axis=0)
+        self.on_dev += np.tensordot(dev, on, axes=1)
+        self.off_dev += np.tensordot(dev, off, axes=1)
+        self.on_sq += np.tensordot(dev * dev, on, axes=1)
+        self.off_sq += np.tensordot(dev * dev, off, axes=1)
         self.s_sum += grey.sum(axis=0)
         self.rs_sum += np.tensordot(r, grey, axes=1)
 
@@ -225,6 +324,52 @@ class ReverseCorrelation:
             return np.full((self.height, self.width), np.nan)
         return self.rs_sum / self.n - self.mean_response * self.s_sum / self.n
 
+    def on_off_test(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Welch's two-sided t-test of ON-frame against OFF-frame responses, per pixel.
+
+        Returns
+        -------
+        t, df, p : ndarray
+            ``(H, W)``; NaN where a pixel was not ON twice and OFF twice.  Where both
+            groups have no spread, a difference has p = 0 and none p = 1.
+        """
+        from scipy.special import stdtr
+
+        n1, n2 = self.on_count, self.off_count
+        ok = (n1 >= 2) & (n2 >= 2)
+        t, df, p = (np.full(n1.shape, np.nan) for _ in range(3))
+        n1, n2 = n1[ok], n2[ok]
+        d1, d2 = self.on_dev[ok] / n1, self.off_dev[ok] / n2  # means about the shift
+        v1 = np.maximum(self.on_sq[ok] - d1 * self.on_dev[ok], 0.0) / (n1 - 1)
+        v2 = np.maximum(self.off_sq[ok] - d2 * self.off_dev[ok], 0.0) / (n2 - 1)
+        a, b = v1 / n1, v2 / n2
+        se2, diff = a + b, d1 - d2
+        spread = se2 > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tt = np.where(spread, diff / np.sqrt(se2), np.where(diff == 0, 0.0, np.copysign(np.inf, diff)))
+            dd = np.where(spread, se2 ** 2 / (a ** 2 / (n1 - 1) + b ** 2 / (n2 - 1)), np.nan)
+        pp = np.where(spread, 2.0 * stdtr(dd, -np.abs(tt)), np.where(diff == 0, 1.0, 0.0))
+        t[ok], df[ok], p[ok] = tt, dd, np.clip(pp, 0.0, 1.0)
+        return t, df, p
+
+    def significance(self, fdr: float = FDR) -> Significance:
+        """:meth:`on_off_test` with the Benjamini–Hochberg correction over the noise cells.
+
+        Every pixel of a cell takes the cell's p-value (its first pixel's), so a cell counts
+        once in the family however many pixels it covers.
+        """
+        t, df, p = self.on_off_test()
+        if self._cell_of is not None:
+            first, inverse = self._cell_of
+            per_cell = p.ravel()[first]
+            found = benjamini_hochberg(per_cell, fdr)
+            shape = p.shape
+            t, df, p = (x.ravel()[first][inverse].reshape(shape) for x in (t, df, p))
+            return Significance(t, df, p, found[inverse].reshape(shape), float(fdr),
+                                int(np.isfinite(per_cell).sum()), int(found.sum()))
+        found = benjamini_hochberg(p, fdr)
+        return Significance(t, df, p, found, float(fdr), int(np.isfinite(p).sum()), int(found.sum()))
+
 
 def reverse_correlation(recorder: Recorder, unit: Unit, protocol: Protocol, preprocess,
                         batch_size: int = 32, cancelled: Callable[[], bool] = lambda: False,
@@ -236,7 +381,7 @@ def reverse_correlation(recorder: Recorder, unit: Unit, protocol: Protocol, prep
     ReverseCorrelation
         The same object, updated in place.
     """
-    maps = ReverseCorrelation(*protocol.size)
+    maps = ReverseCorrelation(*protocol.size, cells=noise_cells(protocol))
     for batch, recorded in record_stimuli(recorder, [unit.layer], protocol, preprocess,
                                           batch_size, cancelled):
         if batch.images is None:

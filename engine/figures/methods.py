@@ -378,7 +378,20 @@ def receptive_field_methods(job: dict, extra: dict) -> str:
             f"et al., 2014), bounded where it exceeded {job.get('rel_threshold', 0.01):g} of its peak; and reverse "
             f"correlation with {job.get('noise_frames', 300)} frames of sparse noise ({grid} \u00d7 {grid} cells on "
             f"mean grey, {job.get('n_on', 8)} cells per frame each bright or dark, seed {job.get('seed', 0)}), the "
-            "mean response to a bright (ON) minus a dark (OFF) cell at each place (Jones and Palmer, 1987).")
+            "mean response to a bright (ON) minus a dark (OFF) cell at each place (Jones and Palmer, 1987), tested "
+            "cell by cell (see Statistics).")
+
+
+def receptive_field_statistics(job: dict) -> str:
+    """The sparse-noise significance test, with the job's false discovery rate and cell count."""
+    grid = job.get("grid", 16)
+    return ("In sparse-noise receptive fields, a cell's ON \u2212 OFF difference was tested with Welch's two-sided "
+            "t-test of the responses to the frames where the cell was bright against those where it was dark "
+            "(Welch, 1947; cells bright or dark in fewer than two frames were not tested), and the p-values were "
+            f"corrected over the cells tested (at most {grid} \u00d7 {grid}) to a false discovery rate of "
+            f"{job.get('fdr', 0.01):g} (Benjamini and Hochberg, 1995); figures outline the cells found. The network is "
+            "deterministic: the test asks whether a cell's polarity changes the response beyond what the other "
+            "cells lit in the same frames do.")
 
 
 def probe_methods(job: dict, extra: dict) -> str:
@@ -493,6 +506,8 @@ def _statistics(entries: list[MethodsEntry]) -> list[str]:
         out.append("Where a reference was given, a property's distribution was compared with it by the KS similarity "
                    "1 \u2212 D, D the two-sample Kolmogorov\u2013Smirnov statistic, units where the property is "
                    "undefined left out (Marques et al., 2021).")
+    out += _dedupe(receptive_field_statistics(e.job.get("job", {})) for e in entries
+                   if e.job.get("job", {}).get("kind") == "receptive_field")
     out.append("Every number is a deterministic function of the model, its weights (or seed) and the stimuli; "
                "responses were not resampled, and no test of significance was applied"
                + (" beyond those named here." if len(out) else "."))
@@ -613,6 +628,26 @@ BIB = {
   year = {2014},
   eprint = {1312.6034},
   archivePrefix = {arXiv}
+}"""),
+    "welch1947": ("Welch, 1947", """@article{welch1947,
+  author = {Welch, Bernard L.},
+  title = {The generalization of `{Student's}' problem when several different population variances are involved},
+  journal = {Biometrika},
+  volume = {34},
+  number = {1--2},
+  pages = {28--35},
+  year = {1947},
+  doi = {10.1093/biomet/34.1-2.28}
+}"""),
+    "benjamini1995": ("Benjamini and Hochberg, 1995", """@article{benjamini1995,
+  author = {Benjamini, Yoav and Hochberg, Yosef},
+  title = {Controlling the False Discovery Rate: A Practical and Powerful Approach to Multiple Testing},
+  journal = {Journal of the Royal Statistical Society: Series B (Methodological)},
+  volume = {57},
+  number = {1},
+  pages = {289--300},
+  year = {1995},
+  doi = {10.1111/j.2517-6161.1995.tb02031.x}
 }"""),
     "jones1987": ("Jones and Palmer, 1987", """@article{jones1987,
   author = {Jones, Judson P. and Palmer, Larry A.},

@@ -445,14 +445,17 @@ def probe_figure(r, job) -> FigureData:
 
 
 def receptive_field_figure(r, job) -> FigureData:
-    arrays = {name: np.asarray(r[name], dtype=np.uint8 if name == "image" else float)
-              for name in ("image", "gradient", "on_map", "off_map") if r.get(name) is not None}
-    return FigureData("receptive_field", arrays,
-                      {"unit": r["unit_label"], "layer": job.get("layer", ""),
-                       "theoretical_box": r.get("theoretical_box"), "empirical_box": r.get("empirical_box"),
-                       "n_images": r.get("n_images"), "n_frames": r.get("n_frames"),
-                       "rel_threshold": r.get("rel_threshold"),
-                       "shown": (job.get("shown") or [None, ""])[1]})
+    types = {"image": np.uint8, "significant": bool}
+    arrays = {name: np.asarray(r[name], dtype=types.get(name, float))
+              for name in ("image", "gradient", "on_map", "off_map", "p_value", "significant")
+              if r.get(name) is not None}
+    meta = {"unit": r["unit_label"], "layer": job.get("layer", ""),
+            "theoretical_box": r.get("theoretical_box"), "empirical_box": r.get("empirical_box"),
+            "n_images": r.get("n_images"), "n_frames": r.get("n_frames"), "rel_threshold": r.get("rel_threshold"),
+            "shown": (job.get("shown") or [None, ""])[1]}
+    if "significant" in arrays:
+        meta.update(fdr=r.get("fdr"), n_tests=r.get("n_tests"), n_significant=r.get("n_significant"))
+    return FigureData("receptive_field", arrays, meta)
 
 
 def protocol_figure(r, job) -> FigureData:

@@ -365,6 +365,10 @@ def image_axes(ax, title: str = "") -> None:
         ax.set_title(title)
 
 
+#: How far a scale bar and its label lie under the image (points): the label, centred on the bar, clears the image.
+BAR_GAP_PT = 3.5
+
+
 def scale_bar(ax, width_px: float, options: FigureOptions, per_unit: float = 1.0, unit: str = "px") -> None:
     """A scale bar under the image's lower-left corner: a round number of input pixels
     (``per_unit`` input pixels per data unit, e.g. a feature map's stride), and its visual angle
@@ -376,11 +380,11 @@ def scale_bar(ax, width_px: float, options: FigureOptions, per_unit: float = 1.0
     y_bottom = max(ax.get_ylim())
     span = length / per_unit
     ax.plot([x0, x0 + span], [y_bottom, y_bottom], color="black", lw=1.2, solid_capstyle="butt", clip_on=False,
-            transform=ax.transData + _down(ax, 2.0))
+            transform=ax.transData + _down(ax, BAR_GAP_PT))
     label = f"{fmt(length)} {unit}"
     if options.deg_per_image and unit == "px":
         label += f" ({length * options.deg_per_image / (width_px * per_unit):.2g}\u00b0)"
-    ax.annotate(label, (x0 + span, y_bottom), xytext=(2, -2), textcoords="offset points",
+    ax.annotate(label, (x0 + span, y_bottom), xytext=(2, -BAR_GAP_PT), textcoords="offset points",
                 ha="left", va="center", fontsize=options.small, annotation_clip=False)
     ax.set_xlim(x0, x1)
 

@@ -30,6 +30,11 @@ def figure_height(data: FigureData, options: FigureOptions) -> float:
     return min(options.width_in * (0.5 if data.meta.get("param") == "orientation" else 0.62), 4.0) + 0.45
 
 
+def reports_orientation(data: FigureData) -> bool:
+    """Whether ``data``'s figure reports an orientation (so that ``FigureOptions.orientation`` applies)."""
+    return data.kind == "tuning" and data.meta.get("param", "orientation") == "orientation"
+
+
 def _bars(options: FigureOptions | None) -> bool:
     """Whether orientation is reported as the bars' own (theta + 90 degrees)."""
     return options is not None and options.orientation == "bar"

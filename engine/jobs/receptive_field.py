@@ -33,6 +33,9 @@ class ReceptiveFieldMapping:
         Fraction of the gradient map's peak that bounds the empirical box
         (:func:`engine.analyses.unit_rf.empirical_box`).
     batch_size : int
+    fdr : float
+        False discovery rate of the ON/OFF test, over the noise cells
+        (:meth:`engine.analyses.unit_rf.ReverseCorrelation.significance`).
     """
 
     layer: str
@@ -47,7 +50,7 @@ class ReceptiveFieldMapping:
     seed: int = 0
     rel_threshold: float = 0.01
     batch_size: int = 16
-
+    fdr: float = 0.01
 
     @property
     def unit_label(self) -> str:
@@ -86,11 +89,14 @@ class ReceptiveFieldMapping:
         n_images = 0
 
         def snapshot(maps=None) -> ReceptiveFieldSnapshot:
+            if maps is None:
+                return ReceptiveFieldSnapshot(unit.label, image, geometry.box, box, gradient, None, None,
+                                              n_images, 0, n_images, total, self.rel_threshold, fdr=self.fdr)
+            test = maps.significance(self.fdr)
             return ReceptiveFieldSnapshot(
-                unit.label, image, geometry.box, box, gradient,
-                None if maps is None else maps.on_map.copy(), None if maps is None else maps.off_map.copy(),
-                n_images, 0 if maps is None else maps.n, n_images + (0 if maps is None else maps.n), total,
-                self.rel_threshold)
+                unit.label, image, geometry.box, box, gradient, maps.on_map, maps.off_map,
+                n_images, maps.n, n_images + maps.n, total, self.rel_threshold, test.p, test.significant,
+                test.fdr, test.n_tests, test.n_significant)
 
         batches = (torch.stack([session.stimulus(s)[0] for s in inputs[i:i + self.batch_size]])
                    for i in range(0, len(inputs), self.batch_size))
@@ -126,6 +132,16 @@ class ReceptiveFieldSnapshot:
     done, total : int
         Inputs plus frames recorded, and in the whole run.
     rel_threshold : float
+    p_value : ndarray or None
+        ``(H, W)`` two-sided p of Welch's t-test of the responses to frames where the pixel
+        was ON against those where it was OFF (NaN where it was not both twice); every pixel
+        of a noise cell holds the cell's.
+    significant : ndarray of bool or None
+        ``(H, W)``: the pixel's cell is a discovery at false discovery rate ``fdr``
+        (Benjamini–Hochberg over the ``n_tests`` cells with a p-value).
+    fdr : float
+    n_tests, n_significant : int
+        Cells tested, and cells found.
     """
 
     kind: ClassVar[str] = "receptive_field"
@@ -142,6 +158,11 @@ class ReceptiveFieldSnapshot:
     done: int
     total: int
     rel_threshold: float = 0.01
+    p_value: np.ndarray | None = None
+    significant: np.ndarray | None = None
+    fdr: float = 0.01
+    n_tests: int = 0
+    n_significant: int = 0
 
     @property
     def on_minus_off(self) -> np.ndarray | None:

@@ -50,6 +50,8 @@ INT_RANGES = {
 }
 #: Float fields that may not be negative.
 NON_NEGATIVE = ("diversity", "rel_threshold")
+#: Float fields that are a probability strictly between 0 and 1.
+PROBABILITIES = ("fdr",)
 #: Fields that name a layer (a string, or a tuple of them).
 LAYER_FIELDS = ("layer", "layer_b", "layers")
 #: ``grid:G`` and ``project:D`` summaries: the largest G and D.
@@ -127,6 +129,8 @@ def _check(name: str, item) -> None:
             raise ValueError(f"{item} is not a finite number")
         if name in NON_NEGATIVE and item < 0:
             raise ValueError(f"{item} must be 0 or more")
+        if name in PROBABILITIES and not 0 < item < 1:
+            raise ValueError(f"{item} must lie between 0 and 1")
         return
     if isinstance(item, str):
         if name in LAYER_FIELDS:

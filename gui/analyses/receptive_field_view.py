@@ -9,7 +9,9 @@ the unit's responses with the pixels (ON minus OFF).  The view draws
   anatomy) and the **empirical** box (pixels whose mean |gradient| passes a fraction of
   its peak), in two colours, with their sizes in the legend;
 * the mean |gradient| map (sequential colours);
-* the ON − OFF map (diverging colours, symmetric about zero).
+* the ON − OFF map (diverging colours, symmetric about zero), its significant cells
+  outlined in black over white (Welch's t-test of ON against OFF frames, false discovery
+  rate over the noise cells; :meth:`engine.analyses.unit_rf.ReverseCorrelation.significance`).
 
 The three plots frame the same pixels; "Zoom to the receptive field" frames the
 theoretical box, which for early layers is a few pixels of a large input.
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.figures.receptive_field import outline_segments
 from engine.jobs.receptive_field import ReceptiveFieldMapping, ReceptiveFieldSnapshot
 from engine.recording.unit import Box, clip_box
 from gui.widgets import colormaps
@@ -101,6 +104,16 @@ class MapPlot:
         ys = [top, top, bottom + 1, bottom + 1, top]
         item.setData(xs, ys)
 
+    def set_outline(self, key: str, mask: np.ndarray | None) -> None:
+        """Outline the pixels of ``mask`` (None hides it)."""
+        item = self.outlines[key]
+        segments = outline_segments(mask) if mask is not None else []
+        if not segments:
+            item.setData([], [])
+            return
+        points = np.asarray(segments, dtype=float).reshape(-1, 2) + 0.5  # pixel centres are at +0.5 here
+        item.setData(points[:, 0], points[:, 1], connect="pairs")
+
     def clear(self) -> None:
         self.image.clear()
         for item in self.outlines.values():
@@ -165,6 +178,8 @@ class ReceptiveFieldView(AnalysisView):
         self.gradient_plot.image.setLookupTable(colormaps.lut("inferno"))
         self.rc_plot = MapPlot(self.graphics.ci, "Sparse noise<br>ON − OFF")
         self.rc_plot.add_outline("theoretical", "#202020", width=1.5)
+        self.rc_plot.add_outline("significant halo", "#ffffff", width=3.5)  # keeps the outline on dark colours
+        self.rc_plot.add_outline("significant", "#000000", width=1.5)
         self.rc_plot.image.setLookupTable(colormaps.lut(colormaps.DEFAULT_DIVERGING))
 
         self.boxes_label = QLabel(" ", wordWrap=True)
@@ -242,6 +257,8 @@ class ReceptiveFieldView(AnalysisView):
             plot.set_box("theoretical", snapshot.theoretical_box, self._shape)
         for plot in (self.input_plot, self.gradient_plot):
             plot.set_box("empirical", snapshot.empirical_box, self._shape)
+        for key in ("significant halo", "significant"):
+            self.rc_plot.set_outline(key, snapshot.significant)
         self._describe(snapshot)
         if first:
             self._frame()
@@ -307,6 +324,9 @@ class ReceptiveFieldView(AnalysisView):
         if rc is not None and np.isfinite(rc).any():
             reach = float(np.nanmax(np.abs(rc)))
             parts.append(f"ON − OFF ±{reach:.3g} (blue: dark drives, red: bright drives)")
+        if s.significant is not None:
+            parts.append(f"outlined: {s.n_significant} of {s.n_tests} noise cells significant "
+                         f"(Welch's t, ON vs OFF; FDR {s.fdr:g})")
         self.ranges_label.setText("; ".join(parts) or " ")
         self.input_plot.set_title(
             f"<span style='color:{THEORETICAL_COLOUR}'>&#9632; theoretical "

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 from engine.figures.style import FONT_FAMILIES, WIDTH_PRESETS, FigureOptions, parse_channels
 
 FORMATS = {"PDF (vector)": ".pdf", "SVG (vector)": ".svg", "PNG": ".png", "TIFF": ".tif"}
+#: How a tuning figure may report orientation (:attr:`FigureOptions.orientation`).
+ORIENTATIONS = {"grating (\u03b8)": "grating", "bar (\u03b8 + 90\u00b0)": "bar"}
 CUSTOM = "custom"
 
 
@@ -41,12 +43,14 @@ class FigureDialog(QDialog):
         The file suggested; its suffix picks the format.
     mosaic : bool
         Show the mosaic's own options (scale, channels, top N).
+    orientation : bool
+        Show "Orientation reported" (the figure reports an orientation: a tuning curve over it).
     options : FigureOptions, optional
         The options shown at first (the last ones used).
     """
 
     def __init__(self, parent: QWidget | None, what: str, path: str, mosaic: bool = False,
-                 options: FigureOptions | None = None):
+                 options: FigureOptions | None = None, orientation: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Figure of the {what}")
         self.setMinimumWidth(480)
@@ -94,6 +98,14 @@ class FigureDialog(QDialog):
         self.channels_edit = QLineEdit(",".join(map(str, options.channels)), placeholderText="all, or e.g. 0-15,32")
         self.top_spin = QSpinBox(minimum=0, maximum=100000, value=options.top_n, specialValueText="off",
                                  toolTip="Draw the N channels with the largest mean response")
+        self.orientation_combo = QComboBox(
+            toolTip="\u03b8 is the direction along which luminance varies (0\u00b0: vertical bars); "
+                    "many papers report the bars' own orientation, \u03b8 + 90\u00b0")
+        for label, value in ORIENTATIONS.items():
+            self.orientation_combo.addItem(label, value)
+        self.orientation_combo.setCurrentIndex(self.orientation_combo.findData(options.orientation))
+        if orientation:
+            form.addRow("Orientation reported", self.orientation_combo)
         if mosaic:
             form.addRow("Colour scale", self.scale_combo)
             form.addRow("Channels", self.channels_edit)
@@ -126,7 +138,8 @@ class FigureDialog(QDialog):
                              font_size=self.size_spin.value(), dpi=self.dpi_spin.value(),
                              panel_letters=self.letters_check.isChecked(), cmap=self._cmap,
                              scale=self.scale_combo.currentData(), channels=channels, top_n=self.top_spin.value(),
-                             deg_per_image=self.angle_spin.value())
+                             deg_per_image=self.angle_spin.value(),
+                             orientation=self.orientation_combo.currentData())
 
     def path(self) -> str:
         """The file, its suffix matching the format chosen."""

@@ -149,12 +149,13 @@ def save_figure(window, name: str, path: str | None = None, options=None) -> Pat
         window.show_problem(f"The {label} view shows nothing yet: record a layer or run its analysis first.")
         return None
     if path is None or options is None:
+        from engine.figures.tuning import reports_orientation
         from gui.dialogs.figure_dialog import FigureDialog
 
         folder = window.settings.value("last/folder", str(Path.home()), type=str)
         suggested = str(Path(folder) / f"{data.meta.get('layer') or name}_{name.replace(' ', '_')}.pdf")
         dialog = FigureDialog(window, label, suggested, mosaic=data.kind == "mosaic",
-                              options=_remembered_options(window, name))
+                              options=_remembered_options(window, name), orientation=reports_orientation(data))
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         try:

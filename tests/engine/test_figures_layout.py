@@ -50,9 +50,12 @@ def _kinds():
         "receptive_field": FigureData("receptive_field",
                                       {"image": rng.integers(0, 255, (224, 224, 3), dtype=np.uint8),
                                        "gradient": rng.uniform(size=(224, 224)), "on_map": rng.normal(size=(224, 224)),
-                                       "off_map": rng.normal(size=(224, 224))},
+                                       "off_map": rng.normal(size=(224, 224)), "p_value": rng.uniform(size=(224, 224)),
+                                       "significant": np.kron(rng.uniform(size=(16, 16)) > 0.9,
+                                                              np.ones((14, 14), dtype=bool))},
                                       {"unit": "layer2[3](14,14)", "theoretical_box": box, "empirical_box": box,
-                                       "n_images": 4, "n_frames": 300, "rel_threshold": 0.01}),
+                                       "n_images": 4, "n_frames": 300, "rel_threshold": 0.01, "fdr": 0.01,
+                                       "n_tests": 256, "n_significant": 25}),
     }
 
 

@@ -39,9 +39,14 @@ JOBS = {
     "topk_ranking": ({"kind": "topk_ranking", "layer": "layer2", "paths": P, "channels": [1, 2], "k": 3},
                      ["channels 1 and 2", "3 highest"], ["Zeiler and Fergus, 2014"]),
     "receptive_field": ({"kind": "receptive_field", "layer": "layer1", "channel": 3,
-                         "stimuli": [["image", p] for p in P], "noise_frames": 400, "grid": 16, "n_on": 8, "seed": 0},
-                        ["400 frames of sparse noise", "16 \u00d7 16 cells", "0.01 of its peak"],
-                        ["Jones and Palmer, 1987", "Simonyan et al., 2014"]),
+                         "stimuli": [["image", p] for p in P], "noise_frames": 400, "grid": 16, "n_on": 8, "seed": 0,
+                         "fdr": 0.05},
+                        ["400 frames of sparse noise", "16 \u00d7 16 cells", "0.01 of its peak",
+                         "Welch's two-sided t-test of the responses to the frames where the cell was bright against "
+                         "those where it was dark", "corrected over the cells tested (at most 16 \u00d7 16) to a "
+                         "false discovery rate of 0.05"],
+                        ["Jones and Palmer, 1987", "Simonyan et al., 2014", "Welch, 1947",
+                         "Benjamini and Hochberg, 1995"]),
     "probe": ({"kind": "probe", "units": [{"layer": "layer1", "channel": 3}], "sequence": "orientations",
                "orientations": 36}, ["36 orientations from 0 to 175\u00b0 in steps of 5\u00b0"], []),
     "visualize": ({"kind": "visualize", "layer": "layer2.0", "channel": 7, "steps": 48, "lr": 0.05, "seed": 0,

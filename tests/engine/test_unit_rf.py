@@ -124,6 +124,7 @@ def test_reverse_correlation_streams_exactly():
         parts.update(frames[i:i + 7], responses[i:i + 7])
     np.testing.assert_allclose(parts.on_map, whole.on_map)
     np.testing.assert_allclose(parts.sta, whole.sta, atol=1e-12)
+    np.testing.assert_allclose(parts.on_off_test()[0], whole.on_off_test()[0], rtol=1e-12)  # sums of squares too
     grey = frames.mean(axis=-1)
     expected = ((responses - responses.mean())[:, None, None] * (grey - grey.mean(axis=0))).mean(axis=0)
     np.testing.assert_allclose(whole.sta, expected, atol=1e-12)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from pypdf import PdfReader
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from engine.errors import UnitscopeError
 from engine.figures.style import FigureOptions
@@ -106,3 +108,70 @@ def test_ctrl_shift_e_opens_the_figure_dialog_for_the_feature_maps(open_window, 
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     title, width, path = seen[0]
     assert title == "Figure of the feature maps" and width == 85.0 and path.endswith("layer1_feature_maps.pdf")
+
+
+def test_orientation_reported_is_offered_for_orientation_figures_and_round_trips(qtbot, tmp_path):
+    dialog = FigureDialog(None, "tuning curve", str(tmp_path / "t.pdf"), orientation=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    combo = dialog.orientation_combo
+    assert combo.isVisible() and [combo.itemText(i) for i in range(combo.count())] == [
+        "grating (\u03b8)", "bar (\u03b8 + 90\u00b0)"]
+    assert dialog.options().orientation == "grating"
+    combo.setCurrentIndex(combo.findData("bar"))
+    assert dialog.options().orientation == "bar"
+    again = FigureDialog(None, "tuning curve", str(tmp_path / "t.pdf"), orientation=True, options=dialog.options())
+    qtbot.addWidget(again)
+    assert again.orientation_combo.currentData() == "bar"  # the options remembered are shown
+    other = FigureDialog(None, "feature maps", str(tmp_path / "m.pdf"), mosaic=True)
+    qtbot.addWidget(other)
+    other.show()
+    assert not other.orientation_combo.isVisible()  # nothing there reports an orientation
+
+
+def test_a_tuning_figure_saved_through_the_dialog_reports_bar_orientation(open_window, qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from engine.jobs.tuning import TuningSnapshot
+    from gui.window.figure_menu import save_figure
+
+    window = open_window()
+    theta = np.arange(0.0, 180.0, 15.0)
+    metrics = {"preferred_deg": 30.0, "osi": 0.8, "circular_variance": 0.2, "bandwidth_deg": 25.0}
+    f0 = np.cos(np.radians(theta - 30.0)) ** 2
+    window.views["tuning"].finish(TuningSnapshot("layer1[5](28,28)", "orientation", theta, f0, 0 * f0, metrics,
+                                                 12, 12))
+    seen = []
+
+    def choose_bar():
+        dialogs = [d for d in QApplication.topLevelWidgets() if isinstance(d, FigureDialog) and d.isVisible()]
+        if not dialogs:
+            QTimer.singleShot(100, choose_bar)
+            return
+        dialog = dialogs[0]
+        seen.append(dialog.orientation_combo.isVisible())
+        dialog.orientation_combo.setCurrentIndex(dialog.orientation_combo.findData("bar"))
+        dialog.path_edit.setText(str(tmp_path / "tuning.pdf"))
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save).click()
+
+    QTimer.singleShot(200, choose_bar)
+    out = save_figure(window, "tuning")
+    assert seen == [True] and out == tmp_path / "tuning.pdf"
+    caption = (tmp_path / "tuning.pdf.caption.txt").read_text()
+    assert "The figure reports the bars' orientation, \u03b8 + 90\u00b0." in caption
+    assert "preferred bar orientation 120\u00b0" in caption  # a 30 deg grating is a 120 deg bar
+    side = json.loads((tmp_path / "tuning.pdf.json").read_text())
+    assert side["options"]["orientation"] == "bar"
+    assert "bar orientation" in PdfReader(out).pages[0].extract_text()  # the axis says so too
+
+    def look_and_cancel():  # the feature maps' dialog offers no orientation
+        for dialog in QApplication.topLevelWidgets():
+            if isinstance(dialog, FigureDialog) and dialog.isVisible():
+                seen.append(dialog.orientation_combo.isVisible())
+                dialog.reject()
+                return
+        QTimer.singleShot(100, look_and_cancel)
+
+    QTimer.singleShot(200, look_and_cancel)
+    assert save_figure(window, "feature maps") is None
+    assert seen == [True, False]

@@ -107,8 +107,40 @@ def test_boxes_and_maps_match_the_engine(window, qtbot):
     t, l_, b, r = (int(v) for v in geometry.box)
     assert np.nanmin(rc[t:b + 1, l_:r + 1]) > 0  # positive weights: bright drives the unit
     assert "5×5 px" in view.boxes_label.text() and "theoretical" in view.boxes_label.text()
+    # Significance: the engine's test on its own (96 frames find no cell at FDR 0.01 here; the
+    # engine's tests plant fields that are found, and the next test draws an outline).
+    test = maps.significance()
+    np.testing.assert_array_equal(snap.significant, test.significant)
+    np.testing.assert_allclose(snap.p_value, test.p, rtol=1e-5, equal_nan=True)
+    assert (snap.n_significant, snap.n_tests) == (test.n_significant, test.n_tests) and snap.n_tests > 50
+    assert f"{snap.n_significant} of {snap.n_tests} noise cells significant" in view.ranges_label.text()
     assert view.rc_plot.image.image is not None and view.gradient_plot.image.image.dtype == np.uint8
     assert "Done" in view.status_label.text()
+
+
+def test_significant_cells_are_outlined_on_their_pixels_edges(qtbot):
+    from engine.figures.receptive_field import outline_segments
+    from engine.jobs.receptive_field import ReceptiveFieldSnapshot
+    from gui.analyses.receptive_field_view import ReceptiveFieldView
+
+    view = ReceptiveFieldView()
+    qtbot.addWidget(view)
+    significant = np.zeros((64, 64), dtype=bool)
+    significant[16:24, 8:16] = significant[24:32, 16:24] = True  # two 8-pixel cells meeting at a corner
+    on = np.where(significant, 1.0, 0.1)
+    snap = ReceptiveFieldSnapshot("1[0](4,4)", None, (10, 6, 30, 26), None, None, on, -on, 0, 300, 300, 300,
+                                  p_value=np.where(significant, 1e-6, 0.5), significant=significant, n_tests=64,
+                                  n_significant=2)
+    view.finish(snap)
+    xs, ys = view.rc_plot.outlines["significant"].getData()
+    assert len(xs) == 2 * len(outline_segments(significant)) == 12  # 6 runs of edges (the corner joins two)
+    assert (min(xs), max(xs), min(ys), max(ys)) == (8, 24, 16, 32)  # pixel (r, c) spans [c, c + 1] x [r, r + 1]
+    halo_xs, _ = view.rc_plot.outlines["significant halo"].getData()
+    assert np.array_equal(halo_xs, xs)
+    assert "outlined: 2 of 64 noise cells significant (Welch's t, ON vs OFF; FDR 0.01)" in view.ranges_label.text()
+    view.clear()
+    cleared = view.rc_plot.outlines["significant"].getData()[0]
+    assert cleared is None or len(cleared) == 0
 
 
 def test_clicked_unit_and_cancel(window, qtbot):
