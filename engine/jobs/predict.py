@@ -64,21 +64,21 @@ class Predict:
         which = ", ".join(self.layers) if self.layers else "the main stages"
         return f"Predicting neurons from {which}…"
 
-    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
-        """Record every stimulus once for all layers (progress after each batch), then one
-        snapshot per finished layer; the last holds every layer."""
-        import time
-        from pathlib import Path
+    def checked_inputs(self):
+        """The responses read and checked, the image file of each stimulus row and the folds.
 
-        import numpy as np
-
-        from engine.analyses.predictivity import Projection, fit_layer, folds_of, noise_ceiling
-        from engine.analyses.stages import main_stages
+        Returns
+        -------
+        data : engine.neural.responses.NeuralResponses
+        paths : list of Path
+            The image of every stimulus row, in row order.
+        splits : list of (ndarray, ndarray)
+            The seeded cross-validation folds over the stimuli.
+        """
+        from engine.analyses.predictivity import folds_of
         from engine.errors import UnitscopeError
         from engine.neural.readers import read_responses
         from engine.neural.responses import match_images
-        from engine.recording.recorder import Cancelled
-        from engine.stimuli.image_set import ImageSet, good_batches
 
         if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1 or \
                 (self.pca is not None and self.pca < 1):
@@ -88,6 +88,53 @@ class Predict:
         data = read_responses(self.responses, tuple(self.window_ms) if self.window_ms else None)
         paths = match_images(data, self.images)
         splits = folds_of(data.n_stimuli, self.folds, self.seed)  # checks there are stimuli enough
+        return data, paths, splits
+
+    def noise_ceiling(self, data):
+        """The neurons' noise ceilings and bootstrap resamples (seeded by the job)."""
+        from engine.analyses.predictivity import noise_ceiling
+
+        return noise_ceiling(data.responses, self.splits, self.boots, self.seed)
+
+    def record(self, session, paths, layers, cancelled: Callable[[], bool] = lambda: False):
+        """Record every image of ``paths`` once for all ``layers``; yields after each batch
+        ``(stimuli done, {layer: LayerFeatures})`` (the same dict, filled as it goes)."""
+        from pathlib import Path
+
+        from engine.errors import UnitscopeError
+        from engine.recording.recorder import Cancelled
+        from engine.stimuli.image_set import ImageSet, good_batches
+
+        skipped: list[tuple[str, str]] = []
+        kept: list = []
+        recorded = {name: LayerFeatures(self.features, self.max_units, self.seed) for name in layers}
+
+        def refuse_skipped():
+            if skipped:
+                raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
+                                     f"{skipped[0][1]}")
+
+        for batch in good_batches(ImageSet(paths, session.preprocess), self.batch_size,
+                                  lambda path, message: skipped.append((str(path), message)), kept, self.workers):
+            refuse_skipped()
+            if cancelled():
+                raise Cancelled()
+            outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
+            for name in layers:
+                recorded[name].add(outputs[name].numpy())
+            yield len(kept), recorded
+        refuse_skipped()
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
+        """Record every stimulus once for all layers (progress after each batch), then one
+        snapshot per finished layer; the last holds every layer."""
+        import time
+
+        from engine.analyses.stages import main_stages
+        from engine.errors import UnitscopeError
+        from engine.recording.recorder import Cancelled
+
+        data, paths, splits = self.checked_inputs()
         layers = list(self.layers) or main_stages(session.anatomy)
         if not layers:
             raise UnitscopeError("The model has no layers to sweep; name some with --layers.")
@@ -96,63 +143,70 @@ class Predict:
         snapshot = PredictSnapshot(list(data.neurons), list(data.stimuli), [str(p) for p in paths], list(layers),
                                    deg_per_image=float(self.deg_per_image),
                                    window_ms=list(self.window_ms) if self.window_ms else None, total=total)
-        skipped: list[tuple[str, str]] = []
-        kept: list = []
-        projections: dict[str, Projection] = {}
-        samples: dict[str, np.ndarray | None] = {}
-        shapes: dict[str, tuple] = {}
-        feats: dict[str, list] = {name: [] for name in layers}
-        units: dict[str, list] = {name: [] for name in layers}
+        recorded: dict = {}
         started = time.perf_counter()
-        for batch in good_batches(ImageSet(paths, session.preprocess), self.batch_size,
-                                  lambda path, message: skipped.append((str(path), message)), kept, self.workers):
-            if skipped:
-                raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
-                                     f"{skipped[0][1]}")
-            if cancelled():
-                raise Cancelled()
-            outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
-            for name in layers:
-                x = outputs[name].numpy().reshape(batch.shape[0], -1)
-                if name not in projections:
-                    shapes[name] = tuple(outputs[name].shape[1:])
-                    projections[name] = Projection(x.shape[1], self.features, self.seed)
-                    rng = np.random.default_rng([self.seed, 2, x.shape[1]])
-                    samples[name] = (None if x.shape[1] <= self.max_units
-                                     else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
-                feats[name].append(projections[name](x))
-                units[name].append(x if samples[name] is None else x[:, samples[name]])
-            snapshot.done = len(kept)
-            if snapshot.done < s:
+        for done, recorded in self.record(session, paths, layers, cancelled):
+            snapshot.done = done
+            if done < s:
                 yield snapshot.copy()
-        if skipped:
-            raise UnitscopeError(f"Image '{Path(skipped[0][0]).name}' of a stimulus could not be read: "
-                                 f"{skipped[0][1]}")
         snapshot.seconds["recording"] = time.perf_counter() - started
         started = time.perf_counter()
-        ceiling = noise_ceiling(data.responses, self.splits, self.boots, self.seed)
+        ceiling = self.noise_ceiling(data)
         snapshot.seconds["ceiling"] = time.perf_counter() - started
         mean = data.mean()
-        snapshot.mean = mean
-        snapshot.reliability, snapshot.ceiling, snapshot.ceiling_ci = (ceiling.reliability, ceiling.ceiling,
-                                                                       ceiling.ceiling_ci)
-        snapshot.rdm_ceiling = ceiling.rdm_ceiling
+        snapshot.set_neurons(mean, ceiling)
         snapshot.done = s
         yield snapshot.copy()
         for name in layers:
             if cancelled():
                 raise Cancelled()
             started = time.perf_counter()
-            x = np.concatenate(feats.pop(name))
-            u = np.concatenate(units.pop(name))
-            fit = fit_layer(name, x, u, mean, ceiling, splits, pca=self.pca)
+            row = recorded.pop(name).score(name, mean, ceiling, splits, self.pca)
             snapshot.seconds[name] = time.perf_counter() - started
-            del x
-            flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]
-            snapshot.add(fit, flat, shapes[name], u[:, fit.best_unit])
-            del u
+            snapshot.add_row(name, row)
             snapshot.done += 1
             yield snapshot.copy()
+
+
+class LayerFeatures:
+    """What recording keeps of one layer: its seeded projected features, a seeded sample of
+    its raw units (searched for each neuron's best unit) and its output shape."""
+
+    def __init__(self, features: int, max_units: int, seed: int):
+        self.features, self.max_units, self.seed = features, max_units, seed
+        self.projection = self.sample = self.shape = None
+        self.projected: list = []
+        self.units: list = []
+
+    def add(self, output) -> None:
+        """Keep one batch of the layer's output ``(B, ...)``."""
+        import numpy as np
+
+        from engine.analyses.predictivity import Projection
+
+        x = output.reshape(output.shape[0], -1)
+        if self.projection is None:
+            self.shape = tuple(output.shape[1:])
+            self.projection = Projection(x.shape[1], self.features, self.seed)
+            rng = np.random.default_rng([self.seed, 2, x.shape[1]])
+            self.sample = (None if x.shape[1] <= self.max_units
+                           else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
+        self.projected.append(self.projection(x))
+        self.units.append(x if self.sample is None else x[:, self.sample])
+
+    def score(self, name: str, mean, ceiling, splits, pca: int | None = None) -> dict:
+        """The layer against the neurons' trial means ``mean`` (:func:`engine.analyses.predictivity.fit_layer`),
+        as one row of :data:`LAYER_FIELDS`; the kept batches are let go."""
+        import numpy as np
+
+        from engine.analyses.predictivity import fit_layer
+
+        x, self.projected = np.concatenate(self.projected), []
+        u, self.units = np.concatenate(self.units), []
+        fit = fit_layer(name, x, u, mean, ceiling, splits, pca=pca)
+        del x
+        flat = fit.best_unit if self.sample is None else self.sample[fit.best_unit]
+        return layer_row(fit, flat, self.shape, u[:, fit.best_unit])
 
 
 #: Per-layer fields of a :class:`PredictSnapshot`, one row per finished layer.
@@ -239,26 +293,41 @@ class PredictSnapshot:
         return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished),
                                    seconds=dict(self.seconds))
 
-    def add(self, fit, flat_unit, shape: tuple, unit_response) -> None:
-        """Append a :class:`engine.analyses.predictivity.LayerFit` as the next row."""
+    def set_neurons(self, mean, ceiling) -> None:
+        """The trial means and the noise ceilings (a :class:`engine.analyses.predictivity.Ceiling`)."""
+        self.mean = mean
+        self.reliability, self.ceiling, self.ceiling_ci = ceiling.reliability, ceiling.ceiling, ceiling.ceiling_ci
+        self.rdm_ceiling = ceiling.rdm_ceiling
+
+    def add_row(self, layer: str, row: dict) -> None:
+        """Append one finished layer's row (:data:`LAYER_FIELDS`, as :func:`layer_row` makes it)."""
         import numpy as np
 
-        flat_unit = np.asarray(flat_unit, dtype=np.int64)
-        if len(shape) == 3:
-            channel, y, x = np.unravel_index(flat_unit, shape)
-        else:
-            channel = flat_unit if len(shape) == 1 else np.unravel_index(flat_unit, shape)[0]
-            y = x = np.full_like(flat_unit, -1)
-        row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
-               "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
-               "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
-               "unit_response": unit_response, "rsa": fit.rsa, "cka": fit.cka, "n_features": fit.n_features,
-               "n_units": fit.n_units}
         for name in LAYER_FIELDS:
             value = np.asarray(row[name])[None]
             old = getattr(self, name)
             setattr(self, name, value if old is None else np.concatenate([old, value]))
-        self.finished.append(fit.layer)
+        self.finished.append(layer)
+
+
+def layer_row(fit, flat_unit, shape: tuple, unit_response) -> dict:
+    """One layer's row of :data:`LAYER_FIELDS` from an :class:`engine.analyses.predictivity.LayerFit`:
+    the best unit ``flat_unit`` (a flat index into the output of ``shape``) also as channel and
+    position (-1 without a grid), and that unit's ``unit_response`` to every stimulus."""
+    import numpy as np
+
+    flat_unit = np.asarray(flat_unit, dtype=np.int64)
+    if len(shape) == 3:
+        channel, y, x = np.unravel_index(flat_unit, shape)
+    else:
+        channel = flat_unit if len(shape) == 1 else np.unravel_index(flat_unit, shape)[0]
+        y = x = np.full_like(flat_unit, -1)
+    row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
+           "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
+           "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
+           "unit_response": unit_response, "rsa": fit.rsa, "cka": fit.cka, "n_features": fit.n_features,
+           "n_units": fit.n_units}
+    return {name: np.asarray(row[name]) for name in LAYER_FIELDS}
 
 
 register(Analysis(

@@ -373,7 +373,7 @@ def test_bad_submissions_are_one_line(lab, tmp_path, capsys):
     out = ["--out", str(tmp_path / "o")]
     cases = [
         ([*submit, str(other), *out, "--shards", "2", "--trust-code"],
-         "Only summaries jobs run sharded; this job is a 'record_images' job."),
+         "Only summaries and predict jobs run sharded; this job is a 'record_images' job."),
         ([*submit, str(lab["job_path"]), *out, "--shards", "2"], "--trust-code"),
         ([*submit, str(lab["job_path"]), *out, "--shards", "11", "--trust-code"],
          "--shards 11 is more than the job's 10 batches"),
