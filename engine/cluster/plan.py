@@ -99,13 +99,7 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
     job_file = canonical_job(job_file)
     job_dir = Path(job_dir)
     if (job_dir / STORE).exists():
-        store = JobStore(job_dir)
-        if store.attrs["job"] != job_file.to_dict():
-            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
-        if n_shards not in (None, len(store.shards)):
-            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
-                                 f"{n_shards}; leave out --shards to go on with it.")
-        return store
+        return JobStore.reopen(job_dir, job_file.to_dict(), n_shards)
     if n_shards is None:
         raise UnitscopeError("--shards is needed for a new job.")
     job = job_file.job

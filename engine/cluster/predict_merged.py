@@ -7,17 +7,23 @@ depends on all the layers (each neuron's best layer, the best layer by median sc
 computed from it by the same code as for a one-process result (:mod:`engine.commands.predict`).
 A store with a shard not done or damaged is refused, naming the shards
 (:func:`engine.cluster.merged.finished_store`).
+
+:class:`ClusterPredict` (``cluster_predict``) reads it in the window's engine thread: it
+extends the predict job, so the Brain view shows it as its own job's result.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from engine.cluster.merged import finished_store
 from engine.cluster.predict_plan import neurons_of
 from engine.cluster.predict_shard import read_layer
 from engine.errors import UnitscopeError
-from engine.session.job import JobFile
+from engine.jobs.predict import Predict
+from engine.session.job import JobFile, job_kind
 
 
 def merged_result(job_dir: str | Path, verify: str = "full"):
@@ -64,3 +70,26 @@ def merged_result(job_dir: str | Path, verify: str = "full"):
                   **store.attrs["inputs"], "shards": store.attrs["shards"],
                   "shard_hosts": [info.get("host", "") for info in infos]}
     return job_file, result, provenance
+
+
+@job_kind("cluster_predict")
+@dataclass(frozen=True)
+class ClusterPredict(Predict):
+    """A finished sharded predict job's merged result, read from ``job_dir`` (its settings are the job's)."""
+
+    job_dir: str = ""
+
+    @classmethod
+    def of(cls, store) -> ClusterPredict:
+        """The job that reads the finished predict job of ``store`` (a
+        :class:`~engine.cluster.store.JobStore` that :func:`~engine.cluster.merged.finished_store` gave)."""
+        if store.kind != "predict":
+            raise UnitscopeError(f"The job in '{store.dir}' is a {store.kind} job, not a predict job.")
+        job = JobFile.from_dict(store.attrs["job"]).job
+        return cls(**{f.name: getattr(job, f.name) for f in fields(Predict)}, job_dir=str(store.dir))
+
+    def describe(self) -> str:
+        return f"Reading the layers scored by the cluster job in {self.job_dir}…"
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator:
+        yield merged_result(self.job_dir, verify="quick")[1]

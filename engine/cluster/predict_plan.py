@@ -120,20 +120,15 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
     reopened when it holds the same job on the same inputs (then ``n_shards`` None or equal);
     another job, or the same one on changed inputs, is refused.
 
-    Torch-free when the job names its layers; ``session`` (the open model) names the main
-    stages of one that does not, and checks the layers exist.
+    ``session`` (the open model) names the main stages of a job that names no layers and
+    checks the layers exist (without it, the shards do).
     """
     job_file = canonical_job(job_file, session)
     job_dir = Path(job_dir)
     if session is not None:
         session.recorder.resolve(list(job_file.job.layers))
     if (job_dir / STORE).exists():
-        store = JobStore(job_dir)
-        if store.attrs["job"] != job_file.to_dict():
-            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
-        if n_shards not in (None, len(store.shards)):
-            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
-                                 f"{n_shards}; leave out --shards to go on with it.")
+        store = JobStore.reopen(job_dir, job_file.to_dict(), n_shards)
         check_inputs(store)
         return store
     if n_shards is None:

@@ -120,7 +120,7 @@ def job_status(job_dir: str | Path, verify: str | None = "quick") -> list[ShardS
             state = slurm_state(sub)  # queued (also a requeued task, whatever its last process wrote) or running
         elif resubmitted:
             state = "pending" if job_alive(sub) else "failed"
-        elif info.get("state") == "running":
+        elif info.get("state") in ("running", "done"):  # "done" with no marker yet: the task sets it now, or died first
             state = "running" if task_alive(info, sub) else "failed"
         elif sub.get("executor") == "slurm" and job_alive(sub):
             state = "pending"  # its process ended but SLURM holds the task: requeued (preempted or timed out)

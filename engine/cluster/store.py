@@ -147,6 +147,19 @@ class JobStore:
         (job_dir / "shards").mkdir(exist_ok=True)
         return cls(job_dir)
 
+    @classmethod
+    def reopen(cls, job_dir: str | Path, job_file: dict, n_shards: int | None) -> JobStore:
+        """The store in ``job_dir`` to go on with, when it holds the job ``job_file`` (a
+        :meth:`~engine.session.job.JobFile.to_dict`) cut into ``n_shards`` (None: as it is);
+        another job, or another cut, is refused."""
+        store = cls(job_dir)
+        if store.attrs["job"] != job_file:
+            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
+        if n_shards not in (None, len(store.shards)):
+            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
+                                 f"{n_shards}; leave out --shards to go on with it.")
+        return store
+
     def lay_out_layers(self, layout: Layout) -> None:
         """Make every layer's arrays that are not there yet, each layer all at once.
 

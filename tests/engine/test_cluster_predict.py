@@ -14,13 +14,16 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from planted_neurons import plant
+from tests.engine import test_cluster
 from tests.engine.test_cluster import require_slurm
 from tests.engine.test_predict import noise_images
+from tests.engine.test_store_integrity import one_line_error
 
 from engine.cli import main
 from engine.cluster.merged import finished_store
@@ -194,39 +197,11 @@ def test_three_local_shards_equal_one_process_exactly(lab, tmp_path, capsys):
 
 
 def kill_one_shard_then_resubmit(lab, job_dir: Path, capsys, executor: str, *options: str) -> list:
-    """Submit the 3-shard job with one shard SIGKILLed mid-recording, check what is reported,
-    submit the folder again, and check that only that shard ran again and the merge is exact."""
-    armed = lab["root"] / "armed"
-    armed.touch()  # the first shard process to reach its second batch SIGKILLs itself
-    try:
-        code = main(["submit", str(lab["job_path"]), "--out", str(job_dir), "--shards", "3", "--executor", executor,
-                     *options, "--wait", "--trust-code"])
-    finally:
-        consumed = not armed.exists()
-        armed.unlink(missing_ok=True)
-    assert consumed
-    captured = capsys.readouterr()
-    assert code == 2 and "1 shard(s) failed" in captured.err, captured
-    states = job_status(job_dir)
-    killed = [s.shard for s in states if s.state == "failed"]
-    assert len(killed) == 1 and sum(s.state == "done" for s in states) == 2
-    store = JobStore(job_dir)
-    assert store.info(killed[0])["state"] == "running" and not store.done()[killed[0]]  # died without a word
-    before = {s: json.loads((job_dir / "shards" / f"{s:04d}.submitted.json").read_text()) for s in range(3)}
-    with pytest.raises(UnitscopeError, match=rf"shard\(s\) {killed[0]} of 3 not done"):
-        merged_result(job_dir)
-    assert main(["export", str(job_dir), "--out", str(job_dir.parent / "R.csv")]) == 2
-    assert f"shard(s) {killed[0]} of 3 not done" in capsys.readouterr().err
-    assert not (job_dir.parent / "R.csv").exists()
-
-    assert main(["submit", str(job_dir), "--executor", executor, *options, "--wait"]) == 0
-    assert f"submitted 1 shard(s) of 3 ({executor}" in capsys.readouterr().out
-    for s in range(3):
-        after = json.loads((job_dir / "shards" / f"{s:04d}.submitted.json").read_text())
-        assert (after == before[s]) == (s != killed[0])  # only the killed shard was submitted again
-        assert store.info(s)["attempts"] == (2 if s == killed[0] else 1)
-    assert_same_result(merged_result(job_dir)[1], lab["reference"])
-    return states
+    """:func:`tests.engine.test_cluster.kill_one_shard_then_resubmit` for the 3-shard predict job:
+    one shard SIGKILLed mid-recording, rerun alone, and the merge exactly the one-process result."""
+    return test_cluster.kill_one_shard_then_resubmit(
+        lab, job_dir, capsys, executor, *options, shards=3,
+        check=lambda job_dir: assert_same_result(merged_result(job_dir)[1], lab["reference"]))
 
 
 def test_a_killed_local_shard_is_rerun_alone(lab, tmp_path, capsys):
@@ -243,13 +218,6 @@ def own_inputs(lab, tmp_path):
     job_file = predict_job(lab["spec"], tmp_path / "r.npz", paths)
     job_file.save(tmp_path / "predict.json")
     return JobFile(lab["session"].model, job_file.job)  # the model as submit writes it: resolved
-
-
-def one_line_error(capsys, argv: list[str]) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
 
 
 def test_a_resubmission_with_a_changed_responses_file_is_refused(lab, tmp_path, capsys, own_inputs):
@@ -280,14 +248,17 @@ def test_a_resubmission_with_a_changed_responses_file_is_refused(lab, tmp_path, 
 
 
 def test_in_process_shards_a_damaged_layer_and_bad_submissions(lab, tmp_path, capsys, own_inputs):
-    """Shards run in this process equal the one-process run; a changed chunk of a layer makes
+    """Shards run in this process equal the one-process run (not exported before both are
+    done); a changed chunk of a layer makes
     its shard damaged (status, export, merge) and resubmitting redoes that shard alone; what
     every shard shares, damaged, refuses the merge; bad submissions are one line."""
     job_dir = tmp_path / "job"
     store = prepare(job_dir, canonical_job(own_inputs, lab["session"]), 2, lab["session"])
     assert store.shards == [("0", "2"), ("4", "6")]
-    for shard in range(2):
-        assert run_shard(job_dir, shard, threads=1)["state"] == "done"
+    assert run_shard(job_dir, 0, threads=1)["state"] == "done"
+    err = one_line_error(capsys, ["export", str(job_dir), "--out", str(tmp_path / "R.csv")])
+    assert "is not finished: shard(s) 1 of 2 not done" in err and not (tmp_path / "R.csv").exists()
+    assert run_shard(job_dir, 1, threads=1)["state"] == "done"
     want = lab["reference"]
     got = merged_result(job_dir)[1]
     # the same job on copies of the lab's files: only the image paths differ
@@ -310,6 +281,15 @@ def test_in_process_shards_a_damaged_layer_and_bad_submissions(lab, tmp_path, ca
     ceiling.write_bytes(ceiling.read_bytes()[:-1] + b"\1")
     with pytest.raises(UnitscopeError, match=r"what its shards share \(store.zarr/neurons\) changed"):
         merged_result(job_dir)
+    # a shard between its record ("done") and its marker, written last: running while its process
+    # lives (`submit --wait` waits for it), failed once that process is gone
+    store.mark_done(1, False)
+    assert store.info(1)["state"] == "done" and store.info(1)["pid"] == os.getpid()
+    assert job_status(job_dir)[1].state == "running"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store.update_info(1, pid=gone.pid)
+    assert job_status(job_dir)[1].state == "failed"
 
     job = str(tmp_path / "predict.json")
     assert "more than the job's 4 layers" in one_line_error(
