@@ -197,7 +197,7 @@ def test_a_predict_job_shows_its_merged_layers_in_the_brain_view(open_window, qt
     assert view.isVisible() and view._last.finished == ["0", "2", "4"]
     np.testing.assert_array_equal(view._last.r, merged.r)
     np.testing.assert_allclose(view.sweep_curve.getData()[1], [np.median(v) for v in merged.r])
-    assert "Done: 3 neurons, 3 layers." in view.status_label.text()
+    assert "Done: 3 neurons, 3 layers from the cluster job 'job'." in view.status_label.text()
     from gui.window.session_file import SavedSession
 
     saved = SavedSession.from_dict(window.saved_session().to_dict()).jobs["predict"]
