@@ -135,6 +135,7 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
         raise UnitscopeError("--shards is needed for a new job.")
     job = job_file.job
     shards = layer_shards(list(job.layers), n_shards)
+    inputs = inputs_of(job)  # hashed before they are read: a file changed meanwhile is refused later, never kept
     data, paths, _ = job.checked_inputs()  # the responses read and every stimulus matched to its image
     ceiling = job.noise_ceiling(data)
     mean = data.mean()
@@ -152,7 +153,7 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
     return JobStore.create(job_dir, {
         "job": job_file.to_dict(), "stimuli": list(data.stimuli), "n_stimuli": data.n_stimuli,
         "neurons": list(data.neurons), "image_paths": [str(p) for p in paths], "shards": [list(s) for s in shards],
-        "layers": list(job.layers), "inputs": inputs_of(job)}, fill)
+        "layers": list(job.layers), "inputs": inputs}, fill)
 
 
 def neurons_of(store: JobStore):
