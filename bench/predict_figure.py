@@ -5,11 +5,16 @@ features (and a bounded sample of raw units) per layer; its recording is compare
 record-images job (what ``unitscope record`` runs) on the same layers and images.  Its fits
 (RidgeCV with alphas chosen in the training folds, bootstrap, RSA, CKA, best units) are
 compared with a hand-written scikit-learn loop that fits only the ridge models on the same
-features (KFold, StandardScaler, RidgeCV per fold).
+features (KFold, StandardScaler, RidgeCV per fold).  Once per figure (``sharded_too``) the same
+job also runs as ``unitscope submit --shards 2 --executor local --wait`` (each shard scoring
+its layers in a process of its own), timed from a fresh interpreter, then is merged here and
+compared with the one-process result.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,8 +39,26 @@ def hand_ridge(features: np.ndarray, y: np.ndarray, folds: int = 5) -> np.ndarra
     return pred
 
 
+def sharded(folder: Path, model_name: str, job, shards: int = 2):
+    """``unitscope submit`` the predict job in ``shards`` local processes from a fresh interpreter,
+    then merge it here; returns the seconds of each and the merged result."""
+    from engine.cluster.predict_merged import merged_result
+    from engine.session.job import JobFile
+    from engine.session.values import ModelSpec
+
+    JobFile(ModelSpec(model_name, device="cpu"), job).save(folder / "predict.json")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "engine", "submit", str(folder / "predict.json"), "--out",
+                    str(folder / "job"), "--shards", str(shards), "--executor", "local", "--wait"], check=True,
+                   stdout=subprocess.DEVNULL)
+    submitted = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = merged_result(folder / "job")[1]
+    return submitted, time.perf_counter() - t0, result
+
+
 def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 1000, n_neurons: int = 200,
-                 n_repeats: int = 4) -> Figure:
+                 n_repeats: int = 4, sharded_too: bool = True) -> Figure:
     from engine.analyses.stages import main_stages
     from engine.jobs.predict import Predict
     from engine.jobs.record_images import RecordImages
@@ -88,6 +111,16 @@ def predictivity(repeats: int, model_name: str = "resnet50", n_images: int = 100
         fig.add("hand-written scikit-learn loop, ridge only, same features", hand.s(), "reference", None)
         ceiling = [r.seconds["ceiling"] for r in runs]
         fig.add("noise ceiling with bootstrap (once per run)", f"{np.median(ceiling):.2f} s", "", None)
+        if sharded_too:
+            seconds, merge, merged = sharded(folder, model_name, Predict(str(folder / "r.npz"), images, layers,
+                                                                        workers=0))
+            diff = float(np.nanmax(np.abs(merged.r - runs[-1].r)))
+            fig.add("predict sharded: `unitscope submit --shards 2 --executor local --wait` (layers split; "
+                    "interpreters, model and images included; n=1)", f"{seconds:.2f} s",
+                    f"one process, in process: {np.median(rec) + np.median(fits):.2f} s (recording + fits)", None)
+            fig.add("merging the shards' layers (hashes checked)", f"{merge:.2f} s", "", None)
+            fig.add("sharded result against the one-process result", f"max |Δr| = {diff:.1e}",
+                    "the same numbers (shards use 1 torch thread each here)", diff < 1e-4)
     width = max(int(runs[-1].n_features.max()), 1)
     units = int(runs[-1].n_units.max())
     fig.notes.append(f"Memory per layer is bounded by the projected features and the unit sample: "

@@ -24,7 +24,7 @@ def canonical_job(job_file: JobFile) -> JobFile:
     """The job with its stimulus list fixed: images sorted by absolute path, the whole list."""
     job = job_file.job
     if not isinstance(job, Summaries):
-        raise UnitscopeError(f"Only summaries jobs run sharded; this job is a '{job.kind}' job.")
+        raise UnitscopeError(f"Only summaries and predict jobs run sharded; this job is a '{job.kind}' job.")
     images = tuple(sorted({str(Path(p).absolute()) for p in job.images}))
     return JobFile(job_file.model, replace(job, images=images, start=0, stop=None))
 
@@ -99,13 +99,7 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
     job_file = canonical_job(job_file)
     job_dir = Path(job_dir)
     if (job_dir / STORE).exists():
-        store = JobStore(job_dir)
-        if store.attrs["job"] != job_file.to_dict():
-            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
-        if n_shards not in (None, len(store.shards)):
-            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
-                                 f"{n_shards}; leave out --shards to go on with it.")
-        return store
+        return JobStore.reopen(job_dir, job_file.to_dict(), n_shards)
     if n_shards is None:
         raise UnitscopeError("--shards is needed for a new job.")
     job = job_file.job
@@ -113,8 +107,10 @@ def prepare(job_dir: str | Path, job_file: JobFile, n_shards: int | None, sessio
     plan = layout(session, job, n_shards) if session is not None else None
     n_stimuli = plan.n_stimuli if plan else count_stimuli(job)
     names = stimulus_names(job)
-    store = JobStore.create(job_dir, job_file.to_dict(), names, stimuli_hash(names), n_stimuli, job.batch_size,
-                            shard_ranges(n_stimuli, job.batch_size, n_shards), list(job.layers), summaries, job.k)
+    store = JobStore.create(job_dir, {
+        "job": job_file.to_dict(), "stimuli": names, "stimuli_sha256": stimuli_hash(names), "n_stimuli": n_stimuli,
+        "chunk": job.batch_size, "shards": [list(s) for s in shard_ranges(n_stimuli, job.batch_size, n_shards)],
+        "layers": list(job.layers), "summaries": summaries, "k": job.k})
     if plan is not None:
         store.lay_out_layers(plan)
     return store

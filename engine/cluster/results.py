@@ -121,12 +121,17 @@ def same_model(a: ModelSpec, b: ModelSpec) -> bool:
     return a.spec == b.spec and weights and (a.weights is not None or a.seed == b.seed)
 
 
-def open_results(job_dir: str | Path) -> ClusterResults:
-    """Describe a finished job's store; refused (one line) for a folder that is not a job store
-    or a job with shards not done."""
+def open_results(job_dir: str | Path):
+    """Describe a finished summaries job's store, or, for a predict job, the job that reads its
+    merged result (:class:`~engine.cluster.predict_merged.ClusterPredict`); refused (one line)
+    for a folder that is not a job store or a job with shards not done."""
     from engine.cluster.merged import finished_store
 
     store = finished_store(job_dir)
+    if store.kind == "predict":
+        from engine.cluster.predict_merged import ClusterPredict
+
+        return ClusterPredict.of(store)
     return describe(store)
 
 

@@ -27,7 +27,8 @@ VERIFY = ("quick", "full", None)
 
 @dataclass(frozen=True)
 class ShardState:
-    """One shard: its index, stimulus range, state, attempts and where its logs are."""
+    """One shard: its index, stimulus range (a summaries job) or layers (a predict job), state,
+    attempts and where its logs are."""
 
     shard: int
     start: int
@@ -38,6 +39,7 @@ class ShardState:
     stdout: str = ""
     stderr: str = ""
     error: str = ""
+    layers: tuple[str, ...] = ()
 
 
 def _process_alive(pid: int) -> bool:
@@ -101,7 +103,8 @@ def job_status(job_dir: str | Path, verify: str | None = "quick") -> list[ShardS
         return info.get("host") == here and _process_alive(int(info["pid"]))
 
     states = []
-    for s, (start, stop) in enumerate(store.shards):
+    for s, part in enumerate(store.shards):
+        (start, stop), layers = ((0, 0), tuple(part)) if store.kind == "predict" else (part, ())
         info, sub = infos[s], subs[s]
         resubmitted = sub and sub.get("submitted", 0) > (info.get("started") or 0)
         damage = ""
@@ -117,7 +120,7 @@ def job_status(job_dir: str | Path, verify: str | None = "quick") -> list[ShardS
             state = slurm_state(sub)  # queued (also a requeued task, whatever its last process wrote) or running
         elif resubmitted:
             state = "pending" if job_alive(sub) else "failed"
-        elif info.get("state") == "running":
+        elif info.get("state") in ("running", "done"):  # "done" with no marker yet: the task sets it now, or died first
             state = "running" if task_alive(info, sub) else "failed"
         elif sub.get("executor") == "slurm" and job_alive(sub):
             state = "pending"  # its process ended but SLURM holds the task: requeued (preempted or timed out)
@@ -128,7 +131,7 @@ def job_status(job_dir: str | Path, verify: str | None = "quick") -> list[ShardS
             error = "the task ended without finishing (killed, out of memory or out of time?)"
         states.append(ShardState(s, start, stop, state, int(info.get("attempts", 0)), sub.get("job_id", ""),
                                  sub.get("stdout", ""), sub.get("stderr", ""),
-                                 error if state in ("failed", "damaged") else ""))
+                                 error if state in ("failed", "damaged") else "", layers))
     return states
 
 

@@ -1,6 +1,6 @@
-"""One zarr store per sharded job: the job, its stimulus list, chunk-aligned regions, markers.
+"""One zarr store per sharded job: the job, what its shards share, their regions, markers.
 
-Layout of ``JOB_DIR/store.zarr`` (zarr v3, one file per chunk)::
+Layout of ``JOB_DIR/store.zarr`` for a ``summaries`` job (zarr v3, one file per chunk)::
 
     zarr.json                       attrs: format, job file, stimulus names and their SHA-256, shard ranges,
                                     layers, summaries
@@ -12,10 +12,17 @@ Layout of ``JOB_DIR/store.zarr`` (zarr v3, one file per chunk)::
 
 A shard writes only rows ``[start, stop)`` of the per-stimulus arrays (``start`` a multiple
 of ``chunk``) and row ``s`` of the per-shard arrays, so no two tasks ever write one chunk and
-no lock is needed; its ``done`` marker is written last.  Next to the store, ``shards/NNNN.json``
-records each shard's attempts (state, host, pid, scheduler job id, log files) and, once it is
-done, the SHA-256, size and time of every chunk file it wrote and the value of its marker:
-:meth:`JobStore.damage` checks them, so a removed, truncated or changed chunk is found.
+no lock is needed; its ``done`` marker is written last.
+
+A ``predict`` job's store (:mod:`engine.cluster.predict_plan`) is cut by layers instead:
+``neurons/`` holds what every shard shares (the trial means, noise ceilings and orientation
+tuning curves, written by the submitter, their files' SHA-256 in the attrs), ``layers/<layer>/`` one finished layer's
+scores, written whole by the one shard that has the layer, and ``shards/done`` as above.
+
+Next to the store, ``shards/NNNN.json`` records each shard's attempts (state, host, pid,
+scheduler job id, log files) and, once it is done, the SHA-256, size and time of every chunk
+file it wrote and the value of its marker: :meth:`JobStore.damage` checks them, so a removed,
+truncated or changed chunk is found.
 
 The store is made aside and renamed into place (:meth:`JobStore.create`): two submitters
 racing for one folder cannot both make it, and nobody ever sees it half made.
@@ -44,8 +51,14 @@ from engine.files.atomic import atomic_write_text
 FORMAT = "unitscope-sharded/1"
 STORE = "store.zarr"
 LOCK = ".submit.lock"
+#: The group of a predict job's store that holds one group per finished layer.
+LAYERS = "layers"
 MOMENT_FIELDS = ("mean", "m2", "min", "max")
 EXTREME_FIELDS = ("top_values", "top_indices", "bottom_values", "bottom_indices")
+#: What a store's attrs must hold, by the kind of its job.
+DESCRIPTION = {"summaries": ("job", "stimuli", "n_stimuli", "chunk", "shards", "layers", "summaries", "k"),
+               "predict": ("job", "stimuli", "n_stimuli", "shards", "layers", "neurons", "image_paths", "inputs",
+                           "neurons_files")}
 
 
 def array_key(layer: str) -> str:
@@ -91,25 +104,26 @@ class JobStore:
                                  "lost; submit the job file again into a new folder.") from None
         if attrs.get("format") != FORMAT:
             raise UnitscopeError(f"'{path}' is not a Unitscope job store (format {attrs.get('format')!r}).")
-        missing = [key for key in ("job", "stimuli", "n_stimuli", "chunk", "shards", "layers", "summaries", "k")
-                   if key not in attrs]
+        self.kind = job_kind_of(attrs)
+        missing = [key for key in DESCRIPTION.get(self.kind, DESCRIPTION["summaries"]) if key not in attrs]
         if missing:
             raise UnitscopeError(f"'{path / 'zarr.json'}' is damaged (no {', '.join(missing)}): the job's "
                                  "description is lost; submit the job file again into a new folder.")
         self.attrs = attrs
 
     @classmethod
-    def create(cls, job_dir: str | Path, job_file: dict, stimuli: list[str], stimuli_sha256: str,
-               n_stimuli: int, chunk: int, shards: list[tuple[int, int]], layers: list[str],
-               summaries: list[str], k: int) -> JobStore:
-        """Make the store: the job, its stimulus list, the shard ranges and the ``done`` markers.
+    def create(cls, job_dir: str | Path, attrs: dict, fill=None) -> JobStore:
+        """Make the store: ``attrs`` (the job, its stimuli, its shards, ...) and the ``done``
+        markers of ``attrs["shards"]``.
 
-        Torch-free: the layers' arrays, whose shapes only the model knows, are laid out by the
-        first task that opens the model (:meth:`lay_out_layers`).
+        ``fill(group, folder)``, given, writes what every shard shares into the new store's root
+        group (made in ``folder``) before it is renamed into place, and returns more attrs.  Torch-free: a summaries job's
+        layers' arrays, whose shapes only the model knows, are laid out by the first task that
+        opens the model (:meth:`lay_out_layers`).
         """
         zarr = _zarr()
         job_dir = Path(job_dir)
-        for layer in layers:
+        for layer in attrs["layers"]:
             array_key(layer)
         job_dir.mkdir(parents=True, exist_ok=True)
         target = job_dir / STORE
@@ -119,12 +133,9 @@ class JobStore:
         tmp = job_dir / f".{STORE}-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             root = zarr.open_group(str(tmp), mode="w-")
-            root.create_array("shards/done", shape=(len(shards),), chunks=(1,), dtype="int64", fill_value=0)
-            root.attrs.update({
-                "format": FORMAT, "job": job_file, "stimuli": list(stimuli), "stimuli_sha256": stimuli_sha256,
-                "n_stimuli": n_stimuli, "chunk": chunk, "shards": [list(s) for s in shards],
-                "layers": list(layers), "summaries": list(summaries), "k": k,
-            })
+            root.create_array("shards/done", shape=(len(attrs["shards"]),), chunks=(1,), dtype="int64", fill_value=0)
+            more = fill(root, tmp) if fill is not None else {}
+            root.attrs.update({"format": FORMAT, **attrs, **more})
             try:
                 os.mkdir(target)  # exclusive: exactly one submitter makes the folder ...
             except FileExistsError:
@@ -135,6 +146,19 @@ class JobStore:
             shutil.rmtree(tmp, ignore_errors=True)
         (job_dir / "shards").mkdir(exist_ok=True)
         return cls(job_dir)
+
+    @classmethod
+    def reopen(cls, job_dir: str | Path, job_file: dict, n_shards: int | None) -> JobStore:
+        """The store in ``job_dir`` to go on with, when it holds the job ``job_file`` (a
+        :meth:`~engine.session.job.JobFile.to_dict`) cut into ``n_shards`` (None: as it is);
+        another job, or another cut, is refused."""
+        store = cls(job_dir)
+        if store.attrs["job"] != job_file:
+            raise UnitscopeError(f"'{job_dir}' holds another job; choose a new folder for this one.")
+        if n_shards not in (None, len(store.shards)):
+            raise UnitscopeError(f"The job in '{job_dir}' is cut into {len(store.shards)} shards, not "
+                                 f"{n_shards}; leave out --shards to go on with it.")
+        return store
 
     def lay_out_layers(self, layout: Layout) -> None:
         """Make every layer's arrays that are not there yet, each layer all at once.
@@ -235,7 +259,11 @@ class JobStore:
 
     def shard_chunks(self, shard: int) -> list[str]:
         """The chunk files shard ``shard`` writes, relative to the store: its rows' chunks of
-        every per-stimulus array and its row of every per-shard array."""
+        every per-stimulus array and its row of every per-shard array (a predict job: every
+        file of its layers' groups)."""
+        if self.kind == "predict":
+            return [f"{LAYERS}/{array_key(layer)}/{key}" for layer in self.shards[shard]
+                    for key in files_under(self.dir / STORE / LAYERS / array_key(layer))]
         start, stop = self.shards[shard]
         chunk = int(self.attrs["chunk"])
         keys = []
@@ -252,22 +280,17 @@ class JobStore:
 
     def clear_chunks(self, shard: int) -> None:
         """Remove the chunk files of shard ``shard`` (before it runs again: a damaged one is never read)."""
+        if self.kind == "predict":
+            for layer in self.shards[shard]:
+                shutil.rmtree(self.dir / STORE / LAYERS / array_key(layer), ignore_errors=True)
+            return
         for key in self.shard_chunks(shard):
             (self.dir / STORE / key).unlink(missing_ok=True)
 
     def checksums(self, shard: int) -> dict:
         """``key -> [size, mtime_ns, sha256]`` of every chunk file of the shard (None: not written,
         all fill values)."""
-        sums = {}
-        for key in self.shard_chunks(shard):
-            path = self.dir / STORE / key
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                sums[key] = None
-                continue
-            sums[key] = [stat.st_size, stat.st_mtime_ns, _sha256(path)]
-        return sums
+        return file_sums(self.dir / STORE, self.shard_chunks(shard))
 
     def damage(self, shard: int, info: dict, marker: int | None, full: bool = False) -> str:
         """What is wrong with done shard ``shard`` ("" when its files are as it wrote them).
@@ -282,28 +305,7 @@ class JobStore:
         recorded = info.get("chunks")
         if not isinstance(recorded, dict) or info.get("marker") != marker:
             return f"its record {self.info_path(shard).relative_to(self.dir)} does not list what it wrote"
-        missing, changed = [], []
-        for key, entry in recorded.items():
-            path = self.dir / STORE / key
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                if entry is not None:
-                    missing.append(key)
-                continue
-            if entry is None:
-                changed.append(key)
-            elif stat.st_size != entry[0]:
-                changed.append(key)
-            elif (full or stat.st_mtime_ns != entry[1]) and _sha256(path) != entry[2]:
-                changed.append(key)
-        parts = []
-        for word, keys in (("missing", missing), ("changed", changed)):
-            if keys:
-                listed = ", ".join(f"{STORE}/{k}" for k in keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3
-                                                                       else "")
-                parts.append(f"chunk(s) {listed} {word}")
-        return "; ".join(parts)
+        return changed_files(self.dir / STORE, recorded, full)
 
     def info_path(self, shard: int) -> Path:
         return self.dir / "shards" / f"{shard:04d}.json"
@@ -334,6 +336,61 @@ class JobStore:
         return self.update_info(shard, state="running", attempts=int(info.get("attempts", 0)) + 1,
                                 host=socket.gethostname(), pid=os.getpid(), started=time.time(),
                                 finished=None, error=None, marker=None, chunks=None)
+
+
+def job_kind_of(attrs: dict) -> str:
+    """The kind of the job a store's attrs describe (``summaries`` when they do not say)."""
+    job = attrs.get("job")
+    kind = job.get("job") if isinstance(job, dict) else None
+    kind = kind.get("kind") if isinstance(kind, dict) else None
+    return kind if isinstance(kind, str) else "summaries"
+
+
+def files_under(folder: Path) -> list[str]:
+    """Every file under ``folder``, as sorted paths relative to it (none when it is not there)."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def file_sums(root: Path, keys) -> dict:
+    """``key -> [size, mtime_ns, sha256]`` of the files ``root/key`` (None: no such file)."""
+    sums = {}
+    for key in keys:
+        path = root / key
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            sums[key] = None
+            continue
+        sums[key] = [stat.st_size, stat.st_mtime_ns, _sha256(path)]
+    return sums
+
+
+def changed_files(root: Path, recorded: dict, full: bool = False) -> str:
+    """What differs between the files under ``root`` and ``recorded`` (:func:`file_sums`), in
+    words ("" when nothing does).  ``full``: hash every file; else only those whose size or
+    time changed (a rewrite changes the time)."""
+    missing, changed = [], []
+    for key, entry in recorded.items():
+        path = root / key
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            if entry is not None:
+                missing.append(key)
+            continue
+        if entry is None:
+            changed.append(key)
+        elif stat.st_size != entry[0]:
+            changed.append(key)
+        elif (full or stat.st_mtime_ns != entry[1]) and _sha256(path) != entry[2]:
+            changed.append(key)
+    parts = []
+    for word, keys in (("missing", missing), ("changed", changed)):
+        if keys:
+            listed = ", ".join(f"{STORE}/{k}" for k in keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3
+                                                                   else "")
+            parts.append(f"chunk(s) {listed} {word}")
+    return "; ".join(parts)
 
 
 @contextmanager

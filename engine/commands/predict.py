@@ -114,9 +114,7 @@ def _cell(value):
 
 
 def run(args) -> int:
-    suffix = Path(args.out).suffix.lower()
-    if suffix not in (".csv", ".npz"):
-        raise UnitscopeError(f"Output '{args.out}' must end in .csv or .npz.")
+    check_suffix(args.out)
     session = open_session(args)
     paths = find_images(args.images, refuse_broken_links=True) if args.images else []
     if args.images and not paths:
@@ -126,16 +124,33 @@ def run(args) -> int:
                   boots=args.boots, seed=args.split_seed, batch_size=args.batch_size, workers=args.workers)
     result = run_with_progress(session, job, "predicting", "step")
     provenance = session.provenance(deg_per_image=args.deg_per_image, responses=job.responses)
-    out = Path(args.out)
+    print(save_result(args.out, JobFile(session.model, job), result, provenance))
+    return 0
+
+
+def check_suffix(out: str | Path) -> str:
+    """The output's suffix, ``.csv`` or ``.npz`` (else refused in one line)."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".csv", ".npz"):
+        raise UnitscopeError(f"Output '{out}' must end in .csv or .npz.")
+    return suffix
+
+
+def save_result(out: str | Path, job_file: JobFile, result, provenance: dict) -> str:
+    """Write a finished predict result to ``out``: ``R.csv`` with its ``R.csv.json`` (one row
+    per neuron and layer; each neuron's best layer among all of the result's layers), or the
+    whole result as ``R.npz``.  Returns the line that says what was saved."""
+    suffix = check_suffix(out)
+    out = Path(out)
+    job = job_file.job
     if suffix == ".npz":
-        write_result(out, JobFile(session.model, job), result, provenance)
+        write_result(out, job_file, result, provenance)
     else:
         record = {
             "command": "predict",
             "parameters": {"layers": result.finished, "window_ms": result.window_ms,
-                           "deg_per_image": args.deg_per_image, "features": args.features, "pca": args.pca,
-                           "folds": args.folds,
-                           "boots": args.boots, "seed": args.split_seed},
+                           "deg_per_image": job.deg_per_image, "features": job.features, "pca": job.pca,
+                           "folds": job.folds, "boots": job.boots, "seed": job.seed},
             "layers": [{"layer": layer, "rsa": _cell(result.rsa[i]), "cka": _cell(result.cka[i]),
                         "n_features": int(result.n_features[i]), "n_units": int(result.n_units[i]),
                         "median_r": _cell(_nanmedian(result.r[i])),
@@ -146,7 +161,7 @@ def run(args) -> int:
             "stimuli": result.stimuli,
             "image_paths": result.image_paths,
             "provenance": to_json(provenance),
-            "job": JobFile(session.model, job).to_dict(),
+            "job": job_file.to_dict(),
         }
         side = out.with_name(out.name + ".json")
         text = json.dumps(record, indent=2)
@@ -154,9 +169,8 @@ def run(args) -> int:
                           side: lambda tmp: tmp.write_text(text, encoding="utf-8")})
     ranked = "normalised r" if np.isfinite(result.normalised).any() else "r (no noise ceiling: one repeat)"
     best = int(np.argmax([np.median(v) for v in scores(result)]))
-    print(f"saved {out}: {len(result.neurons)} neurons x {len(result.finished)} layers; best layer by median "
-          f"{ranked}: {result.finished[best]}")
-    return 0
+    return (f"saved {out}: {len(result.neurons)} neurons x {len(result.finished)} layers; best layer by median "
+            f"{ranked}: {result.finished[best]}")
 
 
 def _nanmedian(values) -> float:

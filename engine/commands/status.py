@@ -30,7 +30,8 @@ def run(args) -> int:
         return 0
     print(f"{args.job_dir}: " + ", ".join(f"{n} {state}" for state, n in tally.items() if n))
     for s in states:
-        line = f"  shard {s.shard:4d}  stimuli {s.start}-{s.stop - 1}  {s.state}"
+        part = f"layers {', '.join(s.layers)}" if s.layers else f"stimuli {s.start}-{s.stop - 1}"
+        line = f"  shard {s.shard:4d}  {part}  {s.state}"
         if s.attempts:
             line += f"  ({s.attempts} attempt{'s' if s.attempts > 1 else ''}"
             line += f", job {s.job_id})" if s.job_id else ")"

@@ -1,12 +1,16 @@
-"""``unitscope submit JOB.json --out JOB_DIR --shards N``: a summaries job, sharded on SLURM or locally.
+"""``unitscope submit JOB.json --out JOB_DIR --shards N``: a summaries or predict job, sharded on SLURM or locally.
 
-``JOB`` is a job file of a ``summaries`` job (or a job folder made by an earlier submit, to
-go on with it).  The job's stimulus list is sorted and cut into ``N`` chunk-aligned shards;
-one zarr store in ``JOB_DIR`` holds the job, the list, every shard's region and its
-completion marker.  Submitting a folder again runs only the shards that are neither done
-nor running, and redoes the damaged ones (a chunk missing or changed since its shard wrote
-it: every chunk is hashed).  One submitter holds a folder at a time (a second one is refused
-in one line).  ``--dry-run`` measures a calibration batch and prints the plan instead.
+``JOB`` is a job file of a ``summaries`` or ``predict`` job (or a job folder made by an
+earlier submit, to go on with it).  A summaries job's stimulus list is sorted and cut into
+``N`` chunk-aligned shards; a predict job's layers (the model's main stages when it names
+none, fixed now) into ``N`` runs of layers, each shard scoring its own against the noise
+ceilings the submitter computed once.  One zarr store in ``JOB_DIR`` holds the job, the
+shards, every shard's region and its completion marker.  Submitting a folder again runs only
+the shards that are neither done nor running, and redoes the damaged ones (a chunk missing
+or changed since its shard wrote it: every chunk is hashed); a predict job whose responses
+file or images changed since is refused.  One submitter holds a folder at a time (a second
+one is refused in one line).  ``--dry-run`` measures a calibration batch and prints the plan
+instead (a predict job: its shards' layers).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ RESUMES_OUTPUT = True
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("submit", help="run a summaries job sharded: a SLURM job array or local processes")
-    parser.add_argument("job", metavar="JOB", help="job file (.json) of a summaries job, or a job folder to go on with")
+    parser = sub.add_parser("submit", help="run a summaries or predict job sharded: a SLURM job array or local "
+                                           "processes")
+    parser.add_argument("job", metavar="JOB", help="job file (.json) of a summaries or predict job, or a job folder "
+                                                   "to go on with")
     parser.add_argument("--out", metavar="JOB_DIR", help="the job's folder (new job)")
     parser.add_argument("--shards", type=positive_int, metavar="N", help="number of shards (new job)")
     parser.add_argument("--executor", choices=("slurm", "local"), default="slurm",
@@ -91,13 +97,17 @@ def _model_checked_here(job_file, args) -> bool:
 
     A dry run calibrates on it; a SLURM array may wait in the queue for hours, so a wrong
     layer or model name is caught before queueing; a protocol's stimulus count depends on
-    the model's input size; a model file may be a pickle whose trust is checked here.  Local
+    the model's input size; a predict job that names no layers gets the model's main stages;
+    a model file may be a pickle whose trust is checked here.  Local
     shards over image files start at once and report such mistakes within seconds, so the
     submitter stays torch-free there (its own start would be most of a small job's overhead).
     """
     spec = job_file.model.spec
     model_file = ".py:" not in spec and not spec.startswith("timm:") and ("/" in spec or bool(Path(spec).suffix))
-    return args.dry_run or args.executor == "slurm" or bool(job_file.job.protocol) or model_file
+    job = job_file.job
+    unnamed_layers = job.kind == "predict" and not job.layers  # the model's main stages, fixed now
+    return args.dry_run or args.executor == "slurm" or bool(getattr(job, "protocol", "")) or model_file \
+        or unnamed_layers
 
 
 def _new_job(args, resources) -> int:
@@ -109,7 +119,10 @@ def _new_job(args, resources) -> int:
     from engine.session.job import JobFile
     from engine.session.results import load_job
 
-    job_file = canonical_job(load_job(args.job))
+    job_file = load_job(args.job)
+    predict = job_file.job.kind == "predict"
+    if not predict:
+        job_file = canonical_job(job_file)  # refuses the kinds that do not run sharded
     existing = (Path(args.out) / STORE).exists()
     if args.shards is None and (args.dry_run or not existing):
         raise UnitscopeError("--shards N is needed for a new job.")
@@ -124,6 +137,8 @@ def _new_job(args, resources) -> int:
 
         session = Session.open(replace(job_file.model, trust_pickle=args.trust_pickle))
         job_file = JobFile(session.model, job_file.job)
+    if predict:
+        return _new_predict_job(job_file, session, args, resources)
     if existing and not args.dry_run:  # the same job (else refused): go on with it
         return _go_on(prepare(args.out, job_file, args.shards, session), args, resources)
     if session is not None:
@@ -136,11 +151,36 @@ def _new_job(args, resources) -> int:
     return _submit(store, list(range(len(store.shards))), args, resources)
 
 
+def _new_predict_job(job_file, session, args, resources):
+    """A predict job cut by layers: its plan printed (``--dry-run``), or its store made (or
+    gone on with) and its shards submitted."""
+    from engine.cluster import predict_plan
+    from engine.cluster.store import STORE
+
+    if args.dry_run:
+        job_file = predict_plan.canonical_job(job_file, session)
+        session.recorder.resolve(list(job_file.job.layers))
+        shards = predict_plan.layer_shards(list(job_file.job.layers), args.shards)
+        print(f"layers: {len(job_file.job.layers)} in {len(shards)} shard(s); each records every image up to its "
+              "deepest layer and scores its layers")
+        print("\n".join(f"  shard {s}: {', '.join(layers)}" for s, layers in enumerate(shards)))
+        return ()
+    existing = (Path(args.out) / STORE).exists()
+    store = predict_plan.prepare(args.out, job_file, args.shards, session)
+    if existing:
+        return _go_on(store, args, resources)
+    return _submit(store, list(range(len(store.shards))), args, resources)
+
+
 def _go_on(store, args, resources):
     from engine.cluster.status import job_status
 
     if args.dry_run:
         raise UnitscopeError("--dry-run prices a new job; for a job folder see unitscope status.")
+    if store.kind == "predict":
+        from engine.cluster.predict_plan import check_inputs
+
+        check_inputs(store)  # its responses and images are still those its done shards scored
     states = job_status(store.dir, verify="full")
     todo = [s.shard for s in states if s.state in ("failed", "not submitted", "damaged")]
     busy = [s.shard for s in states if s.state in ("running", "pending")]

@@ -66,20 +66,21 @@ class Predict:
         which = ", ".join(self.layers) if self.layers else "the main stages"
         return f"Predicting neurons from {which}…"
 
-    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
-        """Record every stimulus once for all layers (progress after each batch), then one
-        snapshot per finished layer; the last holds every layer."""
-        import time
+    def checked_inputs(self):
+        """The responses read and checked, what each stimulus row is as model input and the folds.
 
-        import numpy as np
-
-        from engine.analyses.neuron_tuning import orientation_tuning, unit_tuning
-        from engine.analyses.predictivity import Projection, fit_layer, folds_of, noise_ceiling
-        from engine.analyses.stages import main_stages
+        Returns
+        -------
+        data : engine.neural.responses.NeuralResponses
+        stimuli : engine.neural.stimulus_rows.StimulusRows
+            Each row's image file or grating label.
+        splits : list of (ndarray, ndarray)
+            The seeded cross-validation folds over the stimuli.
+        """
+        from engine.analyses.predictivity import folds_of
         from engine.errors import UnitscopeError
         from engine.neural.readers import read_responses
         from engine.neural.stimulus_rows import StimulusRows
-        from engine.recording.recorder import Cancelled
 
         if self.features < 1 or self.max_units < 1 or self.boots < 1 or self.splits < 1 or \
                 (self.pca is not None and self.pca < 1):
@@ -89,6 +90,44 @@ class Predict:
         data = read_responses(self.responses, tuple(self.window_ms) if self.window_ms else None)
         stimuli = StimulusRows(data, self.images)
         splits = folds_of(data.n_stimuli, self.folds, self.seed)  # checks there are stimuli enough
+        return data, stimuli, splits
+
+    def neurons(self, data, stimuli) -> Neurons:
+        """What every layer is scored against: the trial means, the noise ceilings with their
+        bootstrap resamples (seeded by the job) and the neurons' orientation tuning."""
+        from engine.analyses.neuron_tuning import orientation_tuning
+        from engine.analyses.predictivity import noise_ceiling
+
+        return Neurons(data.mean(), noise_ceiling(data.responses, self.splits, self.boots, self.seed),
+                       stimuli.gratings, orientation_tuning(stimuli.gratings, data.responses))
+
+    def record(self, session, stimuli, layers, cancelled: Callable[[], bool] = lambda: False):
+        """Record every stimulus of ``stimuli`` (a :class:`~engine.neural.stimulus_rows.StimulusRows`:
+        its images, then its gratings) once for all ``layers``; yields after each batch
+        ``(stimuli done, {layer: LayerFeatures})`` (the same dict, filled as it goes)."""
+        from engine.recording.recorder import Cancelled
+
+        recorded = {name: LayerFeatures(self.features, self.max_units, self.seed) for name in layers}
+        done = 0
+        for batch in stimuli.batches(session.preprocess, self.batch_size, self.workers):
+            if cancelled():
+                raise Cancelled()
+            outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
+            for name in layers:
+                recorded[name].add(outputs[name].numpy())
+            done += batch.shape[0]
+            yield done, recorded
+
+    def run(self, session, cancelled: Callable[[], bool] = lambda: False) -> Iterator[PredictSnapshot]:
+        """Record every stimulus once for all layers (progress after each batch), then one
+        snapshot per finished layer; the last holds every layer."""
+        import time
+
+        from engine.analyses.stages import main_stages
+        from engine.errors import UnitscopeError
+        from engine.recording.recorder import Cancelled
+
+        data, stimuli, splits = self.checked_inputs()
         layers = list(self.layers) or main_stages(session.anatomy)
         if not layers:
             raise UnitscopeError("The model has no layers to sweep; name some with --layers.")
@@ -97,61 +136,100 @@ class Predict:
         snapshot = PredictSnapshot(list(data.neurons), list(data.stimuli), stimuli.image_paths(), list(layers),
                                    deg_per_image=float(self.deg_per_image),
                                    window_ms=list(self.window_ms) if self.window_ms else None, total=total)
-        projections: dict[str, Projection] = {}
-        samples: dict[str, np.ndarray | None] = {}
-        shapes: dict[str, tuple] = {}
-        feats: dict[str, list] = {name: [] for name in layers}
-        units: dict[str, list] = {name: [] for name in layers}
+        recorded: dict = {}
         started = time.perf_counter()
-        for batch in stimuli.batches(session.preprocess, self.batch_size, self.workers):
-            if cancelled():
-                raise Cancelled()
-            outputs = session.recorder.record_one(layers, batch).outputs  # stops after the deepest layer
-            for name in layers:
-                x = outputs[name].numpy().reshape(batch.shape[0], -1)
-                if name not in projections:
-                    shapes[name] = tuple(outputs[name].shape[1:])
-                    projections[name] = Projection(x.shape[1], self.features, self.seed)
-                    rng = np.random.default_rng([self.seed, 2, x.shape[1]])
-                    samples[name] = (None if x.shape[1] <= self.max_units
-                                     else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
-                feats[name].append(projections[name](x))
-                units[name].append(x if samples[name] is None else x[:, samples[name]])
-            snapshot.done += batch.shape[0]
-            if snapshot.done < s:
+        for done, recorded in self.record(session, stimuli, layers, cancelled):
+            snapshot.done = done
+            if done < s:
                 yield snapshot.copy()
         snapshot.seconds["recording"] = time.perf_counter() - started
         started = time.perf_counter()
-        ceiling = noise_ceiling(data.responses, self.splits, self.boots, self.seed)
+        neurons = self.neurons(data, stimuli)
         snapshot.seconds["ceiling"] = time.perf_counter() - started
-        mean = data.mean()
-        snapshot.mean = mean
-        snapshot.reliability, snapshot.ceiling, snapshot.ceiling_ci = (ceiling.reliability, ceiling.ceiling,
-                                                                       ceiling.ceiling_ci)
-        snapshot.rdm_ceiling = ceiling.rdm_ceiling
-        tuning = orientation_tuning(stimuli.gratings, data.responses)
-        snapshot.orientations, snapshot.tuning_mean, snapshot.tuning_sem = (tuning.orientations, tuning.mean,
-                                                                            tuning.sem)
-        snapshot.tuning_sf, snapshot.tuning_contrast = tuning.sf, tuning.contrast
+        snapshot.set_neurons(neurons)
         snapshot.done = s
         yield snapshot.copy()
         rows = stimuli.row_of_recorded()  # images were recorded first, then the gratings
-        in_order = (lambda a: a) if np.array_equal(rows, np.arange(s)) else (lambda a: a[rows])
         for name in layers:
             if cancelled():
                 raise Cancelled()
             started = time.perf_counter()
-            x = in_order(np.concatenate(feats.pop(name)))
-            u = in_order(np.concatenate(units.pop(name)))
-            fit = fit_layer(name, x, u, mean, ceiling, splits, pca=self.pca)
+            row = recorded.pop(name).score(name, neurons, splits, rows, self.pca)
             snapshot.seconds[name] = time.perf_counter() - started
-            del x
-            flat = fit.best_unit if samples[name] is None else samples[name][fit.best_unit]
-            response = u[:, fit.best_unit]
-            snapshot.add(fit, flat, shapes[name], response, unit_tuning(stimuli.gratings, response, tuning))
-            del u
+            snapshot.add_row(name, row)
             snapshot.done += 1
             yield snapshot.copy()
+
+
+@dataclass(frozen=True)
+class Neurons:
+    """What every layer of a predict job is scored against; none of it depends on a layer.
+
+    Attributes
+    ----------
+    mean : ndarray (S, N)
+        Trial-averaged responses.
+    ceiling : engine.analyses.predictivity.Ceiling
+        Noise ceilings and their bootstrap resamples.
+    gratings : ndarray (S, 4)
+        :func:`engine.neural.gratings.grating_table` of the rows (NaN rows for images).
+    tuning : engine.analyses.neuron_tuning.OrientationTuning
+        Each neuron's orientation tuning curve (empty without grating rows).
+    """
+
+    mean: object
+    ceiling: object
+    gratings: object
+    tuning: object
+
+
+class LayerFeatures:
+    """What recording keeps of one layer: its seeded projected features, a seeded sample of
+    its raw units (searched for each neuron's best unit) and its output shape."""
+
+    def __init__(self, features: int, max_units: int, seed: int):
+        self.features, self.max_units, self.seed = features, max_units, seed
+        self.projection = self.sample = self.shape = None
+        self.projected: list = []
+        self.units: list = []
+
+    def add(self, output) -> None:
+        """Keep one batch of the layer's output ``(B, ...)``."""
+        import numpy as np
+
+        from engine.analyses.predictivity import Projection
+
+        x = output.reshape(output.shape[0], -1)
+        if self.projection is None:
+            self.shape = tuple(output.shape[1:])
+            self.projection = Projection(x.shape[1], self.features, self.seed)
+            rng = np.random.default_rng([self.seed, 2, x.shape[1]])
+            self.sample = (None if x.shape[1] <= self.max_units
+                           else np.sort(rng.choice(x.shape[1], self.max_units, replace=False)))
+        self.projected.append(self.projection(x))
+        self.units.append(x if self.sample is None else x[:, self.sample])
+
+    def score(self, name: str, neurons: Neurons, splits, rows, pca: int | None = None) -> dict:
+        """The layer against the neurons (:func:`engine.analyses.predictivity.fit_layer` on their
+        trial means; the best unit's orientation tuning, :func:`engine.analyses.neuron_tuning.unit_tuning`),
+        as one row of :data:`LAYER_FIELDS`; the kept batches are let go.
+
+        ``rows`` puts the recorded stimuli in row order
+        (:meth:`engine.neural.stimulus_rows.StimulusRows.row_of_recorded`).
+        """
+        import numpy as np
+
+        from engine.analyses.neuron_tuning import unit_tuning
+        from engine.analyses.predictivity import fit_layer
+
+        in_order = (lambda a: a) if np.array_equal(rows, np.arange(len(rows))) else (lambda a: a[rows])
+        x, self.projected = in_order(np.concatenate(self.projected)), []
+        u, self.units = in_order(np.concatenate(self.units)), []
+        fit = fit_layer(name, x, u, neurons.mean, neurons.ceiling, splits, pca=pca)
+        del x
+        flat = fit.best_unit if self.sample is None else self.sample[fit.best_unit]
+        response = u[:, fit.best_unit]
+        return layer_row(fit, flat, self.shape, response, unit_tuning(neurons.gratings, response, neurons.tuning))
 
 
 #: Per-layer fields of a :class:`PredictSnapshot`, one row per finished layer.
@@ -254,26 +332,45 @@ class PredictSnapshot:
         return dataclasses.replace(self, neurons=list(self.neurons), finished=list(self.finished),
                                    seconds=dict(self.seconds))
 
-    def add(self, fit, flat_unit, shape: tuple, unit_response, unit_tuning) -> None:
-        """Append a :class:`engine.analyses.predictivity.LayerFit` as the next row."""
+    def set_neurons(self, neurons: Neurons) -> None:
+        """The trial means, the noise ceilings and the neurons' orientation tuning (a :class:`Neurons`)."""
+        ceiling, tuning = neurons.ceiling, neurons.tuning
+        self.mean = neurons.mean
+        self.reliability, self.ceiling, self.ceiling_ci = ceiling.reliability, ceiling.ceiling, ceiling.ceiling_ci
+        self.rdm_ceiling = ceiling.rdm_ceiling
+        self.orientations, self.tuning_mean, self.tuning_sem = tuning.orientations, tuning.mean, tuning.sem
+        self.tuning_sf, self.tuning_contrast = tuning.sf, tuning.contrast
+
+    def add_row(self, layer: str, row: dict) -> None:
+        """Append one finished layer's row (:data:`LAYER_FIELDS`, as :func:`layer_row` makes it)."""
         import numpy as np
 
-        flat_unit = np.asarray(flat_unit, dtype=np.int64)
-        if len(shape) == 3:
-            channel, y, x = np.unravel_index(flat_unit, shape)
-        else:
-            channel = flat_unit if len(shape) == 1 else np.unravel_index(flat_unit, shape)[0]
-            y = x = np.full_like(flat_unit, -1)
-        row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
-               "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
-               "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
-               "unit_response": unit_response, "unit_tuning": unit_tuning, "rsa": fit.rsa, "cka": fit.cka,
-               "n_features": fit.n_features, "n_units": fit.n_units}
         for name in LAYER_FIELDS:
             value = np.asarray(row[name])[None]
             old = getattr(self, name)
             setattr(self, name, value if old is None else np.concatenate([old, value]))
-        self.finished.append(fit.layer)
+        self.finished.append(layer)
+
+
+def layer_row(fit, flat_unit, shape: tuple, unit_response, unit_tuning) -> dict:
+    """One layer's row of :data:`LAYER_FIELDS` from an :class:`engine.analyses.predictivity.LayerFit`:
+    the best unit ``flat_unit`` (a flat index into the output of ``shape``) also as channel and
+    position (-1 without a grid), that unit's ``unit_response`` to every stimulus and its
+    orientation tuning ``unit_tuning``."""
+    import numpy as np
+
+    flat_unit = np.asarray(flat_unit, dtype=np.int64)
+    if len(shape) == 3:
+        channel, y, x = np.unravel_index(flat_unit, shape)
+    else:
+        channel = flat_unit if len(shape) == 1 else np.unravel_index(flat_unit, shape)[0]
+        y = x = np.full_like(flat_unit, -1)
+    row = {"r": fit.r, "ev": fit.ev, "alpha": fit.alpha, "normalised": fit.normalised,
+           "normalised_ev": fit.normalised_ev, "r_ci": fit.r_ci, "normalised_ci": fit.normalised_ci,
+           "best_unit": flat_unit, "best_channel": channel, "best_y": y, "best_x": x, "unit_r": fit.unit_r,
+           "unit_response": unit_response, "unit_tuning": unit_tuning, "rsa": fit.rsa, "cka": fit.cka,
+           "n_features": fit.n_features, "n_units": fit.n_units}
+    return {name: np.asarray(row[name]) for name in LAYER_FIELDS}
 
 
 register(Analysis(

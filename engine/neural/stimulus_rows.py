@@ -32,12 +32,7 @@ class StimulusRows:
     """
 
     def __init__(self, data: NeuralResponses, images: Sequence[str | Path]):
-        labels = gratings_of(data.stimuli)  # a bad label is refused here, with its reason
-        self.labels = labels
-        self.gratings = grating_table(labels)
-        self.image_rows = [i for i, g in enumerate(labels) if g is None]
-        self.grating_rows = [i for i, g in enumerate(labels) if g is not None]
-        self.paths: list[Path] = []
+        self._label(data.stimuli)
         if self.image_rows and not images:
             names = [data.stimuli[i] for i in self.image_rows]
             raise UnitscopeError(f"{len(names)} stimulus(es) are not grating labels and no images were given: "
@@ -45,6 +40,23 @@ class StimulusRows:
                                  f"or name gratings by their parameters, e.g. '{EXAMPLE}'.")
         if self.image_rows:
             self.paths = match_images(data.subset(self.image_rows), images)
+
+    @classmethod
+    def of_rows(cls, stimuli: Sequence[str], image_paths: Sequence[str]) -> StimulusRows:
+        """The rows as :meth:`image_paths` gave them (what a cluster job stores): each row's
+        stimulus name and its image file ("" for a grating), without the responses."""
+        rows = cls.__new__(cls)
+        rows._label(stimuli)
+        rows.paths = [Path(image_paths[i]) for i in rows.image_rows]
+        return rows
+
+    def _label(self, stimuli: Sequence[str]) -> None:
+        labels = gratings_of(stimuli)  # a bad label is refused here, with its reason
+        self.labels = labels
+        self.gratings = grating_table(labels)
+        self.image_rows = [i for i, g in enumerate(labels) if g is None]
+        self.grating_rows = [i for i, g in enumerate(labels) if g is not None]
+        self.paths: list[Path] = []
 
     def __len__(self) -> int:
         return len(self.image_rows) + len(self.grating_rows)

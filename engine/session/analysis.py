@@ -25,8 +25,8 @@ from typing import Any, Callable
 from engine.errors import UnitscopeError
 
 #: Packages whose modules declare job kinds and analyses; each is imported on first need.
-#: ``engine.cluster.results`` adds the window's views of a finished cluster job.
-HOMES = ("engine.jobs", "engine.cluster.results")
+#: ``engine.cluster.results`` and ``engine.cluster.predict_merged`` add the window's views of a finished cluster job.
+HOMES = ("engine.jobs", "engine.cluster.results", "engine.cluster.predict_merged")
 #: What an analysis may need chosen before it runs, in the words the window uses.
 NEEDS = {"model": "an open model", "layer": "a recorded layer", "unit": "a clicked unit",
          "images": "images in the inputs", "units": "pinned units"}

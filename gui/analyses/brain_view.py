@@ -89,6 +89,7 @@ class BrainView(AnalysisView):
         self.responses_path = ""
         self.images_folder = ""
         self._last: PredictSnapshot | None = None
+        self._source = ""  # where a result read from disk comes from (a cluster job's folder)
         self.neuron = 0
         self._tuning_shown = False
 
@@ -252,6 +253,8 @@ class BrainView(AnalysisView):
 
     def started(self, job: Predict) -> None:
         self.clear()
+        job_dir = getattr(job, "job_dir", "")  # a sharded job's merged result (cluster_predict)
+        self._source = f" from the cluster job '{Path(job_dir).name}'" if job_dir else ""
         self.progress.setVisible(True)
         self.status_label.setText(job.describe())
 
@@ -272,7 +275,8 @@ class BrainView(AnalysisView):
     def finish(self, snapshot: PredictSnapshot) -> None:
         self.show_snapshot(snapshot)
         self.progress.setVisible(False)
-        self.status_label.setText(f"Done: {len(snapshot.neurons)} neurons, {len(snapshot.finished)} layers.")
+        self.status_label.setText(f"Done: {len(snapshot.neurons)} neurons, {len(snapshot.finished)} layers"
+                                  f"{self._source}.")
 
     def cancelled(self) -> None:
         self.progress.setVisible(False)

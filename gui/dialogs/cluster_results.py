@@ -1,5 +1,8 @@
 """File ▸ Open cluster results…: a finished ``unitscope submit`` job shown in the usual views.
 
+A predict job's merged layers go straight to the Brain view (a ``cluster_predict`` job);
+a summaries job's results are shown as follows.
+
 The job's store is read in the engine thread, as any analysis: the window starts one of
 :mod:`engine.cluster.results`' jobs on the Top images, Tuning or Population view, and the
 view draws its snapshot as if its own job had run.  Opening a job runs them one after the
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.cluster.predict_merged import ClusterPredict
 from engine.cluster.results import (
     POPULATION_REDUCTIONS,
     ClusterPopulation,
@@ -46,6 +50,12 @@ def open_results_folder(window, path: str | Path):
         results = open_results(path)
     except UnitscopeError as exc:
         window.show_problem(str(exc))
+        return None
+    if isinstance(results, ClusterPredict):  # the layers it scored, in the Brain view: no model of its own opened
+        if window.state.info is None:
+            window.show_problem("Open a model first: the views show a cluster job's results through it.")
+        else:
+            window.start_job(results, window.views["predict"])
         return None
     info = window.info.model if window.info is not None else None
     if info is None or not same_model(info, results.model):  # its views would open the store's model

@@ -74,9 +74,11 @@ def trusted_session_model(window, saved, source: str) -> ModelSpec | None:
         from engine.errors import UnitscopeError
 
         try:
-            other = open_results(job_dir).model
+            other = getattr(open_results(job_dir), "model", None)  # a predict job's result opens no model
         except (UnitscopeError, OSError, KeyError, ValueError) as exc:  # the job itself will say why
             log.info("could not read the model of %s: %s", job_dir, exc)
+            continue
+        if other is None:
             continue
         if other.spec != saved.model.spec and trusted_model(
                 window, other, f"{source}'s {name} results (the cluster job in '{job_dir}')") is None:

@@ -158,3 +158,47 @@ def test_results_of_another_model_say_so(open_window, qtbot, jobs):
     assert dialog.other_model and "not the window's" in dialog.model_label.text()
     assert "results of resnet18 (resnet18_test.pth)" in window.views["topk"].crop_label.text()
     assert "not the window's" in window.views["population"].status_label.text()
+
+
+def test_a_predict_job_shows_its_merged_layers_in_the_brain_view(open_window, qtbot, tmp_path):
+    """A two-shard predict job (a small factory network, made in this process) opens in the
+    Brain view: the sweep over the layers of both shards, the numbers the merge gives."""
+    from planted_units import write_factory
+
+    from engine.cluster.predict_merged import merged_result
+    from engine.cluster.predict_plan import prepare as prepare_predict
+    from engine.jobs.predict import Predict
+    from engine.session.session import Session
+
+    spec = write_factory(tmp_path, "torch.manual_seed(0)\nreturn nn.Sequential(nn.AvgPool2d(14), "
+                                   "nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU())")
+    rng = np.random.default_rng(4)
+    paths = []
+    for i in range(20):
+        paths.append(str(tmp_path / f"im{i:02d}.png"))
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(paths[-1])
+    np.savez(tmp_path / "r.npz", responses=rng.normal(size=(20, 3, 2)), stimuli=np.array([f"im{i:02d}" for i in
+                                                                                            range(20)]))
+    job = JobFile(ModelSpec(spec, device="cpu"), Predict(str(tmp_path / "r.npz"), tuple(paths), ("0", "2", "4"),
+                                                         folds=2, boots=5, splits=3))
+    prepare_predict(tmp_path / "job", job, 2, Session.open(job.model))
+    window = open_window(wait_for="layer1", layer="layer1")
+    # shard 1 not run yet: refused in one line, nothing shown
+    run_shard(tmp_path / "job", 0)
+    assert file_menu.open_cluster_results(window, str(tmp_path / "job")) is None
+    assert "is not finished: shard(s) 1 of 2 not done" in window.message.text()
+    assert window.views["predict"]._last is None
+    run_shard(tmp_path / "job", 1)
+    with qtbot.waitSignal(window.analysis_shown, timeout=60000, check_params_cb=lambda kind: kind == "cluster_predict"):
+        assert file_menu.open_cluster_results(window, str(tmp_path / "job")) is None
+    qtbot.waitUntil(lambda: window.state.running is None, timeout=10000)
+    view = window.views["predict"]
+    merged = merged_result(tmp_path / "job")[1]
+    assert view.isVisible() and view._last.finished == ["0", "2", "4"]
+    np.testing.assert_array_equal(view._last.r, merged.r)
+    np.testing.assert_allclose(view.sweep_curve.getData()[1], [np.median(v) for v in merged.r])
+    assert "Done: 3 neurons, 3 layers from the cluster job 'job'." in view.status_label.text()
+    from gui.window.session_file import SavedSession
+
+    saved = SavedSession.from_dict(window.saved_session().to_dict()).jobs["predict"]
+    assert (saved.kind, saved.job_dir, saved.layers) == ("cluster_predict", str(tmp_path / "job"), ("0", "2", "4"))
