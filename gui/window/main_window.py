@@ -9,8 +9,8 @@ window appears at once; the engine thread starts loading torch once it is shown.
 Start-up does only what the first feature maps need before they are painted: the
 feature-map panel and unit view are built with the window (before torch loads, while the
 engine thread does not yet compete for the GIL); each analysis gets its dock at once (so a
-saved layout is restored) and its view once the first maps are on screen, one view per turn
-of the event loop, or sooner when its dock is shown or :attr:`MainWindow.views` is asked for.
+saved layout is restored) and its view once the first maps are on screen
+(:class:`gui.window.analysis_docks.AnalysisDocks`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import UnitscopeError
-from engine.session.analysis import analyses, resolve
 from engine.jobs.record import Record
 from engine.session.values import ModelInfo, ModelSpec, Recording, Stimulus
 from gui.window import file_menu
@@ -46,6 +45,7 @@ from gui.analyses.job_view import JobView, ViewContext
 from gui.widgets.live_input import INSTALL_HINT, LiveInput, camera_source, have_pyav
 from gui.widgets.model_picker import ModelPicker
 from gui.window import window_session
+from gui.window.analysis_docks import AnalysisDocks
 from gui.window.session_file import SavedSession, read_session
 from gui.window.shortcuts import ShortcutsThroughTextBoxes
 from gui.widgets.status_bar import EngineStatusBar
@@ -113,14 +113,14 @@ class MainWindow(QMainWindow):
         self.card = AnatomyCard(self)
         self.strip = InputStrip(self)
         self.context = ViewContext(self.state, self.strip.stimuli, self._unit_position, self._pinned_units)
-        self._views: dict[str, JobView] = {}  # analysis name -> its view, once built (see views)
-        self.docks: dict[str, QDockWidget] = {}  # analysis name -> the dock of its view
-        self._unbuilt: dict[str, object] = {}  # analysis name -> its Analysis, view not built yet
-        self._building = False  # the views are being built, one per turn of the event loop
         self.live = LiveInput(self.link, self.tree.current_layer, self)
         self._build_centre()
         self._build_docks()
-        self._build_analysis_views()
+        # On a short screen (a laptop) every analysis shares the unit view's full-height column
+        # as a tab, so each plot gets the height of the window; on a tall one they sit under it.
+        compact = window_settings.available_geometry(self).height() < COMPACT_HEIGHT
+        self.analyses = AnalysisDocks(self, self.context, self.unit_dock, compact)
+        (self.unit_dock if compact else self.analysis_docks[0]).raise_()
         self._build_status_bar()
         self._build_feature_views()
         file_menu.build_menus(self)
@@ -168,7 +168,9 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.picker)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+    def new_dock(self, title: str, name: str, widget: QWidget,
+                 area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """A dock of this window showing ``widget`` in a scroll area."""
         dock = QDockWidget(title, self, objectName=name)
         dock.setWidget(window_settings.scrolling(widget))
         self.addDockWidget(area, dock)
@@ -179,38 +181,22 @@ class MainWindow(QMainWindow):
         # The side columns run the full height; the inputs sit under the feature maps only.
         self.setCorner(Qt.Corner.BottomLeftCorner, area.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, area.RightDockWidgetArea)
-        self.tree_dock = self._dock("Layers", "layers_dock", self.tree, area.LeftDockWidgetArea)
-        self.card_dock = self._dock("Layer details", "card_dock", self.card, area.LeftDockWidgetArea)
+        self.tree_dock = self.new_dock("Layers", "layers_dock", self.tree, area.LeftDockWidgetArea)
+        self.card_dock = self.new_dock("Layer details", "card_dock", self.card, area.LeftDockWidgetArea)
         self.unit_placeholder = QLabel("Click a channel in the feature maps to see that unit.",
                                        alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        self.unit_dock = self._dock("Unit", "unit_dock", self.unit_placeholder, area.RightDockWidgetArea)
-        self.strip_dock = self._dock("Inputs", "inputs_dock", self.strip, area.BottomDockWidgetArea)
-
-    def _build_analysis_views(self) -> None:
-        """One view and dock per analysis of the registry that has a view, tabbed under the unit view."""
-        # On a short screen (a laptop) every analysis shares the unit view's full-height column
-        # as a tab, so each plot gets the height of the window; on a tall one they sit under it.
-        compact = window_settings.available_geometry(self).height() < COMPACT_HEIGHT
-        previous = self.unit_dock if compact else None
-        for analysis in analyses():
-            if analysis.view is None:
-                continue
-            waiting = QLabel(" ", alignment=Qt.AlignmentFlag.AlignCenter)  # the view comes after the first maps
-            dock = self._dock(analysis.title, f"{analysis.name}_dock", waiting, Qt.DockWidgetArea.RightDockWidgetArea)
-            if previous is None:
-                self.splitDockWidget(self.unit_dock, dock, Qt.Orientation.Vertical)
-            else:
-                self.tabifyDockWidget(previous, dock)
-            previous = dock
-            self.docks[analysis.name], self._unbuilt[analysis.name] = dock, analysis
-            dock.visibilityChanged.connect(self._dock_visible)  # bound method: no cycle through a closure
-        (self.unit_dock if compact else self.analysis_docks[0]).raise_()
+        self.unit_dock = self.new_dock("Unit", "unit_dock", self.unit_placeholder, area.RightDockWidgetArea)
+        self.strip_dock = self.new_dock("Inputs", "inputs_dock", self.strip, area.BottomDockWidgetArea)
 
     @property
     def views(self) -> dict[str, JobView]:
         """Every analysis's view by name; asking builds the views not built yet."""
-        self.build_views()
-        return self._views
+        return self.analyses.views
+
+    @property
+    def docks(self) -> dict[str, QDockWidget]:
+        """Every analysis's dock by name."""
+        return self.analyses.docks
 
     @property
     def job_views(self) -> dict[str, tuple[JobView, QDockWidget]]:
@@ -218,48 +204,8 @@ class MainWindow(QMainWindow):
         return {name: (view, self.docks[name]) for name, view in self.views.items()}
 
     def build_views(self) -> None:
-        """Build every analysis view not built yet (in the registry's order)."""
-        for name in list(self._unbuilt):
-            self._build_view(name)
-
-    def _build_view(self, name: str) -> None:
-        """Build one analysis's view into its dock, its actions into the Analyse menu."""
-        analysis = self._unbuilt.pop(name, None)
-        if analysis is None:
-            return
-        view = resolve(analysis.view)(self)
-        if not isinstance(view, JobView):
-            raise TypeError(f"{type(view).__name__} lacks the JobView methods")
-        view.context = self.context
-        window_settings.put_in_dock(self.docks[name], view)
-        self._views[name] = view
-        # Bound methods, not closures over the window: no reference cycle through a signal.
-        view.job_requested.connect(self._job_requested)
-        view.show_requested.connect(self._show_requested)
-        file_menu.add_analysis_actions(self, analysis, view)
-        view.context_changed()
-        self.shortcuts.watch(view)
-
-    def _build_next_view(self) -> None:
-        """Build the next view after the first maps, one per turn of the event loop."""
-        if self._unbuilt:
-            self._build_view(next(iter(self._unbuilt)))
-            QTimer.singleShot(0, self, self._build_next_view)
-
-    def _dock_visible(self, visible: bool) -> None:
-        """A dock came on screen after the first maps: its view is built now."""
-        name = next((n for n, dock in self.docks.items() if dock is self.sender()), None)
-        if visible and name in self._unbuilt and self.state.recording is not None:
-            self._build_view(name)
-
-    def _job_requested(self, job) -> None:
-        self.start_job(job, self.sender())
-
-    def _show_requested(self) -> None:
-        name = self.view_name(self.sender())
-        if name in self.docks:
-            self.docks[name].show()
-            self.docks[name].raise_()
+        """Build every analysis view not built yet (:class:`AnalysisDocks`)."""
+        self.analyses.build_all()
 
     def _dock_moved(self, _area) -> None:
         QTimer.singleShot(0, self, self._tidy_tab_bars)
@@ -288,18 +234,17 @@ class MainWindow(QMainWindow):
         return self.unit_view.position
 
     def _pinned_units(self) -> list:
-        return list(getattr(self._views.get("probe"), "units", []))
+        return list(getattr(self.analyses.built.get("probe"), "units", []))
 
     def _context_changed(self) -> None:
-        """Tell every analysis view built so far that the model, recording, clicked unit or inputs changed."""
-        for view in self._views.values():
-            view.context_changed()
+        self.analyses.context_changed()
 
     def _build_status_bar(self) -> None:
         self.status = EngineStatusBar(self)
         self.setStatusBar(self.status)
 
     def _connect(self) -> None:
+        self.analyses.job_requested.connect(self.start_job)
         self.worker.engine_ready.connect(self._engine_ready)
         link = self.link
         link.model_opened.connect(self._model_ready)
@@ -494,8 +439,7 @@ class MainWindow(QMainWindow):
         self.panel.set_model_name(info.name)
         self.panel.set_class_names(getattr(info, "categories", None))
         self.unit_view.clear()
-        for view in self._views.values():  # views not built yet have nothing to clear
-            view.clear()
+        self.analyses.clear()  # views not built yet have nothing to clear
         self._context_changed()  # no unit clicked yet; pinned units belong to the old model
         (layer, explicit), self.state.wanted_layer = self.state.wanted_layer, (None, False)
         self.tree.set_anatomy(info.anatomy, info.name)
@@ -577,7 +521,7 @@ class MainWindow(QMainWindow):
 
     def view_name(self, view) -> str | None:
         """The name ``view`` was registered under."""
-        return next((name for name, v in self._views.items() if v is view), None)
+        return self.analyses.name_of(view)
 
     def start_job(self, job, view: JobView) -> int:
         """Submit ``job`` to the engine thread; ``view`` draws its snapshots.
@@ -593,9 +537,7 @@ class MainWindow(QMainWindow):
         return rid
 
     def _render_finished(self, ms: float) -> None:
-        if self._unbuilt and not self._building:  # the first maps are on screen: now the analysis views
-            self._building = True
-            QTimer.singleShot(0, self, self._build_next_view)
+        self.analyses.build_after_first_maps()
         self.status.set_time("render", ms)
         self.feature_maps_painted.emit(self.state.recording.layer if self.state.recording else "", ms)
 

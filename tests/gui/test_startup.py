@@ -55,8 +55,8 @@ def test_analysis_docks_wait_for_their_views_which_are_built_when_asked_for(qtbo
 
 def test_the_views_are_built_after_the_first_maps_and_run_their_jobs(open_window, qtbot):
     window = open_window()  # waits until layer1's maps are shown
-    qtbot.waitUntil(lambda: not window._unbuilt, timeout=10000)  # no one asked: built after the paint
-    view = window._views["properties"]
+    qtbot.waitUntil(lambda: not window.analyses.unbuilt, timeout=10000)  # no one asked: built after the paint
+    view = window.analyses.built["properties"]
     assert window.docks["properties"].widget().widget() is view
     view.menu_actions()[0].trigger()
     assert window.state.running is not None and window.state.running.view is view
