@@ -22,10 +22,9 @@ def saved_session(window) -> SavedSession | None:
     display = {"normalization": window.panel.normalization}
     if window.panel.colormap_chosen:
         display["colormap"] = window.panel.colormap_name
-    pinned = list(getattr(window.views.get("probe"), "units", []))
     return SavedSession(model=info.model, layer=window.tree.current_layer(), inputs=window.strip.stimuli(),
                         shown_input=window.strip.current(), display=display,
-                        pinned=pinned, jobs=dict(window.state.jobs_run))
+                        pinned=window.context.pinned, jobs=dict(window.state.jobs_run))
 
 
 def restore_session(window, saved: SavedSession, source: str = "The session") -> bool:
