@@ -26,3 +26,16 @@ def about_text() -> str:
             "(file and SHA-256, or the random seed shown in the status bar) and the layer; files "
             "Unitscope writes carry this provenance.</p>"
             "<p>Licence: BSD-3-Clause. Built on PyTorch, torchvision, Qt (PySide6) and pyqtgraph.</p>")
+
+
+def show_about(parent) -> None:
+    """Help ▸ About: a box over ``parent`` with :func:`about_text`, its text selectable."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.NoIcon, "About Unitscope", about_text(), QMessageBox.StandardButton.Ok,
+                      parent)
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setObjectName("about_box")
+    box.open()

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from engine.errors import UnitscopeError
 from engine.session.analysis import analyses
+from gui.dialogs.about import show_about
 from gui.dialogs.cluster_dialog import open_cluster_dialog
 from gui.window.figure_menu import add_figure_actions
 
@@ -96,9 +97,8 @@ def build_menus(window) -> None:
             "Stop the analysis running; what it has computed stays on show")
 
     help_menu = bar.addMenu("&Help")
-    _action(window, help_menu, "&About Unitscope", lambda: QMessageBox.about(
-        window, "About Unitscope", "Unitscope: listen to single units and populations inside "
-        "CNNs — anatomy, feature maps and in-silico electrophysiology."))
+    _action(window, help_menu, "&About Unitscope", lambda: show_about(window), None,
+            "The version, what Unitscope is and how to cite it")
 
 
 def add_analysis_actions(window, analysis, view) -> None:

@@ -26,7 +26,7 @@ def test_panel_and_unit_view_are_built_with_the_window_and_shown_once_the_engine
     assert isinstance(window.panel, FeatureMapPanel) and isinstance(window.unit_view, UnitView)
     assert window.centre_stack.currentWidget().text() == WAITING_TEXT
     assert window.unit_dock.widget().widget() is window.unit_placeholder
-    window._engine_ready({})
+    window.worker.engine_ready.emit({})  # what the engine thread says once torch is loaded
     assert window.centre_stack.currentWidget() is window.panel
     assert window.unit_dock.widget().widget() is window.unit_view
 
