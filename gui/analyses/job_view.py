@@ -145,3 +145,9 @@ class ViewContext:
     def pinned(self) -> list:
         """Units pinned to the probe."""
         return list(self._pinned())
+
+    @property
+    def running_id(self) -> int:
+        """The request id of the job whose snapshots a view draws now (0: none)."""
+        running = self._state.running
+        return running.id if running is not None else 0

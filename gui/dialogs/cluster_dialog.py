@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QProcess
@@ -23,9 +24,11 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
 from engine.errors import UnitscopeError
+from engine.session.values import ModelSpec
 
 DEFAULT_SUMMARIES = "mean, centre, project:256"
 
@@ -136,11 +139,11 @@ def _spin(low: int, high: int, value: int) -> QSpinBox:
     return spin
 
 
-def open_cluster_dialog(window) -> None:
-    """Open the dialog for the window's model, layer and input images."""
-    if window.info is None or window.info.model is None:
-        window.show_problem("Open a model first.")
+def open_cluster_dialog(model: ModelSpec | None, layer: str, images: list[str],
+                        show_problem: Callable[[str], None], parent: QWidget | None = None) -> None:
+    """Open the dialog (modal, over ``parent``) for ``model``, the selected ``layer`` and the
+    input ``images``; without a model (None) ``show_problem`` is told to open one first."""
+    if model is None:
+        show_problem("Open a model first.")
         return
-    images = [s.value for s in window.strip.stimuli() if s.kind == "image"]
-    layer = window.tree.current_layer() or ""
-    ClusterDialog(window.info.model, layer, images, str(Path.cwd() / "unitscope-job"), window).exec()
+    ClusterDialog(model, layer, images, str(Path.cwd() / "unitscope-job"), parent).exec()

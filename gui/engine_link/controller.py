@@ -36,8 +36,9 @@ class EngineLink(QObject):
         The newest recording failed; the one on show stays.
     analysis_finished(str)
         A job's final snapshot was drawn by its view (the job's kind).
-    job_ended()
-        The running job ended: finished, failed or replaced.
+    job_ended(int)
+        The running job finished or failed (its request id); not sent for one replaced or
+        cancelled.
     problem(str)
         One line for the person: what the engine could not do.
     busy(str, bool), idle(bool), progress(int, int)
@@ -50,7 +51,7 @@ class EngineLink(QObject):
     recording_ready = Signal(object)
     record_failed = Signal()
     analysis_finished = Signal(str)
-    job_ended = Signal()
+    job_ended = Signal(int)
     problem = Signal(str)
     busy = Signal(str, bool)
     idle = Signal(bool)
@@ -175,7 +176,7 @@ class EngineLink(QObject):
         if state.is_running(rid):
             state.running = None
             self.idle.emit(True)  # the view says how it ended
-            self.job_ended.emit()
+            self.job_ended.emit(rid)
             return
         if rid == state.busy_id:
             self.idle.emit(rid == state.record_id)

@@ -16,6 +16,7 @@ from engine.errors import UnitscopeError
 from engine.session.analysis import analyses
 from gui.dialogs.about import show_about
 from gui.dialogs.cluster_dialog import open_cluster_dialog
+from gui.window import window_settings
 from gui.window.figure_menu import add_figure_actions
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def build_menus(window) -> None:
             "and every analysis run, as .unitscope.json")
     _action(window, file, "Save last analysis as &job…", lambda: save_job(window), None,
             "Save the last analysis as a job file that 'unitscope run JOB.json' reproduces")
-    _action(window, file, "Run on &cluster…", lambda: open_cluster_dialog(window), None,
+    _action(window, file, "Run on &cluster…", lambda: open_cluster_job(window), None,
             "Write the shown layer and input images as a sharded job for SLURM, and submit it")
     _action(window, file, "Open cluster &results…", lambda: open_cluster_results(window), None,
             "Show a finished cluster job's top images, tuning and population in the views")
@@ -341,6 +342,13 @@ def save_session(window, path: str | None = None) -> None:
     window.statusBar().showMessage(f"Saved the session to {out}", 5000)
 
 
+def open_cluster_job(window) -> None:
+    """The Run on cluster dialog for the open model, the selected layer and the input images."""
+    info = window.state.info
+    open_cluster_dialog(info.model if info is not None else None, window.tree.current_layer() or "",
+                        window.context.image_paths, window.show_problem, window)
+
+
 def open_cluster_results(window, path: str | None = None):
     """Open a finished ``unitscope submit`` job folder (asks for it unless ``path`` is given) in the
     views; returns its :class:`gui.dialogs.cluster_results.ClusterResultsDialog`, or None."""
@@ -350,9 +358,11 @@ def open_cluster_results(window, path: str | None = None):
         if not path:
             return None
         window.settings.setValue("last/folder", str(path))
-    from gui.dialogs.cluster_results import open_results_folder
+    from gui.dialogs.cluster_results import ResultViews, open_results_folder
 
-    return open_results_folder(window, path)
+    shown_in = ResultViews(window.context, window.views, window.start_job, window.show_problem,
+                           window.link.analysis_finished, window.link.job_ended)
+    return open_results_folder(path, shown_in, window_settings.trust_answers(window), window)
 
 
 def save_job(window, path: str | None = None) -> None:

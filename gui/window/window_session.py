@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gui.dialogs import code_trust
+from gui.window import window_settings
 from gui.window.session_file import SavedSession
 
 
@@ -31,7 +32,7 @@ def restore_session(window, saved: SavedSession, source: str = "The session") ->
     """Open a saved session: its model, inputs, layer and display; then run its jobs again.
 
     False (nothing changed) when its model runs code the person did not agree to run."""
-    model = code_trust.trusted_session_model(window, saved, source)  # asks before code runs
+    model = code_trust.trusted_session_model(saved, source, window_settings.trust_answers(window))  # asks first
     if model is None:
         return False
     strip = window.strip

@@ -273,6 +273,19 @@ def restore_panel_settings(window) -> None:
         log.info("ignored a remembered display setting: %s", exc)
 
 
+def trust_answers(window, choices=None) -> code_trust.CodeTrust:
+    """How ``window`` answers a model that runs code: as its start-up ``choices`` say (the
+    window's own by default: ``--trust-code``, a person to ask); a refusal is shown in its
+    banner and reported as the engine's failure (``engine_failed``)."""
+    choices = window._choices if choices is None else choices
+
+    def refused(problem: str) -> None:
+        window.show_problem(problem)
+        window.engine_failed.emit(problem)
+
+    return code_trust.CodeTrust(refused, trust_code=choices.trust_code, can_ask=choices.ask, parent=window)
+
+
 def first_model(window, choices) -> tuple[str, str | None, bool]:
     """The model the window opens first: ``(spec, weights, trust_pickle)``.
 
@@ -281,7 +294,8 @@ def first_model(window, choices) -> tuple[str, str | None, bool]:
     """
     if not getattr(choices, "remembered", False) or code_trust.code_file(choices.model) is None:
         return choices.model, choices.weights, False
-    model = code_trust.trusted_model(window, ModelSpec(choices.model, choices.weights), "The last model you opened")
+    model = code_trust.trusted_model(ModelSpec(choices.model, choices.weights), "The last model you opened",
+                                     trust_answers(window, choices))
     if model is None:
         return DEFAULT_MODEL, None, False
     return model.spec, model.weights, model.trust_pickle

@@ -2,6 +2,7 @@
 
 import ast
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -176,3 +177,59 @@ def test_gui_folders_import_only_the_folders_below_them():
                 upward.append(f"{module} -> {target}")
     assert loose == [], "gui/ keeps only its entry points at the top; put modules in a folder"
     assert upward == []
+
+
+#: gui folders whose modules never see the window: they get values, callables and signals.
+WINDOW_BLIND = ("engine_link", "widgets", "analyses", "dialogs")
+#: names a window goes by: window, window_, _window, main_window, mainwindow.
+WINDOW_NAME = re.compile(r"_?(main_?)?window_?", re.IGNORECASE)
+
+
+def _window_uses(source: str) -> list[str]:
+    """Where ``source`` takes a window or reads its attributes: a parameter named for a window,
+    ``window.x``, ``self.window_.x``, ``self.window().x``, ``getattr(window, ...)`` (line: code)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            found += [f"{node.lineno}: parameter {a.arg}" for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)
+                      if WINDOW_NAME.fullmatch(a.arg)]
+            continue
+        if isinstance(node, ast.Attribute):
+            base = node.value
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr")):
+            base = node.args[0]
+        else:
+            continue
+        if isinstance(base, ast.Call):  # self.window().x
+            base = base.func
+        name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else ""
+        if WINDOW_NAME.fullmatch(name):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(found, key=lambda use: int(use.split(":")[0]))
+
+
+def test_no_module_outside_the_window_reads_the_window():
+    """Views, dialogs, widgets and the engine link get what they need passed in (values,
+    callables, the EngineLink's signals), never the window to read attributes from."""
+    root = pathlib.Path(engine.__file__).parent.parent / "gui"
+    offenders = [f"{path.relative_to(root)}:{use}" for folder in WINDOW_BLIND
+                 for path in sorted((root / folder).rglob("*.py"))
+                 for use in _window_uses(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_the_window_check_finds_a_window_read():
+    source = ("def open_results(window, path):\n"
+              "    window.show_problem(path)\n"
+              "class Dialog:\n"
+              "    def close(self):\n"
+              "        self.window_.views['topk'].clear()\n"
+              "        getattr(self.window_, 'cluster_results', None)\n"
+              "        self.window().state\n"
+              "        self.window_edit.text()\n"  # a widget named for a time window: not the window
+              "        window = parse_window('50:200')\n")
+    assert _window_uses(source) == ["1: parameter window", "2: window.show_problem",
+                                    "5: self.window_.views", "6: getattr(self.window_, 'cluster_results', None)",
+                                    "7: self.window().state"]

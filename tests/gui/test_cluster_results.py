@@ -12,6 +12,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtWidgets import QDialog
 
 from engine.analyses.population import rdm_of
 from engine.analyses.tuning import run_tuning
@@ -106,6 +107,12 @@ def test_image_job_shows_top_images_and_population(open_window, qtbot, jobs, ref
     assert (jobs_run["topk"].kind, jobs_run["topk"].channel, jobs_run["topk"].job_dir) == (
         "cluster_topk", 7, str(jobs["images"]))
     assert (jobs_run["population"].kind, jobs_run["population"].reduction) == ("cluster_population", "mean")
+
+    # another job's results replace the dialog: one is open at a time
+    second = _open(qtbot, window, jobs["gratings"], "cluster_tuning")
+    assert [d for d in window.findChildren(QDialog) if d.isVisible()] == [second]
+    assert second.windowTitle() == "Cluster results: gratings_job"
+    assert "From the cluster job 'gratings_job'" in window.views["tuning"].status_label.text()
 
 
 def test_gratings_job_shows_the_tuning_curve_of_the_selected_channel(open_window, qtbot, jobs, reference):
