@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
 from engine.figures.style import (
     ACCENT,
+    MM_PER_INCH,
+    PANEL_LETTERS,
     FigureOptions,
     colorbar,
     diverging,
@@ -81,8 +84,44 @@ def significance_label(data: FigureData) -> str:
     return f"significant (FDR {data.meta.get('fdr') or 0.01:g})"
 
 
+#: The panels in the order drawn, each drawn only where the data hold it: the input under the boxes,
+#: the mean |input gradient| and the sparse-noise ON - OFF map.
+PANELS = ("input", "gradient", "noise")
+#: The largest side of a panel when fewer than three share the width (unless three at that width are larger).
+MAX_PANEL_MM = 50.0
+
+
+def panels(data: FigureData) -> list[str]:
+    """The :data:`PANELS` that ``data`` fill, in order; a result that fills none is refused."""
+    held = {"input": "image" in data.arrays, "gradient": "gradient" in data.arrays,
+            "noise": "on_map" in data.arrays and "off_map" in data.arrays}
+    names = [name for name in PANELS if held[name]]
+    if not names:
+        raise UnitscopeError(f"The receptive field of {data.meta.get('unit', 'the unit')} has nothing to draw: it "
+                             "holds no input image, no input gradient and no sparse-noise map.")
+    return names
+
+
+def panel_side(options: FigureOptions, n: int) -> float:
+    """The side (inches) of each of ``n`` square panels in a row: an equal share of the width, but
+    no larger than :data:`MAX_PANEL_MM` or, where that is smaller, than three panels at this width."""
+    return min(options.width_in / n, max(options.width_in / 3, MAX_PANEL_MM / MM_PER_INCH))
+
+
 def figure_height(data: FigureData, options: FigureOptions) -> float:
-    return options.width_in / 3 + 0.6
+    return panel_side(options, len(panels(data))) + 0.6
+
+
+def panel_axes(fig, names: list[str], options: FigureOptions) -> dict:
+    """One axes per panel in a row, each :func:`panel_side` wide; fewer panels than fill the width
+    are centred (the columns beside them are empty), so a lone panel is not as wide as the page."""
+    n = len(names)
+    spare = options.width_in - n * panel_side(options, n)
+    if spare <= 1e-9:
+        return dict(zip(names, np.atleast_1d(fig.subplots(1, n))))
+    margin = spare / 2 / panel_side(options, n)
+    grid = fig.add_gridspec(1, n + 2, width_ratios=(margin, *[1.0] * n, margin))
+    return {name: fig.add_subplot(grid[0, i + 1]) for i, name in enumerate(names)}
 
 
 def bar_spacer(fig, ax) -> None:
@@ -93,47 +132,61 @@ def bar_spacer(fig, ax) -> None:
 
 
 def draw(fig, data: FigureData, options: FigureOptions) -> None:
+    """The panels ``data`` fill (:func:`panels`), lettered a, b, ... in order. The first panel carries
+    both boxes and the legend lists them; after it, the gradient repeats the box it bounds and the
+    sparse noise the theoretical box."""
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    axes = fig.subplots(1, 3)
+    names = panels(data)
+    axes = panel_axes(fig, names, options)
+    first = axes[names[0]]
     theoretical, empirical = data.meta.get("theoretical_box"), data.meta.get("empirical_box")
-    ax = axes[0]
-    if "image" in data.arrays:
+
+    def boxes(ax, *which: str) -> None:
+        on_first = ax is first  # both boxes, labelled for the legend
+        if on_first or "empirical" in which:
+            add_box(ax, empirical, EMPIRICAL, "-", "gradient RF" if on_first else "_")
+        if on_first or "theoretical" in which:  # dashed, on top: both show where they meet
+            add_box(ax, theoretical, ACCENT, "--", "theoretical RF" if on_first else "_")
+
+    if "input" in axes:
+        ax = axes["input"]
         ax.imshow(data.array("image"), interpolation="none", resample=False)
-    add_box(ax, empirical, EMPIRICAL, "-", "gradient RF")
-    add_box(ax, theoretical, ACCENT, "--", "theoretical RF")  # dashed, on top: both show where they meet
-    ax.set_title("input")
-    bar_spacer(fig, ax)
-    if "gradient" in data.arrays:
+        boxes(ax)
+        ax.set_title("input")
+        if len(names) > 1:  # the others have colour bars
+            bar_spacer(fig, ax)
+    if "gradient" in axes:
+        ax = axes["gradient"]
         gradient = data.array("gradient")
         peak = float(np.nanmax(gradient)) or 1.0
-        image = axes[1].imshow(gradient, cmap=colormaps["magma"], norm=Normalize(0.0, peak), interpolation="none",
-                               resample=False)
-        add_box(axes[1], empirical, EMPIRICAL, "-", "_")
-        colorbar(fig, image, axes[1], "mean |\u2202unit/\u2202input|", options, location="bottom", shrink=0.9,
+        image = ax.imshow(gradient, cmap=colormaps["magma"], norm=Normalize(0.0, peak), interpolation="none",
+                          resample=False)
+        boxes(ax, "empirical")
+        colorbar(fig, image, ax, "mean |\u2202unit/\u2202input|", options, location="bottom", shrink=0.9,
                  aspect=15, pad=0.03)
-        axes[1].set_title("input gradient")
-    if "on_map" in data.arrays and "off_map" in data.arrays:
+        ax.set_title("input gradient")
+    significant = data.array("significant").astype(bool) if "significant" in data.arrays else None
+    if "noise" in axes:
+        ax = axes["noise"]
         diff = data.array("on_map") - data.array("off_map")
         a = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
         image = ScalarMappable(Normalize(-a, a), colormaps[diverging(options)])
-        significant = data.array("significant").astype(bool) if "significant" in data.arrays else None
-        axes[2].imshow(significance_rgb(diff, image, significant), interpolation="none", resample=False)
-        add_box(axes[2], theoretical, ACCENT, "--", "_")
+        ax.imshow(significance_rgb(diff, image, significant), interpolation="none", resample=False)
+        boxes(ax, "theoretical")
         if significant is not None:
-            add_outline(axes[2], significant)
-        colorbar(fig, image, axes[2], "ON \u2212 OFF response (a.u.)", options, location="bottom", shrink=0.9,
+            add_outline(ax, significant)
+        colorbar(fig, image, ax, "ON \u2212 OFF response (a.u.)", options, location="bottom", shrink=0.9,
                  aspect=15, pad=0.03)
-        axes[2].set_title("sparse noise")
-    for i, ax in enumerate(axes):
+        ax.set_title("sparse noise")
+    for i, ax in enumerate(axes.values()):
         image_axes(ax)
         panel_letter(ax, i, options)
-    if "image" in data.arrays:
-        scale_bar(axes[0], data.array("image").shape[1], options)
-    handles, labels = axes[0].get_legend_handles_labels()
-    if "on_map" in data.arrays and "significant" in data.arrays and data.array("significant").any():
+    scale_bar(first, panel_shape(data)[1], options)
+    handles, labels = first.get_legend_handles_labels()
+    if "noise" in axes and significant is not None and significant.any():
         from matplotlib.lines import Line2D
 
         handles.append(Line2D([], [], color=SIGNIFICANT, lw=0.7))
@@ -143,20 +196,40 @@ def draw(fig, data: FigureData, options: FigureOptions) -> None:
                    columnspacing=1.2)
 
 
+def panel_shape(data: FigureData) -> tuple[int, int]:
+    """Height and width, in input pixels, of the first panel (every panel is the input's size)."""
+    return data.array({"input": "image", "gradient": "gradient", "noise": "on_map"}[panels(data)[0]]).shape[:2]
+
+
 def caption(data: FigureData, options: FigureOptions) -> str:
-    shown = f" ({label_of(data.meta['shown'])})" if data.meta.get("shown") else ""
-    text = (f"Receptive field of {data.meta.get('unit', 'the unit')} in {data.model_label()}. a, An input{shown} "
-            "with the unit's theoretical receptive field (dashed; from the network's kernels, strides and padding, "
-            "Araujo et al. 2019) and the box the gradient bounds (solid)")
-    threshold = data.meta.get("rel_threshold")
-    text += (". b, Mean absolute gradient of the unit's response with respect to the input pixels"
-             + (f" over {data.meta.get('n_images')} inputs" if data.meta.get("n_images") else "")
-             + (f"; its box is where it exceeds {threshold:g} of its peak" if threshold else "") + ".")
-    if "on_map" in data.arrays:
-        text += (" c, Sparse-noise reverse correlation: the mean response to frames with a bright (ON) minus a "
-                 "dark (OFF) square at each place" + (f", over {data.meta.get('n_frames')} frames"
-                                                       if data.meta.get("n_frames") else "")
+    """The panels' descriptions, lettered as :func:`draw` letters them; the first panel's says what its boxes are."""
+    names = panels(data)
+    letters = dict(zip(names, PANEL_LETTERS))
+    drawn = [what for box, what in (
+        ("theoretical_box", "the unit's theoretical receptive field (dashed; from the network's kernels, strides and "
+                            "padding, Araujo et al. 2019)"),
+        ("empirical_box", "the box the gradient bounds (solid)")) if data.meta.get(box) is not None]
+    boxes = " and ".join(drawn)
+    text = f"Receptive field of {data.meta.get('unit', 'the unit')} in {data.model_label()}."
+    if "input" in letters:
+        shown = f" ({label_of(data.meta['shown'])})" if data.meta.get("shown") else ""
+        text += f" {letters['input']}, An input{shown}" + (f" with {boxes}" if boxes else "") + "."
+    elif boxes:  # the boxes are over the first panel instead
+        boxes = f" {'Boxes' if len(drawn) > 1 else 'Box'}: {boxes}."
+    if "gradient" in letters:
+        threshold = data.meta.get("rel_threshold")
+        text += (f" {letters['gradient']}, Mean absolute gradient of the unit's response with respect to the input "
+                 "pixels" + (f" over {data.meta.get('n_images')} inputs" if data.meta.get("n_images") else "")
+                 + (f"; its box is where it exceeds {threshold:g} of its peak" if threshold else "") + ".")
+        if names[0] == "gradient":
+            text += boxes
+    if "noise" in letters:
+        text += (f" {letters['noise']}, Sparse-noise reverse correlation: the mean response to frames with a bright "
+                 "(ON) minus a dark (OFF) square at each place" + (f", over {data.meta.get('n_frames')} frames"
+                                                                    if data.meta.get("n_frames") else "")
                  + "; the colour map is centred on 0.")
+        if names[0] == "noise":
+            text += boxes
         if "significant" in data.arrays:
             tests, found = data.meta.get("n_tests"), data.meta.get("n_significant")
             test = (f"Welch's two-sided t-test, Benjamini\u2013Hochberg false discovery rate "
@@ -167,7 +240,7 @@ def caption(data: FigureData, options: FigureOptions) -> str:
             else:
                 text += (f" No cell's ON and OFF responses differ significantly ({test}), so every cell is drawn "
                          "pale.")
-    if "image" in data.arrays:
-        h, w = data.array("image").shape[:2]
-        text += f" All panels are {h} \u00d7 {w} input pixels; the scale bar is in input pixels."
+    h, w = panel_shape(data)
+    text += (f" {'All panels are' if len(names) > 1 else 'The panel is'} {h} \u00d7 {w} input pixels; the scale bar "
+             "is in input pixels.")
     return text

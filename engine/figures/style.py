@@ -260,6 +260,10 @@ def panel_letter(ax, index: int, options: FigureOptions) -> None:
             ax.set_title(" ")  # a title line's height above the axes, where the letter goes
 
 
+#: The least space between a panel letter and its panel's title (points).
+LETTER_GAP_PT = 3.0
+
+
 def place_panel_letters(fig, options: FigureOptions) -> None:
     """Write the panel letters at the top-left corner of each lettered axes' box (its labels
     included), every letter of a row of panels at the same height (the row's highest top)."""
@@ -285,8 +289,9 @@ def place_panel_letters(fig, options: FigureOptions) -> None:
                               fontweight="bold", fontsize=options.font_size)
             title = ax.title.get_window_extent(renderer) if ax.get_title().strip() else None
             box = letter.get_window_extent(renderer)
-            if title is not None and box.overlaps(title):  # a title wider than its panel: the letter left of it
-                letter.set_x(max((title.x0 - box.width - 2 - page.x0) / page.width, 0.0))
+            gap = LETTER_GAP_PT * fig.dpi / 72
+            if title is not None and box.padded(gap).overlaps(title):  # a title wider than its panel: the letter
+                letter.set_x(max((title.x0 - box.width - gap - page.x0) / page.width, 0.0))  # left of it
 
 
 def fmt(value: float) -> str:

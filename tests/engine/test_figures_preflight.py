@@ -202,6 +202,20 @@ def test_every_kind_passes_preflight_at_every_journal_width(kind, tmp_path):
                              for line in lines), lines
 
 
+@pytest.mark.parametrize("held", [("on_map", "off_map", "p_value", "significant"), ("gradient", "on_map", "off_map"),
+                                  ("image", "gradient"), ("gradient",)])
+def test_a_receptive_field_with_fewer_panels_passes_preflight_at_every_journal_width(held):
+    """A job run with sparse noise only, or without inputs or noise: only the panels it holds."""
+    full = all_kinds()["receptive_field"]
+    data = FigureData("receptive_field", {name: full.arrays[name] for name in held},
+                      {**full.meta, "empirical_box": full.meta["empirical_box"] if "gradient" in held else None},
+                      provenance=PROV)
+    for width in WIDTHS:
+        layout, pdf, options = _draw_and_save(data, FigureOptions(width_mm=width), "pdf")
+        assert layout == [], (width, layout)
+        assert pdf_problems(pdf, width, options.font_family) == [], width
+
+
 @pytest.mark.parametrize("kind", ["mosaic", "unit", "unit_card", "visualization", "receptive_field"])
 def test_tiff_is_rgb_without_alpha_and_svg_keeps_text(kind):
     data = all_kinds()[kind]

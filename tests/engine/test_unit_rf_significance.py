@@ -8,6 +8,8 @@ p-value is checked against :func:`scipy.stats.ttest_ind` on the per-frame respon
 forward hook records, and the discoveries against :func:`scipy.stats.false_discovery_control`.
 """
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -209,7 +211,13 @@ def test_the_figure_outlines_the_significant_cells_says_so_and_redraws_from_its_
     full = colormaps["RdBu_r"]((diff / np.abs(diff).max() + 1) / 2)[..., :3]
     expected = np.where(cell_mask(PLANTED)[..., None], full, 1 - FADE * (1 - full))
     assert np.abs(drawn - expected).max() < 1.5 / 255
-    assert "significant (FDR 0.01)" in page.extract_text()
+    words = page.extract_text().split()
+    assert "significant" in words and "(FDR" in words
+    # Only the sparse-noise panel, lettered a; no empty input or gradient panel, and a caption to match.
+    assert [w for w in words if len(w) == 1 and w.isalpha()] == ["a"]
+    assert "sparse" in words and "input" not in words and "gradient" not in words
+    assert re.findall(r"(?:^|\. )([a-z]), [A-Z]", caption) == ["a"]
+    assert "a, Sparse-noise reverse correlation" in caption and "An input" not in caption
     again = tmp_path / "again.pdf"
     assert main(["figure", str(tmp_path / "rf.pdf.json"), "--out", str(again)]) == 0
     assert again.read_bytes() == out.read_bytes()
