@@ -178,13 +178,14 @@ class Screenshot(QObject):
 
     def __init__(self, window, path: str | Path, timeout_s: float = SCREENSHOT_TIMEOUT_S):
         super().__init__(window)
-        self.window, self.path, self.done = window, Path(path), False
+        self.window, self.path, self.done, self.painted = window, Path(path), False, False
         window.feature_maps_painted.connect(self._painted)
         window.engine_failed.connect(self._problem)
         QTimer.singleShot(int(timeout_s * 1000), self, self._timed_out)
 
     @Slot(str, float)
     def _painted(self, layer: str, ms: float) -> None:
+        self.painted = True
         # Let queued paints (preview, status bar) land before grabbing.
         QTimer.singleShot(300, self, self._save)
 
@@ -200,7 +201,7 @@ class Screenshot(QObject):
             self._finish(1, f"could not write the screenshot to '{self.path}'")
 
     def _problem(self, text: str) -> None:
-        if not self.done and self.window.recording is None:
+        if not self.done and not self.painted:  # a problem after the first maps does not fail it
             self.done = True
             self._finish(1, text)
 

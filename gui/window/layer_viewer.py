@@ -50,7 +50,7 @@ class LayerViewer(QObject):
     def __init__(self, window, last_layer: str | None, last_input: Stimulus | None):
         super().__init__(window)
         self.window = window  # for sessions and the remembered model, which ask about code in a dialog
-        self.state, self.link, self.choices = window.state, window.link, window._choices
+        self.state, self.link, self.choices = window.state, window.link, window.choices
         self.picker, self.tree, self.card, self.strip = window.picker, window.tree, window.card, window.strip
         self.panel, self.unit_view, self.unit_dock = window.panel, window.unit_view, window.unit_dock
         self.status, self.live, self.analyses = window.status, window.live, window.analyses

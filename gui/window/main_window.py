@@ -84,10 +84,10 @@ class MainWindow(QMainWindow):
         self.setObjectName("MainWindow")
         self.setWindowTitle("")  # Qt shows the application's name; a model's name is put before it
         self.settings = QSettings()
-        self._choices, last_layer, last_input = window_settings.startup_choices(
+        self.choices, last_layer, last_input = window_settings.startup_choices(
             self.settings, choices or StartupChoices())
-        self.state = AppState(seed=self._choices.seed)
-        self.link = EngineLink(self.state, self._choices.device, self)  # requests out, answers routed back
+        self.state = AppState(seed=self.choices.seed)
+        self.link = EngineLink(self.state, self.choices.device, self)  # requests out, answers routed back
         self.worker = self.link.worker
 
         self.picker = ModelPicker(self)

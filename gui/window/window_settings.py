@@ -277,7 +277,7 @@ def trust_answers(window, choices=None) -> code_trust.CodeTrust:
     """How ``window`` answers a model that runs code: as its start-up ``choices`` say (the
     window's own by default: ``--trust-code``, a person to ask); a refusal is shown in its
     banner and reported as the engine's failure (``engine_failed``)."""
-    choices = window._choices if choices is None else choices
+    choices = window.choices if choices is None else choices
 
     def refused(problem: str) -> None:
         window.show_problem(problem)
