@@ -14,6 +14,8 @@ import logging
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from engine.errors import UnitscopeError
+from engine.session import checks
 from engine.session.values import Recording
 from gui.engine_link.app_state import RunningJob
 from gui.engine_link.worker import EngineThread, OpenModel
@@ -89,7 +91,17 @@ class EngineLink(QObject):
 
     def start(self, job, view, name: str | None) -> int:
         """Run an analysis ``job`` whose snapshots ``view`` draws; a running one is replaced (its
-        view keeps what it drew).  ``name``: the analysis, whose last job a session keeps."""
+        view keeps what it drew).  ``name``: the analysis, whose last job a session keeps.
+
+        The job's values are checked first, as the command line and files check them
+        (:func:`engine.session.checks.job`): one that is refused goes no further, its view and
+        :attr:`problem` say why, the running job goes on, and the id returned is 0."""
+        try:
+            checks.job(job)
+        except UnitscopeError as exc:
+            view.failed(str(exc))
+            self.problem.emit(str(exc))
+            return 0
         state = self.state
         if state.running is not None:
             state.running.view.cancelled()

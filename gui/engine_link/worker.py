@@ -3,7 +3,7 @@
 The GUI thread never runs a forward pass and never waits for one.  It drops requests
 into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open, one for
 a recording to make (the ``record`` job) and one for any other job
-(:mod:`engine.jobs`, run by ``job.run(session, cancelled)``): a
+(:mod:`engine.jobs`, run by ``session.run(job, cancelled)``, which checks the job's values first): a
 newer request overwrites the pending one of its kind and gets a larger request id (a
 new model also clears the pending recording and analysis, which were for the old
 model).  The thread takes what is pending, model first, runs it and emits the result
@@ -294,7 +294,7 @@ class EngineThread(QThread):
         started = time.perf_counter()
         # The output stays on the model's device: the panel makes its uint8 mosaic there
         # and copies only that to the host.
-        with closed_here(request.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
+        with closed_here(self._session_or_fail().run(request, lambda: self.is_stale(rid))) as snapshots:
             recording = next(snapshots)
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
         if not self.is_stale(rid):
@@ -305,7 +305,7 @@ class EngineThread(QThread):
         # Closed here, whatever happens: a job left suspended (a newer request won) would
         # otherwise be finished by the garbage collector in whichever thread it runs, leaving
         # the job's torch modes and grad settings (per-thread state) on the wrong thread.
-        with closed_here(job.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
+        with closed_here(self._session_or_fail().run(job, lambda: self.is_stale(rid))) as snapshots:
             for snapshot in snapshots:
                 if self.is_stale(rid):
                     return

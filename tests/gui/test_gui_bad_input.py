@@ -19,6 +19,8 @@ import torch
 from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 
+import resources
+from engine.errors import UnitscopeError
 from engine.session.values import Stimulus
 from gui.window import file_menu
 
@@ -321,3 +323,25 @@ def test_the_file_menu_opens_the_weights_dialog(open_window, qtbot, tmp_path, mo
     assert window.picker.combo.count() == before
     assert "resnet18" in window.picker.combo.currentText()
     dialog.close()
+
+
+def test_a_job_the_window_builds_is_checked_like_one_read_from_a_file(open_window, qtbot):
+    """A job handed to the window (a script, a view) passes the same checks as the command line
+    and files: a k far beyond its range is refused by name before anything is allocated, the
+    view says so, and the next job runs."""
+    from engine.jobs.topk import TopImages
+    from engine.session import checks
+
+    window = open_window()
+    view = window.views["topk"]
+    samples = tuple(str(p) for p in resources.sample_images())
+    bad = TopImages("layer1", 0, paths=samples, k=10**12)
+    with pytest.raises(UnitscopeError) as refused:
+        checks.job(bad)
+    with qtbot.waitSignal(window.engine_failed, timeout=20000) as failed:
+        window.start_job(bad, view)
+    assert failed.args[0] == str(refused.value) and "k" in failed.args[0] and "\n" not in failed.args[0]
+    assert view.status_label.text() == f"Failed: {refused.value}"
+    with qtbot.waitSignal(window.analysis_shown, timeout=60000, check_params_cb=lambda name: name == "topk"):
+        window.start_job(TopImages("layer1", 0, paths=samples, k=2), view)
+    assert len(view.top_grid.shown_values()) == 2 and view.last_snapshot.done == len(samples)
