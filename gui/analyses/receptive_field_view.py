@@ -65,6 +65,19 @@ def to_uint8(values: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip(np.round((values - low) / span * 255), 0, 255).astype(np.uint8)
 
 
+
+#: Bright (and as many dark) frames per noise cell below which the view says more frames find more.
+ENOUGH_FRAMES_PER_CELL = 20
+
+
+def noise_frames_per_cell(n_frames: int, n_on: int | None, n_cells: int) -> float | None:
+    """Frames in which one noise cell was bright (as many were dark, on average): each frame
+    lights ``n_on`` of ``n_cells`` cells, each bright or dark with equal chance."""
+    if not n_on or not n_cells:
+        return None
+    return n_frames * n_on / n_cells / 2
+
+
 class MapPlot:
     """One image in a plot with box outlines over it (pixel (r, c) spans [c, c+1] x [r, r+1])."""
 
@@ -133,6 +146,7 @@ class ReceptiveFieldView(AnalysisView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._on_per_frame: int | None = None  # noise cells lit per frame, of the job on show
         self.receptive_field_requested.connect(self._request)
         self.run_action = QAction("&Receptive field", self, enabled=False)
         self.run_action.setIconText("Map receptive field")
@@ -234,6 +248,7 @@ class ReceptiveFieldView(AnalysisView):
     def started(self, request: ReceptiveFieldMapping) -> None:
         """Empty the plots for a new mapping."""
         self.clear()
+        self._on_per_frame = request.n_on
         self.status_label.setText(request.describe())
 
     def show_snapshot(self, snapshot: ReceptiveFieldSnapshot) -> None:
@@ -327,6 +342,10 @@ class ReceptiveFieldView(AnalysisView):
         if s.significant is not None:
             parts.append(f"outlined: {s.n_significant} of {s.n_tests} noise cells significant "
                          f"(Welch's t, ON vs OFF; FDR {s.fdr:g})")
+            each = noise_frames_per_cell(s.n_frames, self._on_per_frame, s.n_tests)
+            if each is not None and each < ENOUGH_FRAMES_PER_CELL and s.done >= s.total:
+                parts.append(f"each cell was bright in about {each:.0f} frames and dark in as many: "
+                             "more noise frames let more cells pass")
         self.ranges_label.setText("; ".join(parts) or " ")
         self.input_plot.set_title(
             f"<span style='color:{THEORETICAL_COLOUR}'>&#9632; theoretical "

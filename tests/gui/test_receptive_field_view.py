@@ -114,6 +114,11 @@ def test_boxes_and_maps_match_the_engine(window, qtbot):
     np.testing.assert_allclose(snap.p_value, test.p, rtol=1e-5, equal_nan=True)
     assert (snap.n_significant, snap.n_tests) == (test.n_significant, test.n_tests) and snap.n_tests > 50
     assert f"{snap.n_significant} of {snap.n_tests} noise cells significant" in view.ranges_label.text()
+    # Few frames per cell: the view says why few cells pass and what finds more.
+    lit = window.state.jobs_run["receptive_field"].n_on
+    each = FRAMES * lit / snap.n_tests / 2
+    assert each < 20 and (f"each cell was bright in about {each:.0f} frames and dark in as many: more noise "
+                          "frames let more cells pass") in view.ranges_label.text()
     assert view.rc_plot.image.image is not None and view.gradient_plot.image.image.dtype == np.uint8
     assert "Done" in view.status_label.text()
 
@@ -138,6 +143,7 @@ def test_significant_cells_are_outlined_on_their_pixels_edges(qtbot):
     halo_xs, _ = view.rc_plot.outlines["significant halo"].getData()
     assert np.array_equal(halo_xs, xs)
     assert "outlined: 2 of 64 noise cells significant (Welch's t, ON vs OFF; FDR 0.01)" in view.ranges_label.text()
+    assert "more noise frames" not in view.ranges_label.text()  # no job of this view: frames per cell unknown
     view.clear()
     cleared = view.rc_plot.outlines["significant"].getData()[0]
     assert cleared is None or len(cleared) == 0
