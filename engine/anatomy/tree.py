@@ -74,12 +74,19 @@ class AnatomyNode:
     params_total: int  # parameters in its subtree
     nbytes: int  # bytes of parameters and buffers in its subtree
     module: nn.Module = field(repr=False)
-    parent: AnatomyNode | None = field(default=None, repr=False)
+    parent_ref: weakref.ref | None = field(default=None, repr=False, compare=False)
     children: list[AnatomyNode] = field(default_factory=list, repr=False)
     calls: list[Call] = field(default_factory=list, repr=False)
     macs: int = 0  # MACs of ops this module ran itself (not in a child), over all calls
     shared_with: list[str] = field(default_factory=list)  # modules holding some of the same parameters
     hint: str = ""  # why a module was not called, where the pass ran
+
+    @property
+    def parent(self) -> AnatomyNode | None:
+        """The node whose module holds this one (None for the model).  Held weakly, so that the
+        tree has no reference cycle: a closed model's modules are freed as soon as its last
+        reference goes, not at the next full garbage collection."""
+        return self.parent_ref() if self.parent_ref is not None else None
 
     @property
     def macs_total(self) -> int:
@@ -222,7 +229,7 @@ def _tree(module: nn.Module, name: str, parent: AnatomyNode | None) -> AnatomyNo
         params_total=_count(module.parameters()),
         nbytes=_nbytes(module),
         module=module,
-        parent=parent,
+        parent_ref=weakref.ref(parent) if parent is not None else None,
     )
     for child_name, child in module.named_children():
         node.children.append(_tree(child, f"{name}.{child_name}" if name else child_name, node))

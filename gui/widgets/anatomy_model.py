@@ -7,6 +7,7 @@ reference is ``name#2``; the module's own row stands for its first call.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
@@ -54,10 +55,12 @@ def format_count(n: int) -> str:
 class _Row:
     """One row of the tree: a module, or one call of a module called several times."""
 
-    __slots__ = ("node", "call", "parent", "children", "row")
+    __slots__ = ("node", "call", "parent_ref", "children", "row", "__weakref__")
 
     def __init__(self, node: AnatomyNode, call: int | None, parent: _Row | None, row: int):
-        self.node, self.call, self.parent, self.row = node, call, parent, row
+        self.node, self.call, self.row = node, call, row
+        # Held weakly: no reference cycle, so a model's rows (and its modules) go with the tree's.
+        self.parent_ref = weakref.ref(parent) if parent is not None else None
         self.children: list[_Row] = []
         if call is None:
             for child in node.children:
@@ -65,6 +68,10 @@ class _Row:
             if len(node.calls) > 1:
                 for k in range(1, len(node.calls) + 1):
                     self.children.append(_Row(node, k, self, len(self.children)))
+
+    @property
+    def parent(self) -> _Row | None:
+        return self.parent_ref() if self.parent_ref is not None else None
 
     @property
     def layer(self) -> str:

@@ -174,3 +174,25 @@ def test_tied_weights_count_once_and_are_flagged():
     assert anatomy.total_macs == 8 * 64 * 3 + 2 * 64
     assert anatomy.node("unused").calls == [] and "not run" in anatomy.node("unused").hint
     assert "(shared)" in format_table(anatomy, "tied")
+
+
+def test_a_model_and_its_anatomy_are_freed_without_a_garbage_collection():
+    """The tree holds its parents weakly: no reference cycle keeps a closed model (and its
+    weights, on whatever device) alive until the next full collection."""
+    import gc
+    import weakref
+
+    model = build_architecture("resnet18")
+    anatomy = build_anatomy(model)
+    layer = anatomy.by_name["layer1.0.conv1"]
+    assert layer.parent is anatomy.by_name["layer1.0"] and layer.parent.parent.parent is anatomy.root
+    assert anatomy.root.parent is None
+    alive = weakref.ref(model)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del model, anatomy, layer
+        assert alive() is None
+    finally:
+        if was_enabled:
+            gc.enable()

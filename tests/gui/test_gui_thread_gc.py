@@ -8,7 +8,7 @@ import gc
 import threading
 import weakref
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from gui.app.app import collect_garbage_in_gui_thread
@@ -89,3 +89,36 @@ def test_a_closed_window_is_deleted_in_the_gui_thread(qtbot, off_thread):
     gc.collect()
     assert [name for name, view in views.items() if view() is not None] == []
     assert off_thread.found == []
+
+
+def test_what_lives_at_the_first_maps_is_frozen_and_a_model_closed_later_is_still_freed(qtbot, resnet18_weights):
+    """The app freezes torch, the window and the first model once the first maps are painted
+    (:func:`gui.app.app.freeze_after_first_maps`): collections then walk only what came after,
+    it happens once, and a frozen model is still freed when another one replaces it."""
+    from gui.app.app import freeze_after_first_maps
+    from gui.window.main_window import MainWindow, StartupChoices
+
+    assert gc.get_freeze_count() == 0
+    window = MainWindow(StartupChoices(device="cpu", model="resnet18", weights=str(resnet18_weights)))
+    qtbot.addWidget(window)
+    freeze_after_first_maps(window)
+    try:
+        with qtbot.waitSignal(window.layer_shown, timeout=30000):
+            window.show()
+        frozen = gc.get_freeze_count()
+        module = window.worker._session.loaded.module
+        first_model = weakref.ref(module)
+        assert frozen > 100_000  # torch, torchvision, PySide6, pyqtgraph, the window and the model
+        assert len(gc.get_objects()) < frozen // 4  # what a full collection still walks
+        assert all(o is not module for o in gc.get_objects())  # the model among the frozen
+        with qtbot.waitSignal(window.layer_shown, timeout=30000, check_params_cb=lambda layer: layer == "layer2"):
+            window.record_layer("layer2")
+        assert frozen - 1000 < gc.get_freeze_count() <= frozen  # once (frozen objects still die of refcount)
+        del module
+        with qtbot.waitSignal(window.layer_shown, timeout=30000):
+            window.open_model("resnet18", layer="layer1")  # new random weights: the first model goes
+        assert first_model() is None
+    finally:
+        window.close()
+        window.deleteLater()
+        gc.unfreeze()
