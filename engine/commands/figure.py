@@ -124,12 +124,16 @@ def register(sub) -> None:
     parser.add_argument("--scale", choices=SCALES, help="mosaic: one colour scale for all channels, or each its own")
     parser.add_argument("--cmap", metavar="NAME", help=f"colour map, e.g. {', '.join(COLORMAPS)}")
     parser.add_argument("--no-panel-letters", action="store_true", help="leave out the letters a, b, c")
-    parser.add_argument("--layer", metavar="NAME", help="activations: the layer drawn (default: the first)")
+    parser.add_argument("--layer", metavar="NAME", help="activations: the layer drawn (default: the first); with "
+                        "--neuron, the layer whose best unit is drawn")
     parser.add_argument("--image", type=non_negative_int, default=0, metavar="I",
                         help="activations: the image drawn (row I; default 0)")
     parser.add_argument("--channel", type=non_negative_int, metavar="C", help="topk folder: the channel drawn")
     parser.add_argument("--unit", type=non_negative_int, metavar="C", help="a recording's result: the unit "
                         "figure of channel C (map over the input, histogram, kernels) instead of the mosaic")
+    parser.add_argument("--neuron", metavar="N", help="a predict result: recorded neuron N (its name, or its "
+                        "index from 0) beside its best model unit, with every neuron's predictivity, instead of the "
+                        "layer sweep; --layer picks the layer (default: where the neuron is predicted best)")
     parser.add_argument("--reference", metavar="CSV", help="properties table: reference distributions overlaid "
                         "(one column per property; default: the one 'unitscope properties' was given)")
     parser.add_argument("--no-sidecar", action="store_true", help="write the figure only, no FIGURE.json")
@@ -166,7 +170,8 @@ def run(args) -> int:
         data, options = read_guarded("Figure sidecar", sources[0], lambda: read_sidecar(sources[0]))
     else:
         data = read_guarded("Source", sources[0], lambda: figure_data(sources[0], args.layer, args.image,
-                                                                      args.channel, args.unit, args.reference))
+                                                                      args.channel, args.unit, args.reference,
+                                                                      args.neuron))
         options = FigureOptions()
     given = {"width_mm": args.width_mm, "font_size": args.font_size, "font_family": args.font, "dpi": args.dpi,
              "deg_per_image": args.deg_per_image, "orientation": args.orientation,

@@ -61,9 +61,14 @@ def neuron_unit_data(result, job: dict, neuron: int | str = 0, layer: str | None
     layers = list(_get(result, "finished"))
     if not layers:
         raise UnitscopeError("The predict result has no finished layer to draw.")
-    n = neurons.index(str(neuron)) if str(neuron) in neurons else neuron
-    if not isinstance(n, int) or not 0 <= n < len(neurons):
-        raise UnitscopeError(f"Neuron {neuron!r} is not in the result ({len(neurons)} neurons).")
+    if str(neuron) in neurons:  # a name first: neurons may be named "3"
+        n = neurons.index(str(neuron))
+    else:
+        n = int(neuron) if isinstance(neuron, int) or str(neuron).isdigit() else -1
+    if not 0 <= n < len(neurons):
+        shown = ", ".join(neurons[:5]) + (", …" if len(neurons) > 5 else "")
+        raise UnitscopeError(f"Neuron {neuron!r} is not in the result: give a name ({shown}) or an index from 0 to "
+                             f"{len(neurons) - 1}.")
     normalised = np.asarray(_get(result, "normalised"), dtype=float)
     r = np.asarray(_get(result, "r"), dtype=float)
     if layer is None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.errors import UnitscopeError
 from engine.figures.data import FigureData
-from engine.session.analysis import analysis_of_job, analysis_of_snapshot
+from engine.session.analysis import analyses, analysis_of_job, analysis_of_snapshot
 
 ACTIVATION_SUFFIXES = (".npy", ".npz", ".h5", ".mat")
 _PROVENANCE = "__provenance__"
@@ -363,9 +363,11 @@ def from_topk_folder(path: Path, channel: int | None = None) -> FigureData:
                       record.get("provenance", {}))
 
 
-def from_result(path: Path, unit: int | None = None) -> FigureData:
+def from_result(path: Path, unit: int | None = None, neuron: int | str | None = None,
+                layer: str | None = None) -> FigureData:
     """The figure of a job's result (``unitscope run ... --out R.npz``); with ``unit``, the unit figure
-    of that channel of a recording."""
+    of that channel of a recording; with ``neuron``, that recorded neuron beside its best unit (at
+    ``layer``, or where it is predicted best), for an analysis with a one-neuron figure."""
     from types import SimpleNamespace
 
     from engine.session.results import read_result
@@ -387,6 +389,15 @@ def from_result(path: Path, unit: int | None = None) -> FigureData:
         data.jobs, data.provenance = [job], prov
         return data
     analysis = analysis_of_job(job_file.job)
+    if neuron is not None:
+        draw_neuron = analysis.neuron_figure_builder() if analysis is not None else None
+        if draw_neuron is None:
+            with_neurons = ", ".join(f"'{a.name}'" for a in analyses() if a.neuron_figure is not None)
+            raise UnitscopeError(f"--neuron draws one recorded neuron of a {with_neurons} result; '{path.name}' "
+                                 f"holds a '{kind}' result.")
+        data = draw_neuron(result, job["job"], neuron, layer)
+        data.jobs, data.provenance = [job], prov
+        return data
     builder = analysis.figure_builder() if analysis is not None else None
     if builder is None:
         why = analysis.no_figure if analysis is not None else "no analysis draws it"
@@ -489,11 +500,19 @@ def rdm_figure(r, job) -> FigureData:
 
 
 def figure_data(path: str | Path, layer: str | None = None, image: int = 0, channel: int | None = None,
-                unit: int | None = None, reference: str | Path | None = None) -> FigureData:
+                unit: int | None = None, reference: str | Path | None = None,
+                neuron: int | str | None = None) -> FigureData:
     """The figure data of any file Unitscope writes (see the module docstring)."""
     path = Path(path)
     if not path.exists():
         raise UnitscopeError(f"'{path}' does not exist.")
+    if neuron is not None:
+        suffix = path.suffix.lower()
+        if not ((suffix == ".npz" and _is_result_npz(path))
+                or (suffix == ".json" and {"result", "job"} <= set(_json(path.read_text(encoding="utf-8"))))):
+            raise UnitscopeError(f"--neuron draws one recorded neuron of a 'unitscope predict' result; "
+                                 f"'{path.name}' is not a result.")
+        return from_result(path, unit, neuron, layer)
     suffix = path.suffix.lower()
     if path.is_dir() or path.name == "topk.json" or path.name == "topk.csv":
         return from_topk_folder(path, channel)
@@ -504,9 +523,7 @@ def figure_data(path: str | Path, layer: str | None = None, image: int = 0, chan
     if suffix == ".png":
         return from_visualization_png(path)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as npz:
-            is_result = "__job__" in npz.files
-        return from_result(path, unit) if is_result else from_activations(path, layer, image)
+        return from_result(path, unit) if _is_result_npz(path) else from_activations(path, layer, image)
     if suffix in ACTIVATION_SUFFIXES:
         return from_activations(path, layer, image)
     if suffix == ".json":
@@ -519,6 +536,12 @@ def figure_data(path: str | Path, layer: str | None = None, image: int = 0, chan
     raise UnitscopeError(f"No figure can be drawn from '{path.name}': expected activations (.npy .npz .h5 "
                          ".mat), a tuning or properties .csv, a visualisation (.npy .png), a topk folder, a result "
                          "of 'unitscope run' or a figure sidecar.")
+
+
+def _is_result_npz(path: Path) -> bool:
+    """Whether an ``.npz`` is a job's result (it embeds its job) rather than activations."""
+    with np.load(path, allow_pickle=False) as npz:
+        return "__job__" in npz.files
 
 
 def _command_of(path: Path) -> str:

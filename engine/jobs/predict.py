@@ -382,6 +382,7 @@ register(Analysis(
     view="gui.analyses.brain_view:BrainView",
     shortcut="Ctrl+Shift+N",
     figure="engine.figures.predictivity:sweep_data",
+    neuron_figure="engine.figures.predictivity:neuron_unit_data",
     methods="engine.figures.predictivity:methods",
     command="predict",
     order=65))

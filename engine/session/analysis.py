@@ -58,6 +58,10 @@ class Analysis:
         result or the final snapshot's fields.
     no_figure : str
         Why there is no figure, when ``figure`` is None.
+    neuron_figure : callable, str or None
+        ``builder(result: dict, job: dict, neuron: int | str, layer: str | None) -> FigureData``
+        (or ``"module:name"``): one recorded neuron of a result beside the model
+        (``unitscope figure R.npz --neuron N``), for analyses of recorded neurons.
     methods : callable, str or None
         ``text(job: dict, extra: dict) -> str``: its Methods sentences with definitions and
         citations (or ``"module:name"``).
@@ -76,6 +80,7 @@ class Analysis:
     shortcut: str | None = None
     figure: Callable | str | None = None
     no_figure: str = ""
+    neuron_figure: Callable | str | None = None
     methods: Callable | str | None = None
     no_methods: str = ""
     command: str | None = None
@@ -96,6 +101,10 @@ class Analysis:
     def figure_builder(self) -> Callable | None:
         """The figure builder, imported on first use."""
         return self._resolve("figure")
+
+    def neuron_figure_builder(self) -> Callable | None:
+        """The one-neuron figure builder, imported on first use (None: the analysis has none)."""
+        return self._resolve("neuron_figure")
 
     def methods_text(self) -> Callable | None:
         """The Methods function, imported on first use."""

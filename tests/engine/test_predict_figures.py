@@ -87,6 +87,54 @@ def test_unitscope_figure_and_methods_read_a_predict_result(run, tmp_path, capsy
     assert "Prescott-Roy, Jonathan" in bib and "Seibert, Darren" in bib and "Marques, Tiago" in bib
 
 
+def test_unitscope_figure_neuron_draws_that_neuron_beside_its_best_unit(run, tmp_path, capsys):
+    from engine.figures.sidecar import read_sidecar
+
+    result, job, out = run
+    name = result.neurons[2]
+    expected = neuron_unit_data(dataclasses.asdict(result), job_to_dict(job), neuron=2)
+    for given, figure in ((["--neuron", "2"], "by_index.pdf"), (["--neuron", name], "by_name.pdf")):
+        assert main(["figure", str(out), *given, "--out", str(tmp_path / figure)]) == 0
+        data, _ = read_sidecar(tmp_path / (figure + ".json"))
+        assert data.kind == "neuron_unit" and data.meta["neuron"] == name and data.meta["layer"] == expected.meta["layer"]
+        np.testing.assert_array_equal(data.arrays["neuron"], result.mean[:, 2])
+        np.testing.assert_array_equal(data.arrays["unit"], expected.arrays["unit"])
+        caption = (tmp_path / (figure + ".caption.txt")).read_text()
+        assert caption.startswith(f"Neuron {name} and its best single unit of ")
+    # --layer: the unit of that layer, not the best layer's.
+    other = next(layer for layer in LAYERS if layer != expected.meta["layer"])
+    assert main(["figure", str(out), "--neuron", "2", "--layer", other, "--out", str(tmp_path / "other.pdf")]) == 0
+    data, _ = read_sidecar(tmp_path / "other.pdf.json")
+    i = list(LAYERS).index(other)
+    assert data.meta["layer"] == other
+    np.testing.assert_array_equal(data.arrays["unit"], result.unit_response[i, :, 2])
+    capsys.readouterr()
+    # Bad input: one line naming the neuron, the layer or the file, and no figure.
+    activations = tmp_path / "acts.npz"
+    np.savez(activations, layer1=np.ones((1, 4, 3, 3), np.float32))
+    for argv, said in (([str(out), "--neuron", "99"], (f"Neuron '99' is not in the result: give a name ({', '.join(result.neurons[:5])}, …) or an index "
+                        f"from 0 to {len(result.neurons) - 1}.")),
+                       ([str(out), "--neuron", "2", "--layer", "nowhere"], "Layer 'nowhere' was not scored"),
+                       ([str(activations), "--neuron", "0"], "'acts.npz' is not a result")):
+        assert main(["figure", *argv, "--out", str(tmp_path / "bad.pdf")]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "bad.pdf").exists()
+
+
+def test_neuron_figure_of_a_result_without_neurons_is_refused_by_name(tmp_path, capsys):
+    from engine.jobs.record import Record
+    from engine.session.values import Stimulus
+
+    session = session_for(planted_net(), 16)
+    job = Record("5", Stimulus("procedural", "grating"))
+    out = write_result(tmp_path / "rec.npz", JobFile(session.model, job), session.result(job), session.provenance())
+    assert main(["figure", str(out), "--neuron", "0", "--out", str(tmp_path / "n.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "--neuron draws one recorded neuron of a 'predict' result; 'rec.npz' holds a 'record' result." in err
+    assert not (tmp_path / "n.pdf").exists()
+
+
 def test_methods_text_states_the_window_and_seed():
     text = methods({"kind": "predict", "layers": ["layer2"], "images": ["a.png"] * 3, "window_ms": [50.0, 200.0],
                     "deg_per_image": 4.0, "seed": 7}, {})
