@@ -559,14 +559,22 @@ def _command_of(path: Path) -> str:
     return "properties" if head.startswith("layer,channel,y,x,") else ""
 
 
-def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None) -> FigureData:
-    """The figure of a job's snapshot (what a window view shows), with the job that made it."""
+def from_snapshot(snapshot, job_file: dict | None = None, provenance: dict | None = None,
+                  neuron: int | str | None = None, layer: str | None = None) -> FigureData:
+    """The figure of a job's snapshot (what a window view shows), with the job that made it; with
+    ``neuron``, the analysis's one-neuron figure of it (at ``layer``, or where it is predicted best)."""
     import dataclasses
 
     from engine.session.job import to_json
 
     analysis = analysis_of_snapshot(snapshot)
-    builder = analysis.figure_builder() if analysis is not None else None
+    if neuron is not None:
+        draw_neuron = analysis.neuron_figure_builder() if analysis is not None else None
+        if draw_neuron is None:
+            raise UnitscopeError(f"No figure of one neuron is drawn from a {type(snapshot).__name__}.")
+        builder = lambda fields, job: draw_neuron(fields, job, neuron, layer)  # noqa: E731
+    else:
+        builder = analysis.figure_builder() if analysis is not None else None
     if builder is None:
         why = f": {analysis.no_figure}" if analysis is not None else ""
         raise UnitscopeError(f"No figure is drawn from a {type(snapshot).__name__}{why}.")

@@ -466,6 +466,14 @@ class BrainView(AnalysisView):
             self.neuron = index
             self._draw_neurons()
 
+    def chosen_neuron(self) -> tuple[int, str] | None:
+        """The neuron shown beside its matched unit and that unit's layer (None before a layer is scored):
+        what File ▸ Figure of ▸ Brain, chosen neuron draws."""
+        s = self._last
+        if s is None or not s.finished:
+            return None
+        return self.neuron, s.finished[self.layer_of(self.neuron)]
+
     def choose_neuron(self, index: int) -> None:
         """Show neuron ``index``'s matched unit."""
         self.neuron_combo.setCurrentIndex(index)  # draws through _neuron_chosen

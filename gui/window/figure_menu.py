@@ -34,7 +34,14 @@ def figure_views(window) -> list[tuple[str, str, str]]:
         if analysis.view is not None:  # the view's class: the views are built after the first maps
             drawn = hasattr(resolve(analysis.view), "figure_data") or analysis.figure is not None
             rows.append((analysis.title, analysis.name, "" if drawn else analysis.no_figure))
+            if analysis.neuron_figure is not None:
+                rows.append((f"{analysis.title}, chosen neuron", analysis.name + NEURON, ""))
     return rows
+
+
+#: The suffix of a view's name in :func:`figure_views` for the figure of the neuron chosen in it
+#: (views of analyses with a one-neuron figure have ``chosen_neuron() -> (index, layer) or None``).
+NEURON = ":neuron"
 
 #: The window's colour maps and the matplotlib maps that draw them on paper.
 CMAPS = {"CET-D1": "RdBu_r", "CET-D3": "RdBu_r", "gray": "gray"}
@@ -51,7 +58,7 @@ def add_figure_actions(window, menu) -> None:
     each = menu.addMenu("Figure &of")
     for label, name, why in figure_views(window):
         action = each.addAction(f"{label}…")
-        action.setObjectName(f"figure_of_{name.replace(' ', '_')}")
+        action.setObjectName(f"figure_of_{name.replace(' ', '_').replace(':', '_')}")
         if why:
             action.setEnabled(False)
             action.setStatusTip(f"No figure: {why}")
@@ -106,6 +113,13 @@ def figure_data(window, name: str):
         data = unit_data(recording, channel, window.unit_view.position, window.unit_view.rf_box())
         data.jobs, data.provenance = [job] if job else [], provenance
         return data
+    if name.endswith(NEURON):
+        name = name[:-len(NEURON)]
+        chosen = window.views[name].chosen_neuron()
+        snapshot = window.state.results.get(name)
+        if chosen is None or snapshot is None:
+            return None
+        return from_snapshot(snapshot, _job_file(window, window.state.jobs_run.get(name)), provenance, *chosen)
     view = window.job_views[name][0]
     job = _job_file(window, window.state.jobs_run.get(name))
     if not hasattr(view, "figure_data"):

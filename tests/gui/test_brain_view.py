@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtGui import QAction
 
 from engine.errors import UnitscopeError
 from engine.jobs.predict import Predict
@@ -200,6 +201,21 @@ def test_in_the_window_the_sweep_updates_live_through_the_engine_thread(qtbot, t
 
     out = figure_menu.save_figure(window, "predict", str(tmp_path / "sweep.pdf"), FigureOptions(width_mm=89))
     assert out is not None and out.read_bytes().startswith(b"%PDF")
+    # Figure of ▸ Brain, chosen neuron: the neuron picked in the view beside the unit it shows.
+    entry = window.findChild(QAction, "figure_of_predict_neuron")
+    assert entry is not None and entry.isEnabled() and entry.text() == "Brain, chosen neuron…"
+    view.choose_neuron(2)
+    view.layer_combo.setCurrentIndex(2)  # the second layer, not the neuron's best
+    out = figure_menu.save_figure(window, "predict:neuron", str(tmp_path / "n2.pdf"), FigureOptions(width_mm=89))
+    from engine.figures.sidecar import read_sidecar
+
+    data, _ = read_sidecar(str(out) + ".json")
+    assert data.kind == "neuron_unit" and data.meta["neuron"] == last.neurons[2] and data.meta["layer"] == "3"
+    np.testing.assert_array_equal(data.arrays["neuron"], last.mean[:, 2])
+    np.testing.assert_array_equal(data.arrays["unit"], last.unit_response[1, :, 2])
+    x, y = view.unit_points.getData()  # what the view shows is what the figure draws
+    np.testing.assert_array_equal(x, data.arrays["unit"])
+    assert data.meta["unit"] == f"3[{last.best_channel[1, 2]}]({last.best_y[1, 2]},{last.best_x[1, 2]})"
     window.grab().save(str(tmp_path / "window.png"))
     window.close()
 
