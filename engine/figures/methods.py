@@ -67,8 +67,8 @@ def collect(path: str | Path) -> list[MethodsEntry]:
                 if "__job__" in npz.files:
                     from engine.session.results import read_result
 
-                    job_file, _result, prov = read_result(path)
-                    return [MethodsEntry(job_file.to_dict(), prov)]
+                    job_file, result, prov = read_result(path)
+                    return [MethodsEntry(job_file.to_dict(), prov, result_extra(result))]
         _arrays, prov = sources.read_arrays(path)
         job = _job(prov.get("job"))
         return [MethodsEntry(job, prov, {"n_images": len(prov.get("image_paths") or [])})] if job else []
@@ -92,6 +92,14 @@ def collect(path: str | Path) -> list[MethodsEntry]:
     prov = record.get("provenance", {})
     extra = {"n_images": len(record.get("image_paths") or prov.get("image_paths") or [])}
     return [MethodsEntry(job, prov, extra)]
+
+
+def result_extra(result) -> dict:
+    """What a result adds to its job's Methods: the names of the stimuli it was shown, if it keeps them."""
+    stimuli = result.get("stimuli") if isinstance(result, dict) else getattr(result, "stimuli", None)
+    if stimuli is None or isinstance(stimuli, str) or not hasattr(stimuli, "__len__"):
+        return {}
+    return {"stimuli": [str(name) for name in stimuli]}
 
 
 # --- the text ----------------------------------------------------------------------------------

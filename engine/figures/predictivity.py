@@ -132,9 +132,18 @@ def methods(job: dict, extra: dict) -> str:
     counted = (f"Responses were spike counts from {window[0]:g} to {window[1]:g} ms after each stimulus onset. "
                if window else "")
     features = job.get("features", 1000)
-    shown = (f"{n_images or 'the'} images" if n_images or job.get("images") is None else
-             "full-field sine gratings, drawn at the model's input size from the orientation, spatial frequency, "
-             "phase and contrast named by each stimulus's label")
+    gratings = ("full-field sine gratings, drawn at the model's input size from the orientation, spatial "
+                "frequency, phase and contrast named by each stimulus's label")
+    names = extra.get("stimuli")
+    if names:  # a result: its rows say which stimuli were images and which gratings
+        from engine.neural.gratings import is_label
+
+        n_gratings = sum(is_label(name) for name in names)
+        n_pictures = len(names) - n_gratings
+        shown = (f"{n_pictures} images and {n_gratings} {gratings}" if n_gratings and n_pictures else
+                 f"{n_gratings} {gratings}" if n_gratings else f"{n_pictures} images")
+    else:
+        shown = (f"{n_images or 'the'} images" if n_images or job.get("images") is None else gratings)
     return (
         f"We compared {which} with the recorded neurons' responses to {shown}, the model's "
         f"input spanning {job.get('deg_per_image', 8.0):g}\u00b0 of visual angle. {counted}"

@@ -191,16 +191,17 @@ def save_figure(window, name: str, path: str | None = None, options=None) -> Pat
 
 def methods_text(window) -> str:
     """The Methods paragraph for the model open and every analysis run in this window."""
-    from engine.figures.methods import MethodsEntry
+    from engine.figures.methods import MethodsEntry, result_extra
     from engine.figures.methods import methods_text as paragraph
     from engine.jobs.record import Record
 
     provenance = dict(window.state.info.provenance) if window.state.info is not None else {}
-    jobs = []
+    jobs = []  # (job, what its result adds: the stimuli it was shown)
     if window.recording is not None:
-        jobs.append(Record(window.recording.layer, window.recording.stimulus))
-    jobs += list(window.state.jobs_run.values())
-    entries = [MethodsEntry(j, provenance) for j in (_job_file(window, job) for job in jobs) if j]
+        jobs.append((Record(window.recording.layer, window.recording.stimulus), {}))
+    jobs += [(job, result_extra(window.state.results.get(name))) for name, job in window.state.jobs_run.items()]
+    entries = [MethodsEntry(j, provenance, extra) for j, extra in ((_job_file(window, job), extra)
+                                                                    for job, extra in jobs) if j]
     return paragraph(entries)
 
 

@@ -102,7 +102,7 @@ def test_the_neuron_unit_figure_overlays_the_curves_scaled_to_the_neurons_range(
     assert "0\u00b0: vertical bars" in text and "scaled linearly" in text and "SEM over repeats" in text
 
 
-def test_images_and_gratings_mixed_in_one_file(tmp_path):
+def test_images_and_gratings_mixed_in_one_file(tmp_path, capsys):
     net = planted_net()
     rng = np.random.default_rng(0)
     folder = tmp_path / "images"
@@ -128,6 +128,14 @@ def test_images_and_gratings_mixed_in_one_file(tmp_path):
     assert [p.rsplit("/", 1)[-1] for p in result.image_paths] == [
         f"{n}.png" if n.startswith("p") else "" for n in np.array(names)[order]]
     assert result.orientations.size == len(np.unique([s[0] for s in stimuli]))
+    # The Methods text of the result names both kinds of stimuli, with their numbers.
+    from engine.session.job import JobFile
+    from engine.session.results import write_result
+
+    out = write_result(tmp_path / "R.npz", JobFile(session.model, job), result, session.provenance())
+    assert main(["methods", str(out)]) == 0
+    assert "neurons' responses to 10 images and 20 full-field sine gratings, drawn at the model's input size" \
+        in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name, reason", [
@@ -192,4 +200,5 @@ def test_the_command_needs_no_images_for_labelled_gratings(tmp_path, capsys):
     assert job.job.images == () and fields["tuning_mean"].shape == (3, len(ORIENTATIONS))
     assert fields["unit_tuning"].shape == (2, 3, len(ORIENTATIONS))
     assert main(["methods", str(out)]) == 0
-    assert "full-field sine gratings, drawn at the model's input size" in capsys.readouterr().out
+    assert f"responses to {len(names)} full-field sine gratings, drawn at the model's input size" \
+        in capsys.readouterr().out

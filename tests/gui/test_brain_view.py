@@ -201,6 +201,7 @@ def test_in_the_window_the_sweep_updates_live_through_the_engine_thread(qtbot, t
 
     out = figure_menu.save_figure(window, "predict", str(tmp_path / "sweep.pdf"), FigureOptions(width_mm=89))
     assert out is not None and out.read_bytes().startswith(b"%PDF")
+    assert "recorded neurons' responses to 30 images, the model's input" in figure_menu.methods_text(window)
     # Figure of ▸ Brain, chosen neuron: the neuron picked in the view beside the unit it shows.
     entry = window.findChild(QAction, "figure_of_predict_neuron")
     assert entry is not None and entry.isEnabled() and entry.text() == "Brain, chosen neuron…"
