@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.analyses.population import linear_cka, rdm_of, rsa
+from engine.analyses.similarity import linear_cka, rdm_of, rsa
 from engine.errors import UnitscopeError
 
 #: The ridge penalties tried inside each training fold (features z-scored).

@@ -288,7 +288,8 @@ def population_result(store, layer: str, name: str, crop_size=None) -> object:
     Stimuli the shards could not read (NaN rows) are left out, as the population job leaves
     out unreadable images.  ``crop_size`` names a protocol's stimuli by their conditions.
     """
-    from engine.analyses.population import participation_ratio, pca_of, rdm_of, sparseness
+    from engine.analyses.population import participation_ratio, pca_of, sparseness
+    from engine.analyses.similarity import rdm_of
     from engine.cluster.merged import reduction
     from engine.jobs.population import PopulationSnapshot, finite_mean
 

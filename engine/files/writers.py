@@ -40,8 +40,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import sys
+
 import numpy as np
-import torch
 
 from engine.errors import UnitscopeError
 from engine.files.atomic import _reason, atomic_write, atomic_write_all
@@ -125,8 +126,15 @@ def csv_writer(path: str | Path, header: Sequence[str], rows: Sequence[Sequence[
     return write
 
 
+def _is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor, without importing torch (a process that has not
+    imported it holds none, so commands that only write files start without it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray | torch.Tensor):
+    if isinstance(value, np.ndarray) or _is_tensor(value):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
@@ -137,8 +145,8 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
-def _as_float32(value: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(value, torch.Tensor):
+def _as_float32(value) -> np.ndarray:
+    if _is_tensor(value):
         return value.detach().cpu().float().numpy()
     return np.asarray(value, dtype=np.float32)
 
@@ -228,7 +236,7 @@ def _write_mat(tmp: Path, arrays: dict[str, np.ndarray], provenance: Mapping[str
                      oned_as="row")
 
 
-def write_activations(path: str | Path, arrays: Mapping[str, np.ndarray | torch.Tensor],
+def write_activations(path: str | Path, arrays: Mapping[str, Any],
                       provenance: Mapping[str, Any] | None = None) -> Path:
     """Save activations of one or more layers, with their provenance, atomically.
 

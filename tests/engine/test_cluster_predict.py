@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,14 @@ def test_three_local_shards_equal_one_process_exactly(lab, tmp_path, capsys):
     assert job.job == job_file.job
     for name in ("r", "normalised", "ceiling", "best_unit", "unit_response", "rsa"):
         np.testing.assert_array_equal(fields[name], getattr(lab["reference"], name))
+    # exporting reads the store and writes files: it does not load torch (seconds on a login node)
+    code = ("import sys\nfrom engine.cli import main\n"
+            f"assert main(['export', {str(job_dir)!r}, '--out', {str(tmp_path / 'again.csv')!r}]) == 0\n"
+            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
+    assert done.returncode == 0 and done.stdout.strip().endswith("torch not loaded"), done.stderr
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     capsys.readouterr()
     assert main(["submit", str(job_dir), "--executor", "local"]) == 0
     assert "nothing to submit: 3 shard(s) done" in capsys.readouterr().out

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.analyses.population import pca_of, rdm_of
+from engine.analyses.population import pca_of
+from engine.analyses.similarity import rdm_of
 from engine.analyses.tuning import run_tuning
 from engine.analyses.units import Unit, unit_geometry
 from engine.cluster.merged import reduction

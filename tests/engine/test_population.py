@@ -12,15 +12,13 @@ from engine.analyses.population import (
     RDMBuilder,
     StreamingCKA,
     compare_stream,
-    linear_cka,
     participation_ratio,
     pca_of,
     population_stream,
     population_vectors,
-    rdm_of,
-    rsa,
     sparseness,
 )
+from engine.analyses.similarity import linear_cka, rdm_of, rsa
 from engine.errors import UnitscopeError
 from engine.models.preprocess import Preprocess
 from engine.models.zoo import LoadedModel

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtWidgets import QDialog
 
-from engine.analyses.population import rdm_of
+from engine.analyses.similarity import rdm_of
 from engine.analyses.tuning import run_tuning
 from engine.analyses.units import Unit
 from engine.cluster.plan import canonical_job, prepare
