@@ -39,9 +39,10 @@ import torch
 import torch.nn.functional as F
 
 from engine.analyses.unit_rf import _unit_output
+from engine.analyses.units import as_maps
 from engine.errors import UnitscopeError
 from engine.recording.recorder import Cancelled
-from engine.recording.unit import LayerRef
+from engine.recording.unit import LayerRef, maps_shape
 
 #: Square root of the ImageNet colour covariance (Lucid's ``color_correlation_svd_sqrt``).
 COLOR_SQRT = np.array([[0.26, 0.09, 0.02],
@@ -79,8 +80,9 @@ class Objective:
         return f"{self.layer}[{self.channel}]{where}"
 
     def check(self, output_shape: Sequence[int]) -> None:
-        """Fail with one line if the objective does not fit a layer output ``(N, C[, H, W])``."""
-        shape = tuple(output_shape)
+        """Fail with one line if the objective does not fit a layer output ``(N, C[, H, W])``
+        (tokens ``(N, T, D)`` as D channels over their patch grid)."""
+        shape = maps_shape(output_shape)
         if len(shape) not in (2, 4):
             raise UnitscopeError(f"Layer '{self.layer}' has output {shape}; feature visualisation needs "
                                  "(N, C) or (N, C, H, W).")
@@ -104,6 +106,7 @@ class Objective:
 
     def values(self, output: torch.Tensor) -> torch.Tensor:
         """The objective of each image, ``(N,)``, from the layer's output."""
+        output = as_maps(output)
         if self.direction is not None:
             d = torch.as_tensor(self.direction, dtype=output.dtype, device=output.device)
             vectors = output if output.dim() == 2 else output.flatten(2).transpose(1, 2)  # (N, HW, C)

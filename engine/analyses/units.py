@@ -23,7 +23,7 @@ from engine.anatomy.receptive_field import Field
 from engine.anatomy.tree import Anatomy
 from engine.errors import UnitscopeError
 from engine.recording.recorder import LayerRef, Recorder
-from engine.recording.unit import Unit
+from engine.recording.unit import Unit, maps_shape, token_grid
 from engine.stimuli.protocols import record_stimuli
 
 
@@ -32,8 +32,19 @@ def default_position(height: int, width: int) -> tuple[int, int]:
     return height // 2, width // 2
 
 
+def as_maps(output: torch.Tensor) -> torch.Tensor:
+    """A recorded output as units address it: ``(N, T, D)`` tokens as ``(N, D, rows, cols)``
+    maps over the patch grid (:func:`engine.recording.unit.token_grid`), anything else as it is."""
+    if output.dim() != 3:
+        return output
+    n, tokens, dim = output.shape
+    skip, grid = token_grid(tokens)
+    return output[:, skip:].transpose(1, 2).reshape(n, dim, *grid)
+
+
 def unit_response(output: torch.Tensor, unit: Unit) -> torch.Tensor:
-    """The responses ``(N,)`` of ``unit`` in one recorded output ``(N, C[, H, W])``."""
+    """The responses ``(N,)`` of ``unit`` in one recorded output ``(N, C[, H, W])`` or ``(N, T, D)``."""
+    output = as_maps(output)
     unit = unit.at(tuple(output.shape))
     if output.dim() == 2:
         return output[:, unit.channel]
@@ -44,8 +55,10 @@ def channel_responses(output: torch.Tensor, y: int | None = None, x: int | None 
                       channels: Sequence[int] | None = None, layer: str = "output") -> torch.Tensor:
     """Responses ``(N, U)`` of several channels (all if None) at one position.
 
-    The position defaults to the map's centre; an ``(N, C)`` output has no position.
+    The position defaults to the map's centre; an ``(N, C)`` output has no position; an
+    ``(N, T, D)`` token output is D channels over its patch grid (:func:`as_maps`).
     """
+    output = as_maps(output)
     shape = tuple(output.shape)
     if output.dim() not in (2, 4):
         raise UnitscopeError(f"Cannot take units from an output of shape {shape}; "
@@ -58,14 +71,21 @@ def channel_responses(output: torch.Tensor, y: int | None = None, x: int | None 
     return output[:, index, probe.y, probe.x]
 
 
-def output_shape(anatomy: Anatomy, layer: str) -> tuple[int, ...] | None:
-    """Output shape ``(1, C, ...)`` of a layer's call as the anatomy measured it, channels
-    first as recordings give it (an ``(N, H, W, C)`` output as ``(N, C, H, W)``)."""
+def recorded_shape(anatomy: Anatomy, layer: str) -> tuple[int, ...] | None:
+    """Output shape of a layer's call as the anatomy measured it and a recording holds it,
+    channels first (an ``(N, H, W, C)`` output as ``(N, C, H, W)``; tokens as ``(N, T, D)``)."""
     ref = LayerRef.parse(layer)
     node = anatomy.node(ref.name)
     if len(node.calls) < ref.call:
         raise UnitscopeError(f"Layer '{layer}' is called {len(node.calls)} time(s) per forward pass.")
     return node.calls[ref.call - 1].recorded_shape
+
+
+def output_shape(anatomy: Anatomy, layer: str) -> tuple[int, ...] | None:
+    """Output shape ``(1, C, ...)`` of a layer's call as units address it: as recorded
+    (:func:`recorded_shape`), tokens ``(N, T, D)`` as ``(N, D, rows, cols)`` (:func:`as_maps`)."""
+    shape = recorded_shape(anatomy, layer)
+    return None if shape is None else maps_shape(shape)
 
 
 def layer_field(anatomy: Anatomy, layer: str) -> Field | None:

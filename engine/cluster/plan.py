@@ -70,13 +70,13 @@ def count_stimuli(job: Summaries, session=None) -> int:
 
 def layout(session, job: Summaries, n_shards: int) -> Layout:
     """The store layout of ``job`` cut into ``n_shards`` shards (the model gives the shapes)."""
-    from engine.analyses.units import output_shape
+    from engine.analyses.units import recorded_shape
 
     session.recorder.resolve(list(job.layers))
     n_stimuli = count_stimuli(job, session)
     reductions, units = {}, {}
     for layer in job.layers:
-        shape = output_shape(session.anatomy, layer)
+        shape = recorded_shape(session.anatomy, layer)
         if not shape or len(shape) not in (2, 4):
             raise UnitscopeError(f"Layer '{layer}' has output shape {shape}; summaries need (N, C) or "
                                  "(N, C, H, W) outputs.")

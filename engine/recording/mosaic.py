@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from engine.errors import UnitscopeError
+from engine.recording.unit import token_grid
 
 NORMALIZE_MODES = ("channel", "shared")
 LAYOUTS = ("auto", "nchw", "nhwc")
@@ -251,13 +252,6 @@ def make_mosaic(fmap: Any, normalize: str = "channel", symmetric: bool = False, 
     return make_mosaics(fmap, (key,), gap=gap, cols=cols, pad_value=pad_value)[key]
 
 
-def _square_side(n: int) -> int | None:
-    if n <= 0:
-        return None
-    side = math.isqrt(n)
-    return side if side * side == n else None
-
-
 def to_channels(output: Any, layout: str = "auto") -> tuple[str, torch.Tensor]:
     """Turn what a layer returned into something to display, for the first sample.
 
@@ -300,11 +294,8 @@ def to_channels(output: Any, layout: str = "auto") -> tuple[str, torch.Tensor]:
         return "vector", sample
     if t.ndim == 3:
         tokens, dim = sample.shape
-        side = _square_side(tokens)
-        if side is None and (side := _square_side(tokens - 1)) is not None:
-            sample = sample[1:]
-        grid = (side, side) if side is not None else (1, tokens)
-        return "tokens", sample.transpose(0, 1).reshape(dim, *grid)
+        skip, grid = token_grid(tokens)
+        return "tokens", sample[skip:].transpose(0, 1).reshape(dim, *grid)
     _, d1, d2, d3 = t.shape
     if layout == "auto":
         layout = "nhwc" if d1 == d2 and d3 > d1 else "nchw"

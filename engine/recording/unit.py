@@ -6,10 +6,38 @@ Plain Python with no torch import, so the window can name units before torch loa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.errors import UnitscopeError
+
+
+def token_grid(tokens: int) -> tuple[int, tuple[int, int]]:
+    """Where a transformer's ``(N, T, D)`` tokens sit: ``(skip, (rows, cols))``.
+
+    Its D channels are shown and addressed as maps over the patch grid: T tokens on an
+    ``s x s`` grid when T is a square; else, when T - 1 is one, the leading class token is
+    skipped; else the tokens in one row.  The feature-map panel, the unit view and every
+    analysis of a unit use this one rule, so a unit clicked in a token layer is the unit
+    measured.
+    """
+    for skip in (0, 1):
+        n = tokens - skip
+        side = math.isqrt(n) if n > 0 else 0
+        if side and side * side == n:
+            return skip, (side, side)
+    return 0, (1, tokens)
+
+
+def maps_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """An output shape as units address it: a 3-D ``(N, T, D)`` token output as
+    ``(N, D, rows, cols)`` (:func:`token_grid`); any other shape as it is."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3:
+        return shape
+    n, tokens, dim = shape
+    return (n, dim, *token_grid(tokens)[1])
 
 
 @dataclass(frozen=True)

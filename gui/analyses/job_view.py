@@ -109,7 +109,7 @@ class ViewContext:
         recording, channel = self.recording, self._state.unit_channel
         if recording is None or channel is None:
             return None
-        y, x = (self._position() or (None, None)) if recording.kind == "maps" else (None, None)
+        y, x = (self._position() or (None, None)) if recording.kind in ("maps", "tokens") else (None, None)
         return Unit(recording.layer, channel, y, x)
 
     @property

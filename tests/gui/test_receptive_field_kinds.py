@@ -27,6 +27,11 @@ def test_vit_tokens_have_the_cards_field_in_the_unit_view(open_window, qtbot):
     assert window.unit_view._overlay.mapRectToParent(window.unit_view._overlay.boundingRect()) == QRectF(0, 0, 224, 224)
     window.unit_view.set_position(2, 3)
     assert window.unit_view._cell.rect() == QRectF(48, 32, 16, 16)  # token (2, 3): rows 32..47, columns 48..63
+    # The unit the analyses measure is that token's channel (the views read it from the context).
+    from engine.recording.unit import Unit
+
+    assert window.context.unit == Unit(layer, window.state.unit_channel, 2, 3)
+    assert window.views["tuning"].context.unit_position == (2, 3)
 
 
 def test_a_gated_unit_says_the_box_is_the_convolutional_path(open_window, qtbot):
