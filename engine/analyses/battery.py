@@ -211,6 +211,7 @@ def property_battery(recorder, anatomy, preprocess, layer: str, channels: Sequen
     geometry = unit_geometry(anatomy, Unit(layer, channels[0]))
     unit, rf = geometry.unit, geometry.as_dict()
     size = preprocess.crop_size
+    rf["image_side"] = size  # the input's side in pixels: a per-image spatial frequency per RF is * rf_side / it
     sfs = np.asarray(sfs, float)
     sf_key = "sf_rf" if geometry.side else "sf"
     grid = Protocol("gratings", size, {"orientation": 180.0 * np.arange(orientations) / orientations, sf_key: sfs},

@@ -287,3 +287,10 @@ def reference_from_responses(path, window_ms=None) -> NeuronReference:
         raise UnitscopeError(f"Reference '{Path(path).name}': {exc}") from None
     left_out = [name for name, g in zip(data.stimuli, rows) if not g]
     return NeuronReference(values, missing, data.n_neurons, int(rows.sum()), left_out)
+
+
+def in_battery_units(reference: dict, rf_side: float | None, image_side: float) -> dict:
+    """The neurons' spatial frequencies (cycles per image) in the battery's unit: cycles per RF of
+    the layer (per image where its units have no spatial RF)."""
+    scale = float(rf_side) / float(image_side) if rf_side else 1.0
+    return {name: values * scale if name in SF_PROPERTIES else values for name, values in reference.items()}

@@ -52,14 +52,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.analyses.fits import fit_log_gaussian, fit_von_mises
-from engine.analyses.units import Probe, Unit
 from engine.errors import UnitscopeError
-from engine.recording.recorder import Recorder
-from engine.stimuli.protocols import Protocol, StimulusBatch
+from engine.recording.unit import Unit
+
+if TYPE_CHECKING:  # the metrics and the table are torch-free; recording a protocol loads torch
+    from engine.recording.recorder import Recorder
+    from engine.stimuli.protocols import Protocol, StimulusBatch
 
 MEASURES = ("f0", "f1", "max", "min")
 """Response measures per condition; ``f0`` is the mean over phase."""
@@ -396,6 +399,8 @@ def tuning_stream(recorder: Recorder, units: Unit | Sequence[Unit], protocol: Pr
     (TuningTable, StimulusBatch)
         The same table object, updated in place, and the batch just added.
     """
+    from engine.analyses.units import Probe
+
     probe = Probe([units] if isinstance(units, Unit) else list(units))
     table = TuningTable.for_protocol(protocol, len(probe.units))
     for batch, responses in probe.stream(recorder, protocol, preprocess, batch_size, cancelled):

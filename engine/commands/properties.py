@@ -81,7 +81,7 @@ def _json_ready(value):
 def run(args) -> int:
     from tqdm import tqdm
 
-    from engine.analyses.neuron_tuning import is_responses_file, reference_from_responses
+    from engine.analyses.neuron_tuning import in_battery_units, is_responses_file, reference_from_responses
     from engine.analyses.properties import COLUMNS, read_reference, similarity_to_reference
     from engine.jobs.properties import Properties
     from engine.session.job import JobFile
@@ -148,12 +148,3 @@ def run(args) -> int:
         for name, why in neurons.not_computed.items():
             print(f"  not compared: {name}: {why}")
     return 0
-
-
-def in_battery_units(reference: dict, rf_side: float | None, image_side: float) -> dict:
-    """The neurons' spatial frequencies (cycles per image) in the battery's unit: cycles per RF of
-    the layer (per image where its units have no spatial RF)."""
-    from engine.analyses.neuron_tuning import SF_PROPERTIES
-
-    scale = float(rf_side) / float(image_side) if rf_side else 1.0
-    return {name: values * scale if name in SF_PROPERTIES else values for name, values in reference.items()}

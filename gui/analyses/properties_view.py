@@ -4,9 +4,13 @@
 (:class:`engine.jobs.properties.Properties`); the histograms are drawn after each of the
 battery's protocols (orientation, spatial frequency, size) from what it has measured so
 far, and the status line says how far each protocol is.  "Load reference…" reads
-distributions from a CSV (one column per property, e.g. published V1 data); they are drawn
-as outlines over the model's bars, and each title gives the KS similarity ``1 - D``
-(Marques et al. 2021).
+distributions from a CSV (one column per property, e.g. published V1 data), or measures a
+lab's neurons from a responses file of labelled gratings (``.npz``, ``.h5``, ``.mat``, NWB or a
+long-form CSV; :func:`engine.analyses.neuron_tuning.reference_from_responses`, in a thread of
+its own, with the battery's definitions); they are drawn as outlines over the model's bars,
+and each title gives the KS similarity ``1 - D`` (Marques et al. 2021).  The neurons' spatial
+frequencies, in cycles per image, are compared in the battery's cycles per receptive field
+once the battery has given the layer's field.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from engine.analyses.neuron_tuning import SF_PROPERTIES, in_battery_units, is_responses_file
 from engine.analyses.properties import COLUMNS, PROPERTIES, ks_similarity, read_reference
 from engine.errors import UnitscopeError
 from engine.jobs.properties import Properties, PropertiesSnapshot
@@ -85,9 +90,12 @@ class PropertiesView(AnalysisView):
     -------
     properties_requested()
         The user asked to run the battery on the recorded layer with the settings shown.
+    reference_loaded(str)
+        A reference was read or measured and is drawn (its file name; "" when it failed).
     """
 
     properties_requested = Signal()
+    reference_loaded = Signal(str)  # the reference's file name once it is drawn ("" when it could not be read)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -97,9 +105,12 @@ class PropertiesView(AnalysisView):
         self.run_action.setStatusTip("Orientation, SF, surround suppression and F1/F0 of the layer's units")
         self.run_action.triggered.connect(self.properties_requested)
         self.reference_action = QAction("Load reference…", self)
-        self.reference_action.setStatusTip("Reference distributions from a CSV, one column per property")
+        self.reference_action.setStatusTip("Reference distributions: a CSV with one column per property, or a "
+                                           "lab's responses to labelled gratings, measured as the battery measures")
         self.reference_action.triggered.connect(self._choose_reference)
-        self.reference: dict[str, np.ndarray] = {}
+        self.reference: dict[str, np.ndarray] = {}  # what the histograms compare, in the battery's units
+        self.neurons = None  # a NeuronReference measured from a responses file, or None
+        self._measuring = self._measuring_name = None  # the thread measuring one, and its file's name
         self._last: PropertiesSnapshot | None = None
 
         buttons = []
@@ -160,7 +171,15 @@ class PropertiesView(AnalysisView):
 
     def set_reference(self, reference: dict[str, np.ndarray]) -> None:
         """Reference distributions by property (from :func:`engine.analyses.properties.read_reference`)."""
+        self.neurons = None
         self.reference = dict(reference)
+        self._draw()
+
+    def set_neurons(self, neurons) -> None:
+        """A lab's neurons as the reference (:class:`engine.analyses.neuron_tuning.NeuronReference`):
+        their spatial frequencies are compared once the battery has given the layer's field."""
+        self.neurons = neurons
+        self._convert_neurons()
         self._draw()
 
     # --- in the window ---------------------------------------------------------------
@@ -188,6 +207,7 @@ class PropertiesView(AnalysisView):
         changed = self._last is None or self._measured(snapshot) != self._measured(self._last)
         self._last = snapshot
         if changed:
+            self._convert_neurons()
             self._draw()
         self.status_label.setText(progress_text(snapshot))
 
@@ -261,15 +281,81 @@ class PropertiesView(AnalysisView):
         self.summary_label.setText(text)
 
     def _choose_reference(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Reference distributions", "", "CSV files (*.csv)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Reference: properties (CSV) or responses to labelled gratings", "",
+            "References (*.csv *.npz *.h5 *.hdf5 *.mat *.nwb);;All files (*)")
         if path:
             self.load_reference(Path(path))
 
     def load_reference(self, path: Path) -> None:
-        """Read a reference CSV; a bad file is said in the status line."""
+        """Read a reference: a CSV of properties at once, a responses file measured in a thread
+        of its own (:attr:`reference_loaded` when done); a bad file is said in the status line."""
+        path = Path(path)
+        if is_responses_file(path):
+            self._measure(path)
+            return
         try:
             self.set_reference(read_reference(path))
         except UnitscopeError as exc:
             self.status_label.setText(str(exc))
+            self.reference_loaded.emit("")
             return
-        self.status_label.setText(f"Reference: {Path(path).name} ({', '.join(self.reference)}).")
+        self.status_label.setText(f"Reference: {path.name} ({', '.join(self.reference)}).")
+        self.reference_loaded.emit(path.name)
+
+    def _measure(self, path: Path) -> None:
+        from superqt.utils import create_worker
+
+        from engine.analyses.neuron_tuning import reference_from_responses
+
+        if self._measuring is not None:
+            return
+        self.reference_action.setEnabled(False)
+        self.status_label.setText(f"Measuring the neurons of {path.name} from their grating responses…")
+        self._measuring = create_worker(reference_from_responses, path, _start_thread=False, _ignore_errors=True)
+        self._measuring_name = path.name  # what the status line names
+        self._measuring.returned.connect(self._measured_neurons)
+        self._measuring.errored.connect(self._not_measured)
+        self._measuring.start()
+
+    def _measured_neurons(self, neurons) -> None:
+        name = self._measuring_done()
+        self.set_neurons(neurons)
+        text = f"Reference: {name}, {neurons.n_neurons} neurons measured on {neurons.n_gratings} gratings"
+        if neurons.left_out:
+            text += f" ({len(neurons.left_out)} other rows left out)"
+        if neurons.not_computed:
+            text += "; not compared: " + "; ".join(f"{k}: {why}" for k, why in neurons.not_computed.items())
+        if self._sf_waits():
+            text += "; spatial frequency compared once the battery has given the layer's receptive field"
+        self.status_label.setText(text + ".")
+        self.reference_loaded.emit(name)
+
+    def _not_measured(self, exc: Exception) -> None:
+        self._measuring_done()
+        self.status_label.setText(str(exc) if isinstance(exc, UnitscopeError) else
+                                  f"The reference could not be measured: {type(exc).__name__}: {exc}")
+        self.reference_loaded.emit("")
+
+    def _measuring_done(self) -> str:
+        """Ready for another reference; the name of the file just measured."""
+        name, self._measuring, self._measuring_name = self._measuring_name, None, None
+        self.reference_action.setEnabled(True)
+        return name
+
+    def _sf_waits(self) -> bool:
+        """Whether the neurons' spatial frequencies wait for the battery's receptive field."""
+        return (self.neurons is not None and (self._last is None or "image_side" not in self._last.rf)
+                and any(name in self.neurons.values for name in SF_PROPERTIES))
+
+    def _convert_neurons(self) -> None:
+        """The neurons' properties in the battery's units: spatial frequency per receptive field of
+        the layer measured, as ``unitscope properties --reference`` converts them (left out until
+        the battery has given the field)."""
+        if self.neurons is None:
+            return
+        values = dict(self.neurons.values)
+        if self._last is not None and "image_side" in self._last.rf:
+            self.reference = in_battery_units(values, self._last.rf.get("rf_side"), self._last.rf["image_side"])
+        else:
+            self.reference = {name: v for name, v in values.items() if name not in SF_PROPERTIES}

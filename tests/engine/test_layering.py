@@ -134,12 +134,14 @@ def test_jobs_values_and_sessions_load_without_torch():
 
 
 def test_commands_that_only_read_and_write_files_load_without_torch():
-    """Submitting a predict job (noise ceilings, shard plan), exporting a cluster job and
-    writing files start without torch's seconds of import."""
+    """Submitting a predict job (noise ceilings, shard plan), exporting a cluster job, writing
+    files and measuring a lab's neurons (the Properties view does it in a thread of the window's
+    process) start without torch's seconds of import."""
     code = ("import importlib, sys\n"
             "for m in ['engine.commands.submit', 'engine.commands.export', 'engine.commands.predict', "
             "'engine.cluster.predict_plan', 'engine.cluster.predict_merged', 'engine.analyses.predictivity', "
-            "'engine.analyses.similarity', 'engine.files.writers']: importlib.import_module(m)\n"
+            "'engine.analyses.similarity', 'engine.files.writers', 'engine.analyses.tuning', "
+            "'engine.analyses.neuron_tuning']: importlib.import_module(m)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -61,3 +61,44 @@ def test_cancelled_after_the_orientation_sweep_keeps_its_histograms(qtbot, snaps
     assert view.status_label.text() == "Cancelled: the histograms show what the orientation protocol(s) measured."
     assert np.isnan(view.values("peak_sf")).all() and np.isfinite(view.values("preferred_orientation_deg")).all()
     assert progress_text(after_orientation).startswith("orientation ✓ · spatial frequency 0 of 48 · size")
+
+
+def test_a_labs_grating_responses_are_measured_as_the_reference_in_the_batterys_units(qtbot, snapshots, tmp_path):
+    """Load reference… with a responses file: the neurons are measured in a thread of their own
+    with the battery's definitions (what ``unitscope properties --reference`` does), compared
+    without their spatial frequencies until the battery gives the layer's field, then with them
+    per receptive field."""
+    import math
+
+    from engine.analyses.neuron_tuning import SF_PROPERTIES, reference_from_responses
+
+    rng = np.random.default_rng(0)
+    names = [f"grating orientation={o} sf={f} phase={p}" for o in range(0, 180, 30) for f in (2, 4, 8, 16)
+             for p in (0, 90, 180, 270)]
+    np.savez(tmp_path / "lab.npz", responses=rng.gamma(2.0, size=(len(names), 4, 3)), stimuli=np.array(names))
+    view = PropertiesView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.reference_loaded, timeout=60000) as loaded:
+        view.load_reference(tmp_path / "lab.npz")
+        assert not view.reference_action.isEnabled()  # measuring; the window goes on meanwhile
+    assert loaded.args == ["lab.npz"] and view.reference_action.isEnabled()
+    expected = reference_from_responses(tmp_path / "lab.npz")
+    assert set(view.reference) == set(expected.values) - set(SF_PROPERTIES) and "peak_sf" in expected.values
+    for name, values in view.reference.items():
+        np.testing.assert_array_equal(values, expected.values[name])
+    text = view.status_label.text()
+    assert text.startswith(f"Reference: lab.npz, 4 neurons measured on {len(names)} gratings")
+    assert "spatial frequency compared once the battery has given the layer's receptive field" in text
+    final = snapshots[-1]
+    view.started(Properties("1"))
+    view.finish(final)
+    scale = final.rf["rf_side"] / final.rf["image_side"]
+    assert final.rf["image_side"] == 48 and scale > 0
+    np.testing.assert_allclose(view.reference["peak_sf"], expected.values["peak_sf"] * scale)
+    assert math.isfinite(view.similarity("peak_sf")) and "KS" in view.plots["peak_sf"].titleLabel.text
+    # A file without gratings: one line, and the reference drawn stays.
+    np.savez(tmp_path / "images.npz", responses=np.ones((2, 3)), stimuli=np.array(["a.png", "b.png"]))
+    with qtbot.waitSignal(view.reference_loaded, timeout=60000) as failed:
+        view.load_reference(tmp_path / "images.npz")
+    assert failed.args == [""] and "Reference 'images.npz' has no grating rows" in view.status_label.text()
+    assert "peak_sf" in view.reference and view.reference_action.isEnabled()
