@@ -141,6 +141,14 @@ window 1735 px tall).
 
 ## Notes
 
+- What is left of `conv1`'s click (measured 2026-12-07, idle machine, instrumented window):
+  of about 45 ms, the engine thread spends about 20 ms (the recording, 10 ms, and the four
+  mosaics, 10 ms) and the window about 20 ms (receiving, setting the mosaic, painting). The
+  same recording in a script takes 6.5 ms back to back but 12 ms after 150 ms of idling:
+  torch's OpenMP workers have gone to sleep between clicks and every click wakes them.
+  Giving the engine one thread (`OMP_NUM_THREADS=1`) or a shorter GIL switch interval made
+  every layer slower or changed nothing; deferring the layer card until after the paint did
+  not help either. conv1 misses its target by a few milliseconds; every other layer meets it.
 - thingsvision (figure 5) was not measured: its current release pins torchvision 0.15.2,
   numpy < 2 and tensorflow < 2.16, so it does not install beside torch 2.14 / torchvision 0.29.
 - Figure 8 runs figures 1, 2 and 5 on CUDA (`bench/gpu_figures.py`) whenever torch sees a GPU,
