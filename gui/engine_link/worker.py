@@ -3,7 +3,7 @@
 The GUI thread never runs a forward pass and never waits for one.  It drops requests
 into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open, one for
 a recording to make (the ``record`` job) and one for any other job
-(:mod:`engine.jobs`, run by ``session.run(job, cancelled)``, which checks the job's values first): a
+(:mod:`engine.jobs`; an analysis's job is run by ``session.run(job, cancelled)``, which checks its values first): a
 newer request overwrites the pending one of its kind and gets a larger request id (a
 new model also clears the pending recording and analysis, which were for the old
 model).  The thread takes what is pending, model first, runs it and emits the result
@@ -294,7 +294,8 @@ class EngineThread(QThread):
         started = time.perf_counter()
         # The output stays on the model's device: the panel makes its uint8 mosaic there
         # and copies only that to the host.
-        with closed_here(self._session_or_fail().run(request, lambda: self.is_stale(rid))) as snapshots:
+        # The tree's own layers, the model's output ("") among them: not a job's values to check.
+        with closed_here(request.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
             recording = next(snapshots)
         log.debug("recorded %s in %.3f s", request.layer, time.perf_counter() - started)
         if not self.is_stale(rid):
