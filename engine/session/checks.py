@@ -71,9 +71,10 @@ def device(text) -> str:
     return name
 
 
-def layer(text) -> str:
-    """``text`` as a layer name: a string that is not empty (``NAME`` or ``NAME#k``)."""
-    if not isinstance(text, str) or not text.strip():
+def layer(text, output: bool = False) -> str:
+    """``text`` as a layer name: a string that is not empty (``NAME`` or ``NAME#k``); with
+    ``output``, ``""`` too, the model's output (the window's root row)."""
+    if not isinstance(text, str) or not (text.strip() or (output and text == "")):
         raise ValueError("a layer name cannot be empty")
     return text
 
@@ -94,27 +95,28 @@ def summary(text) -> str:
     raise ValueError(f"unknown summary '{text}'; use one of raw, mean, max, centre, grid:G, project:D")
 
 
-def value(name: str, item, where: str):
-    """Check one field's value (already of its declared type); raise :class:`UnitscopeError` naming it."""
+def value(name: str, item, where: str, output: bool = False):
+    """Check one field's value (already of its declared type); raise :class:`UnitscopeError` naming it.
+    ``output``: an empty layer name is the model's output (see :func:`job`)."""
     try:
-        _check(name, item)
+        _check(name, item, output)
     except ValueError as exc:
         raise UnitscopeError(f"{where}: {exc}.") from None
     return item
 
 
-def _check(name: str, item) -> None:
+def _check(name: str, item, output: bool = False) -> None:
     if isinstance(item, (list, tuple)):
         if name in LAYER_FIELDS:
             for entry in item:
-                layer(entry)
+                layer(entry, output)
             return
         if name == "summaries":
             for entry in item:
                 summary(entry)
             return
         for entry in item:
-            _check(name, entry)
+            _check(name, entry, output)
         return
     if isinstance(item, bool) or item is None:
         return
@@ -134,7 +136,7 @@ def _check(name: str, item) -> None:
         return
     if isinstance(item, str):
         if name in LAYER_FIELDS:
-            layer(item)
+            layer(item, output)
         elif name == "device":
             device(item)
         elif name == "memory_format" and item not in MEMORY_FORMATS:
@@ -143,20 +145,23 @@ def _check(name: str, item) -> None:
             raise ValueError("a model cannot be empty")
 
 
-def fields(obj, where: str) -> None:
+def fields(obj, where: str, output: bool = False) -> None:
     """Check every field of dataclass ``obj`` (a job, a model spec, a unit), nested ones too."""
     for f in dataclasses.fields(obj):
         item = getattr(obj, f.name)
         if dataclasses.is_dataclass(item) and not isinstance(item, type):
-            fields(item, f"{where}.{f.name}")
+            fields(item, f"{where}.{f.name}", output)
         elif isinstance(item, (list, tuple)) and any(dataclasses.is_dataclass(i) for i in item):
             for entry in item:
                 if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
-                    fields(entry, f"{where}.{f.name}")
+                    fields(entry, f"{where}.{f.name}", output)
         else:
-            value(f.name, item, f"{where}.{f.name}")
+            value(f.name, item, f"{where}.{f.name}", output)
 
 
-def job(item) -> None:
-    """Check a job's values before it runs (see the module docstring)."""
-    fields(item, f"job '{getattr(item, 'kind', type(item).__name__)}'")
+def job(item, output: bool = False) -> None:
+    """Check a job's values before it runs (see the module docstring).
+
+    ``output``: an empty layer name is the model's output, as the window's root row names it
+    (a job built in the window from the clicked row, not read from a file or typed)."""
+    fields(item, f"job '{getattr(item, 'kind', type(item).__name__)}'", output)

@@ -97,7 +97,7 @@ class EngineLink(QObject):
         (:func:`engine.session.checks.job`): one that is refused goes no further, its view and
         :attr:`problem` say why, the running job goes on, and the id returned is 0."""
         try:
-            checks.job(job)
+            checks.job(job, output=True)  # "" is the tree's root row: the model's output
         except UnitscopeError as exc:
             view.failed(str(exc))
             self.problem.emit(str(exc))

@@ -3,7 +3,7 @@
 The GUI thread never runs a forward pass and never waits for one.  It drops requests
 into a mailbox (:meth:`EngineThread.submit`) with one slot for a model to open, one for
 a recording to make (the ``record`` job) and one for any other job
-(:mod:`engine.jobs`; an analysis's job is run by ``session.run(job, cancelled)``, which checks its values first): a
+(:mod:`engine.jobs`, run by ``job.run(session, cancelled)``; the :class:`gui.engine_link.controller.EngineLink` checks an analysis's job before it submits it): a
 newer request overwrites the pending one of its kind and gets a larger request id (a
 new model also clears the pending recording and analysis, which were for the old
 model).  The thread takes what is pending, model first, runs it and emits the result
@@ -306,7 +306,8 @@ class EngineThread(QThread):
         # Closed here, whatever happens: a job left suspended (a newer request won) would
         # otherwise be finished by the garbage collector in whichever thread it runs, leaving
         # the job's torch modes and grad settings (per-thread state) on the wrong thread.
-        with closed_here(self._session_or_fail().run(job, lambda: self.is_stale(rid))) as snapshots:
+        # Checked by the EngineLink before it was submitted (the model's output "" allowed).
+        with closed_here(job.run(self._session_or_fail(), lambda: self.is_stale(rid))) as snapshots:
             for snapshot in snapshots:
                 if self.is_stale(rid):
                     return

@@ -345,3 +345,10 @@ def test_a_job_the_window_builds_is_checked_like_one_read_from_a_file(open_windo
     with qtbot.waitSignal(window.analysis_shown, timeout=60000, check_params_cb=lambda name: name == "topk"):
         window.start_job(TopImages("layer1", 0, paths=samples, k=2), view)
     assert len(view.top_grid.shown_values()) == 2 and view.last_snapshot.done == len(samples)
+    # The tree's root row is the model's output, layer "": a job on it is not refused (a class
+    # logit's top images), though a file or the command line may not leave a layer empty.
+    with pytest.raises(UnitscopeError, match="a layer name cannot be empty"):
+        checks.job(TopImages("", 281, paths=samples, k=2))
+    with qtbot.waitSignal(window.analysis_shown, timeout=60000, check_params_cb=lambda name: name == "topk"):
+        window.start_job(TopImages("", 281, paths=samples, k=2), view)
+    assert view.last_snapshot.unit_label == "[281]" and len(view.top_grid.shown_values()) == 2
