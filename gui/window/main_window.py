@@ -61,14 +61,10 @@ class MainWindow(QMainWindow):
 
     Signals
     -------
-    layer_shown(str)
-        A recording of this layer is shown: feature maps, unit view and input preview.
-    feature_maps_painted(str, float)
-        The panel finished drawing a layer (layer, render milliseconds).
+    layer_shown(str), feature_maps_painted(str, float), engine_failed(str)
+        Passed on from :class:`gui.window.layer_viewer.LayerViewer` (see there).
     message_shown(str)
         A problem was shown to the user.
-    engine_failed(str)
-        The engine could not do what the window last asked (also shown as a problem).
     analysis_shown(str)
         An analysis finished and its last snapshot is drawn (its name).
     """
