@@ -176,7 +176,7 @@ def freeze_after_first_maps(window) -> None:
 
     By then torch, torchvision, the window and the first model are loaded: some 400 000
     Python objects, most of which live as long as the app.  A full collection walks them all,
-    about 0.15 s in the GUI thread every couple of minutes of use: a visible hitch.  Frozen,
+    0.15 to 0.25 s in the GUI thread every couple of minutes of use: a visible hitch.  Frozen,
     they are no longer walked.  Nothing is collected first: freezing walks nothing, so it makes
     no pause of its own (collecting the young generations first took 0.2 s right after the
     first paint).  Frozen objects are still freed when their last reference goes (a model
